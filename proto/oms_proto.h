@@ -1,0 +1,289 @@
+/*  oms_proto: the oms wire format, version 1.
+
+    PROTOCOL.md beside this file is the specification; this header follows its
+    names and field order. Everything that crosses a socket or lands in a store
+    is a msgpack map described by a field table (oms_field_t): one generic
+    encoder and one total decoder serve every event body, the envelope,
+    commands and the records services keep.
+
+    An event travels as two frames: the topic (its type, e.g. "order.placed")
+    and a msgpack body holding the envelope and, under "data", the event body.
+*/
+#ifndef OMS_PROTO_H
+#define OMS_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <msgpack.h>
+
+#define OMS_PROTO_VERSION 1
+
+//  Size limits of the wire format. A string limit counts bytes, without the
+//  terminating NUL that the C structs add.
+#define OMS_ID_MAX       64     //  order ids, customer ids, request ids, event ids
+#define OMS_NAME_MAX     32     //  topics, producers, methods, kinds, channels
+#define OMS_SKU_MAX      32
+#define OMS_TEXT_MAX     256    //  reasons, notification texts, errors
+#define OMS_CARD_MAX     19     //  a card number, digits only
+#define OMS_ITEMS_MAX    64     //  lines in one order
+#define OMS_HEADS_MAX    16     //  topics in one heartbeat
+#define OMS_QTY_MAX      1000000
+#define OMS_CENTS_MAX    INT64_C(1000000000000000)  //  10^15 minor units
+#define OMS_MSG_MAX      (1024 * 1024)  //  a body larger than this is refused unread
+#define OMS_DEPTH_MAX    8              //  deeper msgpack nesting is refused unread
+
+//  One error space for the codec, the store and the runtime; 0 is success.
+typedef enum {
+    OMS_OK = 0,
+    OMS_E_MALFORMED = -1,   //  bytes are not msgpack
+    OMS_E_TRUNCATED = -2,   //  msgpack ends before the object does
+    OMS_E_TRAILING = -3,    //  bytes after the object
+    OMS_E_TYPE = -4,        //  a value of the wrong msgpack type
+    OMS_E_MISSING = -5,     //  a required field is absent
+    OMS_E_UNKNOWN = -6,     //  a field the schema does not have
+    OMS_E_DUPLICATE = -7,   //  a field given twice
+    OMS_E_TOO_LONG = -8,    //  a string over its limit
+    OMS_E_TOO_MANY = -9,    //  an array or map over its limit
+    OMS_E_RANGE = -10,      //  an integer outside its range
+    OMS_E_INVALID = -11,    //  a string with characters its field does not allow
+    OMS_E_VERSION = -12,    //  unsupported schema version
+    OMS_E_TOPIC = -13,      //  unknown event type, or type and topic frame disagree
+    OMS_E_FRAMES = -14,     //  wrong number of frames
+    OMS_E_TOO_BIG = -15,    //  message over OMS_MSG_MAX
+    OMS_E_DEPTH = -16,      //  nesting deeper than OMS_DEPTH_MAX
+    OMS_E_NOTFOUND = -17,   //  no such record
+    OMS_E_STORE = -18,      //  the store failed (LMDB error, logged with detail)
+    OMS_E_FULL = -19,       //  the store's map is full
+    OMS_E_REJECTED = -20,   //  a command refused for a reason given to the caller
+    OMS_E_NOMEM = -21,
+    OMS_E_GONE = -22,       //  replay asked for events past retention
+    OMS_E_DENIED = -23,     //  not allowed for this peer
+    OMS_E_LIMIT = -24,      //  a configured limit was exceeded
+    OMS_E_TIMEOUT = -25,
+    OMS_E_LAST = -26
+} oms_error_t;
+
+//  Returns a static, human readable text for an oms_error_t.
+const char *oms_strerror (int code);
+
+//  Where a decode failed: the error code and the field path, e.g.
+//  "data.items[2].qty". Decoders fill it when they fail (if not NULL).
+typedef struct {
+    int code;
+    char field[64];
+} oms_fault_t;
+
+//  Formats "field: reason" into buf; returns buf.
+const char *oms_fault_str (const oms_fault_t *fault, char *buf, size_t size);
+
+// ---------------------------------------------------------------------------
+//  Schema: a msgpack map described as data
+
+typedef enum {
+    OMS_T_STR,      //  char[max + 1], NUL terminated; allowed chars per `chars`
+    OMS_T_UINT,     //  uint64_t, in [min, max]
+    OMS_T_INT,      //  int64_t, in [min, max]
+    OMS_T_BOOL,     //  bool
+    OMS_T_ITEMS,    //  oms_item_t[max] with its count in the uint32_t at count_offset
+    OMS_T_HEADS,    //  oms_head_t[max] with its count in the uint32_t at count_offset
+    OMS_T_BIN       //  oms_bin_t: a borrowed view into the decoded buffer
+} oms_type_t;
+
+//  Characters a string field allows.
+typedef enum {
+    OMS_C_ANY = 0,  //  any UTF-8 bytes except NUL
+    OMS_C_ID,       //  [A-Za-z0-9._:@-], non-empty
+    OMS_C_NAME,     //  [a-z0-9._-], non-empty
+    OMS_C_DIGITS    //  [0-9], non-empty
+} oms_chars_t;
+
+typedef struct {
+    const char *key;
+    oms_type_t type;
+    size_t offset;          //  offsetof the value in the target struct
+    bool required;
+    oms_chars_t chars;      //  OMS_T_STR only
+    int64_t min;            //  integers: smallest allowed value
+    uint64_t max;           //  strings: max bytes; integers: largest value;
+                            //  arrays: max elements
+    size_t count_offset;    //  arrays: offsetof their uint32_t count
+} oms_field_t;
+
+typedef struct {
+    const char *name;           //  for error messages, e.g. "order.placed"
+    const oms_field_t *fields;
+    size_t n_fields;
+} oms_schema_t;
+
+typedef struct {
+    const uint8_t *data;
+    size_t size;
+} oms_bin_t;
+
+//  Encodes the fields of `record` listed in `schema`, in schema order, as one
+//  msgpack map. Optional strings that are empty and optional integers that are
+//  zero are left out.
+int oms_schema_pack (const oms_schema_t *schema, const void *record, msgpack_packer *pk);
+
+//  Decodes one msgpack map into `record` (zeroed first). Total: checks types,
+//  required and unknown keys, duplicates, string lengths and characters,
+//  integer ranges and array sizes. `path` prefixes fault field names.
+int oms_schema_unpack (const oms_schema_t *schema, const msgpack_object *map, void *record,
+                       const char *path, oms_fault_t *fault);
+
+//  Checks that [data, data+size) is exactly one msgpack object no deeper than
+//  OMS_DEPTH_MAX whose every declared length fits in the remaining bytes, so
+//  that unpacking it cannot be made to allocate more than the input justifies.
+int oms_msgpack_check (const uint8_t *data, size_t size);
+
+//  Checks with oms_msgpack_check, then unpacks into `result` (which the
+//  caller destroys with msgpack_unpacked_destroy). The top level must be a map.
+int oms_msgpack_parse (const uint8_t *data, size_t size, msgpack_unpacked *result,
+                       oms_fault_t *fault);
+
+// ---------------------------------------------------------------------------
+//  Events
+
+typedef struct {
+    char sku[OMS_SKU_MAX + 1];
+    int64_t qty;
+} oms_item_t;
+
+typedef struct {
+    char topic[OMS_NAME_MAX + 1];
+    uint64_t seq;
+} oms_head_t;
+
+//  Every event body field, flat; each event type uses the subset its schema
+//  lists (see PROTOCOL.md for which).
+typedef struct {
+    char order_id[OMS_ID_MAX + 1];
+    char customer[OMS_ID_MAX + 1];
+    oms_item_t items[OMS_ITEMS_MAX];
+    uint32_t n_items;
+    char method[OMS_NAME_MAX + 1];
+    char card_last4[5];
+    int64_t amount_cents;
+    char reason[OMS_TEXT_MAX + 1];
+    char sku[OMS_SKU_MAX + 1];
+    int64_t available;
+    int64_t reserved;
+    int64_t sold;
+    int64_t price_cents;
+    char kind[OMS_NAME_MAX + 1];
+    char channel[OMS_NAME_MAX + 1];
+    char text[OMS_TEXT_MAX + 1];
+    //  heartbeat
+    char name[OMS_NAME_MAX + 1];
+    char instance[OMS_ID_MAX + 1];
+    char version[OMS_NAME_MAX + 1];
+    uint64_t uptime_ns;
+    oms_head_t heads[OMS_HEADS_MAX];
+    uint32_t n_heads;
+} oms_body_t;
+
+typedef struct {
+    uint64_t version;                       //  OMS_PROTO_VERSION
+    char id[OMS_ID_MAX + 1];                //  "<producer>/<type>/<seq>"
+    char type[OMS_NAME_MAX + 1];            //  equals the topic frame
+    char producer[OMS_NAME_MAX + 1];        //  the service that owns the type
+    uint64_t seq;                           //  per producer and type, dense from 1
+    uint64_t ts_ns;                         //  nanoseconds since the epoch
+    char correlation_id[OMS_ID_MAX + 1];    //  the order id, "" if none
+    char causation_id[OMS_ID_MAX + 1];      //  id of the event that caused it, "" if none
+    oms_body_t data;
+} oms_event_t;
+
+//  Event types, their owners and whether they are kept in the owner's outbox.
+typedef struct {
+    const char *type;
+    const char *owner;
+    const oms_schema_t *schema;     //  of the "data" map
+    bool durable;                   //  false only for heartbeats
+} oms_event_type_t;
+
+//  The table of every event type; NULL when `type` is not one.
+const oms_event_type_t *oms_event_type (const char *type);
+//  All event types, terminated by an entry whose type is NULL.
+extern const oms_event_type_t oms_event_types[];
+
+//  Heartbeat topics are "heartbeat.<process>".
+#define OMS_HEARTBEAT_PREFIX "heartbeat."
+
+//  Encodes envelope and body (no topic frame). 0 or a negative oms_error_t.
+int oms_event_encode (const oms_event_t *event, msgpack_sbuffer *buffer);
+
+//  Decodes a body. When `topic` is not NULL it must equal the event's type.
+//  Checks OMS_MSG_MAX, structure, envelope and the type's data schema.
+int oms_event_decode (const uint8_t *data, size_t size, const char *topic, oms_event_t *event,
+                      oms_fault_t *fault);
+
+//  Factory: one constructor per event type. Each zeroes `event`, sets its type
+//  and data, and leaves the envelope's id, producer, seq and ts_ns to the
+//  outbox, which stamps them when the event is emitted. Strings are copied and
+//  truncated to their limits (callers pass values already validated).
+void oms_event_order_placed (oms_event_t *event, const char *order_id, const char *customer,
+                             const oms_item_t *items, uint32_t n_items, const char *method,
+                             const char *card_last4);
+void oms_event_order_confirmed (oms_event_t *event, const char *order_id, const char *customer,
+                                int64_t total_cents);
+void oms_event_order_cancelled (oms_event_t *event, const char *order_id, const char *customer,
+                                const char *reason);
+void oms_event_stock_reserved (oms_event_t *event, const char *order_id, const char *customer,
+                               int64_t amount_cents, const char *method, const char *card_last4);
+void oms_event_stock_rejected (oms_event_t *event, const char *order_id, const char *customer,
+                               const char *reason);
+void oms_event_stock_updated (oms_event_t *event, const char *sku, int64_t available,
+                              int64_t reserved, int64_t sold, int64_t price_cents);
+void oms_event_payment_completed (oms_event_t *event, const char *order_id, const char *customer,
+                                  int64_t amount_cents, const char *method);
+void oms_event_payment_failed (oms_event_t *event, const char *order_id, const char *customer,
+                               const char *method, const char *reason);
+void oms_event_payment_refunded (oms_event_t *event, const char *order_id, const char *customer,
+                                 int64_t amount_cents, const char *method);
+void oms_event_notification_sent (oms_event_t *event, const char *order_id, const char *customer,
+                                  const char *kind, const char *channel, const char *text);
+void oms_event_heartbeat (oms_event_t *event, const char *name, const char *instance,
+                          const char *version, uint64_t uptime_ns, const oms_head_t *heads,
+                          uint32_t n_heads);
+
+// ---------------------------------------------------------------------------
+//  Commands: one msgpack map per request, on a service's api endpoint.
+//  Replies are msgpack maps: {"ok": true, ...} or {"ok": false, "error": text}.
+
+typedef struct {
+    char cmd[OMS_NAME_MAX + 1];
+    char request_id[OMS_ID_MAX + 1];
+    char order_id[OMS_ID_MAX + 1];
+    char customer[OMS_ID_MAX + 1];
+    oms_item_t items[OMS_ITEMS_MAX];
+    uint32_t n_items;
+    char method[OMS_NAME_MAX + 1];
+    char card[OMS_CARD_MAX + 1];
+    char sku[OMS_SKU_MAX + 1];
+    int64_t qty;
+    int64_t price_cents;            //  0 when not given
+    int64_t amount_cents;
+    char channel[OMS_NAME_MAX + 1];
+    char topic[OMS_NAME_MAX + 1];
+    uint64_t from;
+    uint64_t max;
+    uint64_t seq;
+} oms_request_t;
+
+typedef struct {
+    const char *cmd;
+    const oms_schema_t *schema;
+} oms_command_type_t;
+
+//  The table of every command; NULL when `cmd` is not one.
+const oms_command_type_t *oms_command_type (const char *cmd);
+
+//  Encodes a request; req->cmd selects the schema.
+int oms_request_encode (const oms_request_t *req, msgpack_sbuffer *buffer);
+//  Decodes a request: a map whose "cmd" names a known command, then that
+//  command's schema.
+int oms_request_decode (const uint8_t *data, size_t size, oms_request_t *req, oms_fault_t *fault);
+
+#endif

@@ -1,0 +1,1 @@
+/* stub */ typedef int oms_stub_t;

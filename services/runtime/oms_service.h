@@ -1,0 +1,107 @@
+/*  oms_service: the runtime every service process is made of.
+
+    A service is a table (oms_service_def_t): the sub-databases it keeps, the
+    topics it subscribes to with one handler each (Observer), the commands it
+    answers, and an optional periodic tick. oms_service_main parses flags and
+    configuration, opens the store, joins the event bus and runs the loop:
+
+    - incoming events are applied in per-topic sequence order; a duplicate
+      is dropped, a gap is fetched from the producer's replay endpoint;
+    - each handler runs in a nested transaction of one batch transaction that
+      also records the new positions and the outbox writes of what it emits;
+      the batch commits (fsync) before anything it emitted is published and
+      before any command in it is answered (group commit);
+    - heartbeats announce this process's outbox heads, so subscribers notice
+      a lost tail; the api endpoint serves commands and replay.
+
+    See docs/ARCHITECTURE.md, "Delivery guarantee".
+*/
+#ifndef OMS_SERVICE_H
+#define OMS_SERVICE_H
+
+#include "oms_config.h"
+#include "oms_log.h"
+#include "oms_proto.h"
+#include "oms_store.h"
+
+//  The unit of work a handler runs in: a nested write transaction, the
+//  event or command being handled, and the means to emit events.
+typedef struct _oms_ctx_t oms_ctx_t;
+
+//  Reply under construction: a msgpack map the runtime opens with "ok".
+typedef struct _oms_reply_t oms_reply_t;
+
+//  An event handler. 0 commits its effects with the batch. OMS_E_REJECTED or
+//  any other negative value discards its effects; the event still counts as
+//  applied (its position advances) and goes to the dead-letter log with
+//  the error, so processing never stalls on one bad event.
+typedef int (oms_event_fn) (oms_ctx_t *ctx, const oms_event_t *event);
+
+//  A command handler. 0 commits its effects and replies ok with what it
+//  added to `reply`. A negative value discards its effects and replies
+//  {"ok": false, "error": ...} with the text set by oms_ctx_fail.
+typedef int (oms_command_fn) (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply);
+
+//  A periodic task run in its own write transaction (e.g. saga timeouts).
+typedef int (oms_tick_fn) (oms_ctx_t *ctx, uint64_t now_ns);
+
+typedef struct {
+    const char *topic;
+    oms_event_fn *handler;
+} oms_subscription_t;
+
+typedef struct {
+    const char *cmd;
+    oms_command_fn *handler;
+    bool writes;            //  false: runs in a read transaction, answered at once
+} oms_command_def_t;
+
+typedef struct {
+    const char *name;                           //  one of oms_service_names
+    const char *const *dbs;                     //  NULL-terminated: its own sub-databases
+    const oms_subscription_t *subscriptions;    //  terminated by {NULL, NULL}
+    const oms_command_def_t *commands;          //  terminated by {NULL, NULL, false}
+    oms_tick_fn *tick;                          //  optional
+} oms_service_def_t;
+
+//  Runs a service until SIGINT or SIGTERM. Returns the process exit code.
+int oms_service_main (const oms_service_def_t *def, int argc, char *argv[]);
+
+// ---------------------------------------------------------------------------
+//  What handlers use
+
+//  The transaction to read and write this service's sub-databases.
+oms_txn_t *oms_ctx_txn (oms_ctx_t *ctx);
+
+//  A sub-database of this service by name (asserts it exists).
+oms_db_t oms_ctx_db (oms_ctx_t *ctx, const char *name);
+
+//  The configuration.
+oms_config_t *oms_ctx_config (oms_ctx_t *ctx);
+
+//  Current time, nanoseconds since the epoch.
+uint64_t oms_ctx_now (oms_ctx_t *ctx);
+
+//  Emits an event made by a Factory constructor: stamps producer, seq, id,
+//  time and (from the event being handled, when there is one) causation and
+//  correlation ids, appends it to the outbox in this transaction, and
+//  publishes it after the commit. Emitting a type this service does not
+//  own is a programmer error.
+int oms_ctx_emit (oms_ctx_t *ctx, oms_event_t *event);
+
+//  Sets the error text for a failing handler; returns OMS_E_REJECTED so a
+//  handler can `return oms_ctx_fail (ctx, "unknown sku %s", sku);`.
+int oms_ctx_fail (oms_ctx_t *ctx, const char *format, ...) __attribute__ ((format (printf, 2, 3)));
+
+//  Reply fields, in a command handler.
+msgpack_packer *oms_reply_packer (oms_reply_t *reply);
+void oms_reply_str (oms_reply_t *reply, const char *key, const char *value);
+void oms_reply_int (oms_reply_t *reply, const char *key, int64_t value);
+void oms_reply_bool (oms_reply_t *reply, const char *key, bool value);
+//  Adds "key": followed by a raw msgpack value the caller packs next.
+void oms_reply_key (oms_reply_t *reply, const char *key);
+
+//  msgpack helpers for replies and records.
+void oms_pack_str (msgpack_packer *pk, const char *value);
+
+#endif
