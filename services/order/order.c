@@ -1,1 +1,361 @@
-/* stub */ typedef int oms_stub_t;
+/*  oms-order: takes orders, and decides each order's fate from what
+    inventory and payment report.
+
+    An order is stored (and fsync'd) before its id is returned; its outcome
+    arrives as events. The catalog of SKUs is learnt from inventory's
+    stock.updated events, so a place command naming an unknown SKU is
+    refused at once, without asking inventory.
+*/
+#include "oms_service.h"
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+    char order_id[OMS_ID_MAX + 1];
+    char status[16];
+    char customer[OMS_ID_MAX + 1];
+    oms_item_t items[OMS_ITEMS_MAX];
+    uint32_t n_items;
+    int64_t total_cents;
+    char reason[OMS_TEXT_MAX + 1];
+    char method[OMS_NAME_MAX + 1];
+    char card_last4[5];
+    uint64_t created_ns;
+    uint64_t deadline_ns;
+} order_t;
+
+static const oms_field_t s_order_fields[] = {
+    OMS_STR (order_t, order_id, OMS_C_ID, OMS_ID_MAX, true),
+    OMS_STR (order_t, status, OMS_C_ID, 15, true),
+    OMS_STR (order_t, customer, OMS_C_ID, OMS_ID_MAX, true),
+    OMS_ITEMS (order_t, items, n_items, true),
+    OMS_INT (order_t, total_cents, 0, OMS_CENTS_MAX, true),
+    OMS_STR (order_t, reason, OMS_C_ANY, OMS_TEXT_MAX, false),
+    OMS_STR (order_t, method, OMS_C_NAME, OMS_NAME_MAX, true),
+    OMS_STR (order_t, card_last4, OMS_C_DIGITS, 4, false),
+    OMS_UINT (order_t, created_ns, true),
+    OMS_UINT (order_t, deadline_ns, false),
+};
+static const oms_schema_t s_order = OMS_SCHEMA (order_t, "order", s_order_fields);
+
+typedef struct {
+    char sku[OMS_SKU_MAX + 1];
+    int64_t price_cents;
+} catalog_t;
+
+static const oms_field_t s_catalog_fields[] = {
+    OMS_STR (catalog_t, sku, OMS_C_ID, OMS_SKU_MAX, true),
+    OMS_INT (catalog_t, price_cents, 0, OMS_CENTS_MAX, true),
+};
+static const oms_schema_t s_catalog = OMS_SCHEMA (catalog_t, "catalog", s_catalog_fields);
+
+static bool
+s_in_flight (const order_t *order)
+{
+    return strcmp (order->status, "PENDING") == 0 || strcmp (order->status, "RESERVED") == 0;
+}
+
+static int
+s_load (oms_ctx_t *ctx, const char *order_id, order_t *order)
+{
+    return oms_txn_get_record (oms_ctx_txn (ctx), oms_ctx_db (ctx, "orders"), order_id,
+                               strlen (order_id), &s_order, order);
+}
+
+static int
+s_save (oms_ctx_t *ctx, const order_t *order)
+{
+    return oms_txn_put_record (oms_ctx_txn (ctx), oms_ctx_db (ctx, "orders"), order->order_id,
+                               strlen (order->order_id), &s_order, order);
+}
+
+//  The saga clock: be64 deadline, then the order id.
+static size_t
+s_deadline_key (uint8_t *key, const order_t *order)
+{
+    size_t length = strlen (order->order_id);
+    oms_be64_put (key, order->deadline_ns);
+    memcpy (key + 8, order->order_id, length);
+    return 8 + length;
+}
+
+static int
+s_stop_clock (oms_ctx_t *ctx, order_t *order)
+{
+    uint8_t key[8 + OMS_ID_MAX];
+    int rc = oms_txn_del (oms_ctx_txn (ctx), oms_ctx_db (ctx, "deadlines"), key,
+                          s_deadline_key (key, order));
+    order->deadline_ns = 0;
+    return rc == OMS_E_NOTFOUND ? 0 : rc;
+}
+
+static int
+s_cancel (oms_ctx_t *ctx, order_t *order, const char *reason)
+{
+    snprintf (order->status, sizeof order->status, "CANCELLED");
+    snprintf (order->reason, sizeof order->reason, "%s", reason);
+    int rc = s_stop_clock (ctx, order);
+    if (rc == 0)
+        rc = s_save (ctx, order);
+    if (rc == 0) {
+        oms_event_t event;
+        oms_event_order_cancelled (&event, order->order_id, order->customer, reason);
+        rc = oms_ctx_emit (ctx, &event);
+    }
+    oms_info ("order cancelled order_id=%s reason=\"%s\"", order->order_id, reason);
+    return rc;
+}
+
+//  Loads the order an event is about. An event for an order this store never
+//  had is a bad event: it fails, and lands in the dead-letter log.
+static int
+s_subject (oms_ctx_t *ctx, const oms_event_t *event, order_t *order)
+{
+    int rc = s_load (ctx, event->data.order_id, order);
+    if (rc == OMS_E_NOTFOUND)
+        return oms_ctx_fail (ctx, "%s for unknown order %s", event->type, event->data.order_id);
+    return rc;
+}
+
+// ---------------------------------------------------------------------------
+//  Commands
+
+static int
+s_place (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
+{
+    oms_txn_t *txn = oms_ctx_txn (ctx);
+    oms_db_t requests = oms_ctx_db (ctx, "requests");
+    oms_val_t known;
+    if (oms_txn_get (txn, requests, request->request_id, strlen (request->request_id), &known)
+        == 0) {
+        //  A retry: the same request id always names the same order.
+        char order_id[OMS_ID_MAX + 1];
+        snprintf (order_id, sizeof order_id, "%.*s", (int) known.size, (const char *) known.data);
+        oms_reply_str (reply, "order_id", order_id);
+        oms_reply_bool (reply, "created", false);
+        return 0;
+    }
+    static order_t order;
+    memset (&order, 0, sizeof order);
+    for (uint32_t i = 0; i < request->n_items; i++) {
+        const oms_item_t *item = &request->items[i];
+        for (uint32_t j = 0; j < i; j++)
+            if (strcmp (request->items[j].sku, item->sku) == 0)
+                return oms_ctx_fail (ctx, "sku %s appears twice", item->sku);
+        catalog_t entry;
+        int rc = oms_txn_get_record (txn, oms_ctx_db (ctx, "catalog"), item->sku,
+                                     strlen (item->sku), &s_catalog, &entry);
+        if (rc == OMS_E_NOTFOUND)
+            return oms_ctx_fail (ctx, "unknown sku %s", item->sku);
+        if (rc)
+            return rc;
+        order.total_cents += entry.price_cents * item->qty;
+        order.items[i] = *item;
+    }
+    size_t card = strlen (request->card);
+    if (card && card < 4)
+        return oms_ctx_fail (ctx, "card number too short");
+
+    //  Order ids count up; the counter commits with the order.
+    oms_db_t counters = oms_ctx_db (ctx, "counters");
+    uint64_t next = 1;
+    if (oms_txn_get (txn, counters, "next_order", 10, &known) == 0 && known.size == 8)
+        next = oms_be64_get (known.data);
+    uint8_t counter[8];
+    oms_be64_put (counter, next + 1);
+
+    snprintf (order.order_id, sizeof order.order_id, "o-%llu", (unsigned long long) next);
+    snprintf (order.status, sizeof order.status, "PENDING");
+    snprintf (order.customer, sizeof order.customer, "%s", request->customer);
+    order.n_items = request->n_items;
+    snprintf (order.method, sizeof order.method, "%s", request->method);
+    if (card)
+        snprintf (order.card_last4, sizeof order.card_last4, "%s", request->card + card - 4);
+    order.created_ns = oms_ctx_now (ctx);
+    order.deadline_ns =
+        order.created_ns + (uint64_t) oms_config_int (oms_ctx_config (ctx), "order/saga_timeout_ms")
+                               * 1000000ull;
+
+    uint8_t key[8 + OMS_ID_MAX];
+    int rc = oms_txn_put (txn, counters, "next_order", 10, counter, 8);
+    if (rc == 0)
+        rc = oms_txn_put (txn, requests, request->request_id, strlen (request->request_id),
+                          order.order_id, strlen (order.order_id));
+    if (rc == 0)
+        rc = oms_txn_put (txn, oms_ctx_db (ctx, "deadlines"), key, s_deadline_key (key, &order),
+                          "", 0);
+    if (rc == 0)
+        rc = s_save (ctx, &order);
+    if (rc)
+        return rc;
+    static oms_event_t event;
+    oms_event_order_placed (&event, order.order_id, order.customer, order.items, order.n_items,
+                            order.method, order.card_last4);
+    rc = oms_ctx_emit (ctx, &event);
+    if (rc)
+        return rc;
+    oms_info ("order placed order_id=%s customer=%s request_id=%s", order.order_id,
+              order.customer, request->request_id);
+    oms_reply_str (reply, "order_id", order.order_id);
+    oms_reply_bool (reply, "created", true);
+    return 0;
+}
+
+static int
+s_get (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
+{
+    static order_t order;
+    int rc = s_load (ctx, request->order_id, &order);
+    if (rc == OMS_E_NOTFOUND)
+        return oms_ctx_fail (ctx, "unknown order %s", request->order_id);
+    if (rc == 0)
+        oms_reply_record (reply, &s_order, &order);
+    return rc;
+}
+
+static int
+s_cancel_command (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
+{
+    static order_t order;
+    int rc = s_load (ctx, request->order_id, &order);
+    if (rc == OMS_E_NOTFOUND)
+        return oms_ctx_fail (ctx, "unknown order %s", request->order_id);
+    if (rc == 0 && strcmp (order.status, "CANCELLED") != 0)
+        rc = s_cancel (ctx, &order, "cancelled by customer");
+    if (rc == 0) {
+        oms_reply_str (reply, "order_id", order.order_id);
+        oms_reply_str (reply, "status", order.status);
+    }
+    return rc;
+}
+
+// ---------------------------------------------------------------------------
+//  Events
+
+static int
+s_on_stock_updated (oms_ctx_t *ctx, const oms_event_t *event)
+{
+    catalog_t entry = {.price_cents = event->data.price_cents};
+    snprintf (entry.sku, sizeof entry.sku, "%s", event->data.sku);
+    return oms_txn_put_record (oms_ctx_txn (ctx), oms_ctx_db (ctx, "catalog"), entry.sku,
+                               strlen (entry.sku), &s_catalog, &entry);
+}
+
+static int
+s_on_stock_reserved (oms_ctx_t *ctx, const oms_event_t *event)
+{
+    static order_t order;
+    int rc = s_subject (ctx, event, &order);
+    if (rc || strcmp (order.status, "PENDING") != 0)
+        return rc;
+    snprintf (order.status, sizeof order.status, "RESERVED");
+    order.total_cents = event->data.amount_cents;
+    return s_save (ctx, &order);
+}
+
+static int
+s_on_stock_rejected (oms_ctx_t *ctx, const oms_event_t *event)
+{
+    static order_t order;
+    int rc = s_subject (ctx, event, &order);
+    if (rc || !s_in_flight (&order))
+        return rc;
+    char reason[OMS_TEXT_MAX + 1];
+    snprintf (reason, sizeof reason, "stock rejected: %.230s", event->data.reason);
+    return s_cancel (ctx, &order, reason);
+}
+
+static int
+s_on_payment_completed (oms_ctx_t *ctx, const oms_event_t *event)
+{
+    static order_t order;
+    int rc = s_subject (ctx, event, &order);
+    //  A late payment for a cancelled order is refunded by payment itself,
+    //  which sees the cancellation too.
+    if (rc || !s_in_flight (&order))
+        return rc;
+    snprintf (order.status, sizeof order.status, "CONFIRMED");
+    order.total_cents = event->data.amount_cents;
+    rc = s_stop_clock (ctx, &order);
+    if (rc == 0)
+        rc = s_save (ctx, &order);
+    if (rc == 0) {
+        oms_event_t confirmed;
+        oms_event_order_confirmed (&confirmed, order.order_id, order.customer, order.total_cents);
+        rc = oms_ctx_emit (ctx, &confirmed);
+    }
+    oms_info ("order confirmed order_id=%s total_cents=%lld", order.order_id,
+              (long long) order.total_cents);
+    return rc;
+}
+
+static int
+s_on_payment_failed (oms_ctx_t *ctx, const oms_event_t *event)
+{
+    static order_t order;
+    int rc = s_subject (ctx, event, &order);
+    if (rc || !s_in_flight (&order))
+        return rc;
+    char reason[OMS_TEXT_MAX + 1];
+    snprintf (reason, sizeof reason, "payment failed: %.230s", event->data.reason);
+    return s_cancel (ctx, &order, reason);
+}
+
+//  Cancels in-flight orders whose saga deadline passed. Each due entry of
+//  the clock is removed whatever the order's state, so none is seen twice.
+static int
+s_tick (oms_ctx_t *ctx, uint64_t now_ns)
+{
+    oms_txn_t *txn = oms_ctx_txn (ctx);
+    oms_db_t deadlines = oms_ctx_db (ctx, "deadlines");
+    oms_cursor_t *cursor;
+    int rc = oms_cursor_open (txn, deadlines, &cursor);
+    if (rc)
+        return rc;
+    char due[64][OMS_ID_MAX + 1];
+    size_t n_due = 0;
+    oms_val_t key, value;
+    rc = oms_cursor_seek (cursor, NULL, 0, &key, &value);
+    while (rc == 0 && n_due < 64 && key.size >= 8 && oms_be64_get (key.data) <= now_ns) {
+        snprintf (due[n_due++], OMS_ID_MAX + 1, "%.*s", (int) (key.size - 8),
+                  (const char *) key.data + 8);
+        rc = oms_cursor_del (cursor);
+        if (rc == 0)
+            rc = oms_cursor_seek (cursor, NULL, 0, &key, &value);
+    }
+    oms_cursor_close (&cursor);
+    if (rc && rc != OMS_E_NOTFOUND)
+        return rc;
+    static order_t order;
+    for (size_t i = 0; i < n_due; i++) {
+        rc = s_load (ctx, due[i], &order);
+        if (rc == 0 && s_in_flight (&order))
+            rc = s_cancel (ctx, &order, "timeout");
+        if (rc && rc != OMS_E_NOTFOUND)
+            return rc;
+    }
+    return 0;
+}
+
+static const char *const s_dbs[] = {"orders", "requests", "deadlines", "catalog", "counters", NULL};
+
+static const oms_subscription_t s_subscriptions[] = {
+    {"stock.updated", s_on_stock_updated},
+    {"stock.reserved", s_on_stock_reserved},
+    {"stock.rejected", s_on_stock_rejected},
+    {"payment.completed", s_on_payment_completed},
+    {"payment.failed", s_on_payment_failed},
+    {NULL, NULL}};
+
+static const oms_command_def_t s_commands[] = {
+    {"place", s_place}, {"get", s_get}, {"cancel", s_cancel_command}, {NULL, NULL}};
+
+static const oms_service_def_t s_order_service = {
+    "order", s_dbs, s_subscriptions, s_commands, s_tick};
+
+int
+main (int argc, char *argv[])
+{
+    return oms_service_main (&s_order_service, argc, argv);
+}

@@ -1,1 +1,1311 @@
-/* stub */ typedef int oms_stub_t;
+/*  oms_service: the loop every service runs.
+
+    One thread, one poller. Each turn of the loop gathers work from the api
+    socket (commands), the bus (live events) and the replay fetchers
+    (missing events) into ONE write transaction, then commits it: a single
+    fsync covers everything the turn did (group commit). Only after the
+    commit are emitted events published and commands answered, so nothing
+    is announced that a crash could take back.
+
+    Ordering: an event of type T is applied only when its seq is the stored
+    position of T plus one. Anything else is a duplicate (dropped) or a gap
+    (dropped, and the missing range fetched from the producer's replay
+    endpoint). A replayed event takes the same path as a live one, so an
+    event is applied once however many copies arrive.
+*/
+#include "oms_service.h"
+#include "oms_bus.h"
+#include "oms_inbox.h"
+#include "oms_outbox.h"
+#include <assert.h>
+#include <czmq.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TICK_MS        100
+#define PRUNE_MS       10000
+#define PRUNE_BUDGET   10000
+#define REPLAY_BYTES   (512 * 1024)
+#define RETRY_GONE_MS  10000
+
+//  The runtime's own sub-databases, in every store.
+static const char *const s_runtime_dbs[] = {"outbox", "heads", "positions", "dead", "meta", NULL};
+
+typedef struct {
+    char topic[OMS_NAME_MAX + 1];
+    size_t offset;      //  of the body in pending_bytes
+    size_t size;
+} s_pending_t;
+
+typedef struct {
+    zmsg_t *envelope;   //  routing frames, delimiter included
+    msgpack_sbuffer body;
+} s_answer_t;
+
+typedef struct {
+    uint64_t events_applied;
+    uint64_t events_duplicate;
+    uint64_t events_gap;
+    uint64_t events_rejected;
+    uint64_t events_dead;
+    uint64_t events_emitted;
+    uint64_t commands;
+    uint64_t commands_failed;
+    uint64_t requests_rejected;
+    uint64_t replays_served;
+    uint64_t replays_requested;
+    uint64_t replay_errors;
+    uint64_t commits;
+    uint64_t commit_failures;
+} s_counters_t;
+
+typedef struct {
+    const oms_service_def_t *def;
+    oms_config_t *config;
+    oms_store_t *store;
+    oms_db_t outbox, heads, positions, dead, meta;
+    oms_inbox_t inbox;
+    const char *owned[OMS_HEADS_MAX];
+    size_t n_owned;
+    zsock_t *api;
+    zsock_t *fetchers[OMS_SERVICES_COUNT];
+    char instance[OMS_ID_MAX + 1];
+    uint64_t started_ns;
+    uint64_t heartbeat_seq;
+    bool catching_up;
+    uint64_t catch_up_deadline;
+    //  the open batch
+    oms_txn_t *batch;
+    s_pending_t *pending;
+    size_t n_pending, max_pending;
+    msgpack_sbuffer pending_bytes;
+    s_answer_t *answers;
+    size_t n_answers, max_answers;
+    msgpack_sbuffer scratch;
+    //  settings
+    size_t batch_max;
+    uint64_t heartbeat_ns, replay_timeout_ns, retention_ns;
+    uint64_t replay_batch, retention_events;
+    s_counters_t counters;
+} s_service_t;
+
+struct _oms_ctx_t {
+    s_service_t *self;
+    oms_txn_t *txn;
+    const oms_event_t *cause;
+    const oms_request_t *request;
+    char error[OMS_TEXT_MAX + 1];
+};
+
+struct _oms_reply_t {
+    msgpack_sbuffer buffer;
+    msgpack_packer pk;
+    uint32_t entries;
+};
+
+static uint64_t
+s_wall_ns (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_REALTIME, &ts);
+    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+}
+
+static uint64_t
+s_mono_ns (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+}
+
+static int
+s_service_index (const char *name)
+{
+    for (int i = 0; i < OMS_SERVICES_COUNT; i++)
+        if (strcmp (oms_service_names[i], name) == 0)
+            return i;
+    return -1;
+}
+
+// ---------------------------------------------------------------------------
+//  Handler context
+
+oms_txn_t *
+oms_ctx_txn (oms_ctx_t *ctx)
+{
+    return ctx->txn;
+}
+
+oms_db_t
+oms_ctx_db (oms_ctx_t *ctx, const char *name)
+{
+    oms_db_t db = 0;
+    int rc = oms_store_db (ctx->self->store, name, &db);
+    assert (rc == 0);
+    (void) rc;
+    return db;
+}
+
+oms_config_t *
+oms_ctx_config (oms_ctx_t *ctx)
+{
+    return ctx->self->config;
+}
+
+uint64_t
+oms_ctx_now (oms_ctx_t *ctx)
+{
+    (void) ctx;
+    return s_wall_ns ();
+}
+
+int
+oms_ctx_fail (oms_ctx_t *ctx, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    vsnprintf (ctx->error, sizeof ctx->error, format, args);
+    va_end (args);
+    return OMS_E_REJECTED;
+}
+
+static void
+s_copy (char *dest, size_t size, const char *source)
+{
+    snprintf (dest, size, "%s", source);
+}
+
+int
+oms_ctx_emit (oms_ctx_t *ctx, oms_event_t *event)
+{
+    s_service_t *self = ctx->self;
+    const oms_event_type_t *type = oms_event_type (event->type);
+    assert (type && type->durable && strcmp (type->owner, self->def->name) == 0);
+
+    s_copy (event->producer, sizeof event->producer, self->def->name);
+    event->ts_ns = s_wall_ns ();
+    if (event->data.order_id[0])
+        s_copy (event->correlation_id, sizeof event->correlation_id, event->data.order_id);
+    else if (ctx->cause)
+        s_copy (event->correlation_id, sizeof event->correlation_id, ctx->cause->correlation_id);
+    if (ctx->cause)
+        s_copy (event->causation_id, sizeof event->causation_id, ctx->cause->id);
+    else if (ctx->request)
+        snprintf (event->causation_id, sizeof event->causation_id, "cmd/%.58s",
+                  ctx->request->request_id[0] ? ctx->request->request_id : ctx->request->cmd);
+
+    int rc = oms_outbox_append (ctx->txn, self->outbox, self->heads, event, &self->scratch);
+    if (rc) {
+        oms_error ("outbox: cannot append %s: %s", event->type, oms_strerror (rc));
+        return rc;
+    }
+    if (self->n_pending == self->max_pending) {
+        self->max_pending = self->max_pending ? self->max_pending * 2 : 256;
+        self->pending = realloc (self->pending, self->max_pending * sizeof *self->pending);
+        assert (self->pending);
+    }
+    s_pending_t *pending = &self->pending[self->n_pending++];
+    s_copy (pending->topic, sizeof pending->topic, event->type);
+    pending->offset = self->pending_bytes.size;
+    pending->size = self->scratch.size - OMS_OUTBOX_STAMP;
+    msgpack_sbuffer_write (&self->pending_bytes, self->scratch.data + OMS_OUTBOX_STAMP,
+                           pending->size);
+    self->counters.events_emitted++;
+    oms_debug ("emit %s seq=%llu corr=%s cause=%s", event->type, (unsigned long long) event->seq,
+               event->correlation_id, event->causation_id);
+    return 0;
+}
+
+// ---------------------------------------------------------------------------
+//  Replies
+
+msgpack_packer *
+oms_reply_packer (oms_reply_t *reply)
+{
+    return &reply->pk;
+}
+
+void
+oms_pack_str (msgpack_packer *pk, const char *value)
+{
+    size_t length = strlen (value);
+    msgpack_pack_str (pk, length);
+    msgpack_pack_str_body (pk, value, length);
+}
+
+void
+oms_reply_key (oms_reply_t *reply, const char *key)
+{
+    oms_pack_str (&reply->pk, key);
+    reply->entries++;
+}
+
+void
+oms_reply_str (oms_reply_t *reply, const char *key, const char *value)
+{
+    oms_reply_key (reply, key);
+    oms_pack_str (&reply->pk, value);
+}
+
+void
+oms_reply_int (oms_reply_t *reply, const char *key, int64_t value)
+{
+    oms_reply_key (reply, key);
+    msgpack_pack_int64 (&reply->pk, value);
+}
+
+void
+oms_reply_bool (oms_reply_t *reply, const char *key, bool value)
+{
+    oms_reply_key (reply, key);
+    if (value)
+        msgpack_pack_true (&reply->pk);
+    else
+        msgpack_pack_false (&reply->pk);
+}
+
+void
+oms_reply_record (oms_reply_t *reply, const oms_schema_t *schema, const void *record)
+{
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+    oms_schema_pack (schema, record, &pk);
+    //  Splice the map's entries in, without its header.
+    const uint8_t *data = (const uint8_t *) buffer.data;
+    size_t header = 1;
+    uint32_t entries = data[0] & 0x0f;
+    if (data[0] == 0xde) {
+        header = 3;
+        entries = (uint32_t) data[1] << 8 | data[2];
+    }
+    else if (data[0] == 0xdf) {
+        header = 5;
+        entries = (uint32_t) data[1] << 24 | (uint32_t) data[2] << 16 | (uint32_t) data[3] << 8
+                  | data[4];
+    }
+    msgpack_sbuffer_write (&reply->buffer, buffer.data + header, buffer.size - header);
+    reply->entries += entries;
+    msgpack_sbuffer_destroy (&buffer);
+}
+
+static void
+s_reply_init (oms_reply_t *reply)
+{
+    msgpack_sbuffer_init (&reply->buffer);
+    msgpack_packer_init (&reply->pk, &reply->buffer, msgpack_sbuffer_write);
+    reply->entries = 0;
+}
+
+//  Queues the answer to send after the commit: {"ok": true, entries...}
+//  or {"ok": false, "error": text, "code": n}. Takes the envelope.
+static void
+s_answer (s_service_t *self, zmsg_t **envelope_p, oms_reply_t *reply, int rc, const char *error)
+{
+    if (self->n_answers == self->max_answers) {
+        self->max_answers = self->max_answers ? self->max_answers * 2 : 64;
+        self->answers = realloc (self->answers, self->max_answers * sizeof *self->answers);
+        assert (self->answers);
+    }
+    s_answer_t *answer = &self->answers[self->n_answers++];
+    answer->envelope = *envelope_p;
+    *envelope_p = NULL;
+    msgpack_sbuffer_init (&answer->body);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &answer->body, msgpack_sbuffer_write);
+    if (rc == 0) {
+        msgpack_pack_map (&pk, reply->entries + 1);
+        oms_pack_str (&pk, "ok");
+        msgpack_pack_true (&pk);
+        msgpack_sbuffer_write (&answer->body, reply->buffer.data, reply->buffer.size);
+    }
+    else {
+        msgpack_pack_map (&pk, 3);
+        oms_pack_str (&pk, "ok");
+        msgpack_pack_false (&pk);
+        oms_pack_str (&pk, "error");
+        oms_pack_str (&pk, error && *error ? error : oms_strerror (rc));
+        oms_pack_str (&pk, "code");
+        msgpack_pack_int (&pk, rc);
+    }
+}
+
+// ---------------------------------------------------------------------------
+//  The batch: one write transaction per turn of the loop
+
+static int
+s_batch (s_service_t *self)
+{
+    if (self->batch)
+        return 0;
+    int rc = oms_store_begin (self->store, true, &self->batch);
+    if (rc)
+        oms_error ("store: cannot begin a transaction: %s", oms_strerror (rc));
+    return rc;
+}
+
+//  Runs `fn` in a nested transaction of the batch; its effects and its
+//  emitted events vanish if it fails.
+typedef int (s_unit_fn) (oms_ctx_t *ctx, void *arg);
+
+static int
+s_unit (s_service_t *self, oms_ctx_t *ctx, s_unit_fn *fn, void *arg)
+{
+    ctx->self = self;
+    ctx->error[0] = 0;
+    int rc = s_batch (self);
+    if (rc == 0)
+        rc = oms_txn_begin_nested (self->batch, &ctx->txn);
+    if (rc)
+        return rc;
+    size_t n_pending = self->n_pending, bytes = self->pending_bytes.size;
+    uint64_t emitted = self->counters.events_emitted;
+    rc = fn (ctx, arg);
+    if (rc == 0)
+        rc = oms_txn_commit (&ctx->txn);
+    else
+        oms_txn_abort (&ctx->txn);
+    if (rc) {
+        self->n_pending = n_pending;
+        self->pending_bytes.size = bytes;
+        self->counters.events_emitted = emitted;
+    }
+    return rc;
+}
+
+static void
+s_publish_pending (s_service_t *self)
+{
+    for (size_t i = 0; i < self->n_pending; i++) {
+        s_pending_t *pending = &self->pending[i];
+        oms_bus_publish (pending->topic, self->pending_bytes.data + pending->offset, pending->size);
+    }
+}
+
+static void
+s_send_answers (s_service_t *self, int rc)
+{
+    for (size_t i = 0; i < self->n_answers; i++) {
+        s_answer_t *answer = &self->answers[i];
+        if (rc) {
+            //  The work was not stored: the caller must not believe it was.
+            msgpack_sbuffer_clear (&answer->body);
+            msgpack_packer pk;
+            msgpack_packer_init (&pk, &answer->body, msgpack_sbuffer_write);
+            msgpack_pack_map (&pk, 3);
+            oms_pack_str (&pk, "ok");
+            msgpack_pack_false (&pk);
+            oms_pack_str (&pk, "error");
+            oms_pack_str (&pk, "store failure: not applied, try again");
+            oms_pack_str (&pk, "code");
+            msgpack_pack_int (&pk, rc);
+        }
+        zmsg_addmem (answer->envelope, answer->body.data, answer->body.size);
+        zmsg_send (&answer->envelope, self->api);
+        msgpack_sbuffer_destroy (&answer->body);
+    }
+    self->n_answers = 0;
+}
+
+//  Ends the turn: commit, then publish and answer.
+static void
+s_commit (s_service_t *self)
+{
+    int rc = 0;
+    if (self->batch) {
+        rc = oms_txn_commit (&self->batch);
+        if (rc == 0)
+            self->counters.commits++;
+        else {
+            self->counters.commit_failures++;
+            oms_error ("store: commit failed: %s; the turn's work is discarded",
+                       oms_strerror (rc));
+            oms_txn_t *txn;
+            //  Positions in memory ran ahead of the store: read them back.
+            if (oms_store_begin (self->store, false, &txn) == 0) {
+                oms_inbox_load (&self->inbox, txn, self->positions);
+                oms_txn_abort (&txn);
+            }
+        }
+    }
+    if (rc == 0)
+        s_publish_pending (self);
+    self->n_pending = 0;
+    msgpack_sbuffer_clear (&self->pending_bytes);
+    s_send_answers (self, rc);
+}
+
+// ---------------------------------------------------------------------------
+//  Events in
+
+typedef struct {
+    const oms_subscription_t *subscription;
+    const oms_event_t *event;
+} s_event_unit_t;
+
+static int
+s_run_handler (oms_ctx_t *ctx, void *arg)
+{
+    s_event_unit_t *unit = arg;
+    return unit->subscription->handler (ctx, unit->event);
+}
+
+static const oms_subscription_t *
+s_subscription (s_service_t *self, const char *type)
+{
+    for (const oms_subscription_t *sub = self->def->subscriptions; sub->topic; sub++)
+        if (strcmp (sub->topic, type) == 0)
+            return sub;
+    return NULL;
+}
+
+//  Keeps an event whose handler failed, with the error, so an operator can
+//  inspect and retry it; its position advances so processing goes on.
+static void
+s_dead_letter (s_service_t *self, const char *topic, const uint8_t *body, size_t size,
+               const char *error)
+{
+    self->counters.events_dead++;
+    oms_error ("dead letter: topic=%s error=\"%s\"", topic, error);
+    uint64_t next = 1;
+    oms_val_t value;
+    if (oms_txn_get (self->batch, self->meta, "dead_next", 9, &value) == 0 && value.size == 8)
+        next = oms_be64_get (value.data);
+    uint8_t key[8], counter[8];
+    oms_be64_put (key, next);
+    oms_be64_put (counter, next + 1);
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 4);
+    oms_pack_str (&pk, "topic");
+    oms_pack_str (&pk, topic);
+    oms_pack_str (&pk, "error");
+    oms_pack_str (&pk, error);
+    oms_pack_str (&pk, "ts_ns");
+    msgpack_pack_uint64 (&pk, s_wall_ns ());
+    oms_pack_str (&pk, "body");
+    msgpack_pack_bin (&pk, size);
+    msgpack_pack_bin_body (&pk, body, size);
+    if (oms_txn_put (self->batch, self->dead, key, 8, buffer.data, buffer.size)
+        || oms_txn_put (self->batch, self->meta, "dead_next", 9, counter, 8))
+        oms_error ("dead letter: cannot store it");
+    msgpack_sbuffer_destroy (&buffer);
+}
+
+static void s_fetch (s_service_t *self, oms_inbox_entry_t *entry);
+
+//  Applies one event body if it is the next of its type. `expected` is the
+//  seq a replayed body must have (0 for live events): a replayed body that
+//  does not decode is dead-lettered at that seq rather than fetched forever.
+static void
+s_apply (s_service_t *self, const char *topic, const uint8_t *body, size_t size,
+         uint64_t expected)
+{
+    static oms_event_t event;   //  large; one event at a time
+    oms_fault_t fault;
+    int rc = oms_event_decode (body, size, topic, &event, &fault);
+    if (rc) {
+        char reason[128];
+        self->counters.events_rejected++;
+        oms_warn ("rejected event on %s: %s", topic, oms_fault_str (&fault, reason, sizeof reason));
+        oms_inbox_entry_t *entry = expected ? oms_inbox_find (&self->inbox, topic) : NULL;
+        if (entry && expected == entry->position + 1 && s_batch (self) == 0) {
+            s_dead_letter (self, topic, body, size, reason);
+            oms_inbox_advance (entry, self->batch, self->positions, expected);
+        }
+        return;
+    }
+    oms_inbox_entry_t *entry = oms_inbox_find (&self->inbox, event.type);
+    const oms_subscription_t *subscription = s_subscription (self, event.type);
+    if (!entry || !subscription)
+        return;
+    if (expected && event.seq != expected) {
+        self->counters.events_rejected++;
+        oms_warn ("replayed %s has seq %llu where %llu was expected", topic,
+                  (unsigned long long) event.seq, (unsigned long long) expected);
+        return;
+    }
+    switch (oms_inbox_check (entry, event.seq)) {
+    case OMS_INBOX_DUPLICATE:
+        self->counters.events_duplicate++;
+        return;
+    case OMS_INBOX_GAP:
+        self->counters.events_gap++;
+        s_fetch (self, entry);
+        return;
+    case OMS_INBOX_APPLY:
+        break;
+    }
+    oms_ctx_t ctx = {.cause = &event};
+    s_event_unit_t unit = {subscription, &event};
+    rc = s_unit (self, &ctx, s_run_handler, &unit);
+    if (rc == OMS_E_FULL || !self->batch) {
+        //  Not the event's fault: leave it unapplied; it is fetched again.
+        oms_error ("cannot apply %s seq=%llu: %s", topic, (unsigned long long) event.seq,
+                   oms_strerror (rc));
+        return;
+    }
+    if (rc == 0)
+        self->counters.events_applied++;
+    else
+        s_dead_letter (self, topic, body, size, ctx.error[0] ? ctx.error : oms_strerror (rc));
+    if (oms_inbox_advance (entry, self->batch, self->positions, event.seq))
+        oms_error ("store: cannot record position of %s", topic);
+}
+
+static void
+s_on_event (void *arg, const char *topic, const uint8_t *body, size_t size)
+{
+    s_apply (arg, topic, body, size, 0);
+}
+
+static void
+s_on_heartbeat (void *arg, const char *topic, const uint8_t *body, size_t size)
+{
+    s_service_t *self = arg;
+    static oms_event_t event;
+    if (oms_event_decode (body, size, topic, &event, NULL)) {
+        self->counters.events_rejected++;
+        return;
+    }
+    for (uint32_t i = 0; i < event.data.n_heads; i++) {
+        oms_inbox_entry_t *entry = oms_inbox_find (&self->inbox, event.data.heads[i].topic);
+        if (entry && strcmp (entry->owner, event.producer) == 0) {
+            if (event.data.heads[i].seq > entry->known)
+                entry->known = event.data.heads[i].seq;
+            if (oms_inbox_behind (entry))
+                s_fetch (self, entry);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+//  Replay: fetching what is missing from a producer
+
+static void
+s_fetch (s_service_t *self, oms_inbox_entry_t *entry)
+{
+    uint64_t now = s_mono_ns ();
+    if (entry->fetch_sent_ns && now - entry->fetch_sent_ns < self->replay_timeout_ns)
+        return;     //  one request in flight per type
+    if (now < entry->retry_after_ns)
+        return;
+    zsock_t *fetcher = self->fetchers[s_service_index (entry->owner)];
+    oms_request_t request = {.from = entry->position + 1, .max = self->replay_batch};
+    s_copy (request.cmd, sizeof request.cmd, "replay");
+    s_copy (request.topic, sizeof request.topic, entry->type);
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init (&buffer);
+    if (oms_request_encode (&request, &buffer) == 0) {
+        void *handle = zsock_resolve (fetcher);
+        if (zmq_send (handle, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT) == 0) {
+            zmq_send (handle, buffer.data, buffer.size, ZMQ_DONTWAIT);
+            entry->fetch_sent_ns = now;
+            self->counters.replays_requested++;
+        }
+    }
+    msgpack_sbuffer_destroy (&buffer);
+}
+
+static const msgpack_object *
+s_lookup (const msgpack_object *map, const char *key, msgpack_object_type type)
+{
+    size_t length = strlen (key);
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        const msgpack_object_kv *kv = &map->via.map.ptr[i];
+        if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == length
+            && memcmp (kv->key.via.str.ptr, key, length) == 0)
+            return kv->val.type == type ? &kv->val : NULL;
+    }
+    return NULL;
+}
+
+//  A replay answer: {"ok", "topic", "start", "first", "head", "events": [bin]}
+//  or an error. Validated like any input from the network.
+static void
+s_on_fetched (s_service_t *self, zsock_t *fetcher)
+{
+    zmsg_t *msg = zmsg_recv (fetcher);
+    if (!msg)
+        return;
+    zframe_t *delimiter = zmsg_first (msg);
+    zframe_t *frame = zmsg_next (msg);
+    msgpack_unpacked result;
+    msgpack_unpacked_init (&result);
+    if (zmsg_size (msg) != 2 || zframe_size (delimiter) != 0
+        || oms_msgpack_parse (zframe_data (frame), zframe_size (frame), &result, NULL)) {
+        self->counters.replay_errors++;
+        oms_warn ("replay: malformed answer");
+        goto leave;
+    }
+    const msgpack_object *map = &result.data;
+    const msgpack_object *ok = s_lookup (map, "ok", MSGPACK_OBJECT_BOOLEAN);
+    const msgpack_object *topic = s_lookup (map, "topic", MSGPACK_OBJECT_STR);
+    char type[OMS_NAME_MAX + 1] = "";
+    if (topic && topic->via.str.size <= OMS_NAME_MAX) {
+        memcpy (type, topic->via.str.ptr, topic->via.str.size);
+        type[topic->via.str.size] = 0;
+    }
+    oms_inbox_entry_t *entry = oms_inbox_find (&self->inbox, type);
+    if (!ok || !entry) {
+        self->counters.replay_errors++;
+        oms_warn ("replay: answer without ok or a subscribed topic");
+        goto leave;
+    }
+    entry->fetch_sent_ns = 0;
+    if (!ok->via.boolean) {
+        const msgpack_object *error = s_lookup (map, "error", MSGPACK_OBJECT_STR);
+        self->counters.replay_errors++;
+        entry->retry_after_ns = s_mono_ns () + RETRY_GONE_MS * 1000000ull;
+        oms_error ("replay: producer=%s topic=%s from=%llu refused: %.*s", entry->owner,
+                   entry->type, (unsigned long long) entry->position + 1,
+                   error ? (int) error->via.str.size : 0, error ? error->via.str.ptr : "");
+        goto leave;
+    }
+    const msgpack_object *start = s_lookup (map, "start", MSGPACK_OBJECT_POSITIVE_INTEGER);
+    const msgpack_object *head = s_lookup (map, "head", MSGPACK_OBJECT_POSITIVE_INTEGER);
+    const msgpack_object *events = s_lookup (map, "events", MSGPACK_OBJECT_ARRAY);
+    if (!start || !head || !events) {
+        self->counters.replay_errors++;
+        oms_warn ("replay: answer for %s lacks start, head or events", type);
+        goto leave;
+    }
+    if (head->via.u64 > entry->known)
+        entry->known = head->via.u64;
+    for (uint32_t i = 0; i < events->via.array.size; i++) {
+        const msgpack_object *body = &events->via.array.ptr[i];
+        if (body->type != MSGPACK_OBJECT_BIN)
+            break;
+        s_apply (self, type, (const uint8_t *) body->via.bin.ptr, body->via.bin.size,
+                 start->via.u64 + i);
+    }
+    if (oms_inbox_behind (entry))
+        s_fetch (self, entry);
+leave:
+    msgpack_unpacked_destroy (&result);
+    zmsg_destroy (&msg);
+}
+
+// ---------------------------------------------------------------------------
+//  Commands: the runtime's own, then the service's
+
+typedef struct {
+    oms_txn_t *txn;
+    oms_reply_t *reply;
+    const char *type;
+    uint64_t from;
+    uint64_t count;
+    uint64_t start;
+} s_replay_t;
+
+static int
+s_replay_one (void *arg, uint64_t seq, const uint8_t *body, size_t size)
+{
+    s_replay_t *replay = arg;
+    if (replay->count == 0)
+        replay->start = seq;
+    else if (seq != replay->start + replay->count)
+        return OMS_E_STORE;     //  a hole inside the log
+    msgpack_pack_bin (&replay->reply->pk, size);
+    msgpack_pack_bin_body (&replay->reply->pk, body, size);
+    replay->count++;
+    return 0;
+}
+
+//  Bodies must be packed inside the array, whose length is known only after
+//  reading: read into a separate reply and splice it in.
+static int
+s_cmd_replay (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
+{
+    s_service_t *self = ctx->self;
+    const oms_event_type_t *type = oms_event_type (request->topic);
+    if (!type || !type->durable || strcmp (type->owner, self->def->name) != 0)
+        return oms_ctx_fail (ctx, "%s does not publish %s", self->def->name, request->topic);
+    uint64_t first, head;
+    int rc = oms_outbox_bounds (ctx->txn, self->outbox, self->heads, request->topic, &first, &head);
+    if (rc)
+        return rc;
+    if (request->from < first || (first == 0 && head > 0 && request->from <= head)) {
+        oms_error ("replay: producer=%s topic=%s from=%llu is past retention (oldest kept %llu, "
+                   "head %llu)",
+                   self->def->name, request->topic, (unsigned long long) request->from,
+                   (unsigned long long) first, (unsigned long long) head);
+        ctx->error[0] = 0;
+        snprintf (ctx->error, sizeof ctx->error,
+                  "gone: %s %s from %llu is past retention; oldest kept is %llu, head %llu",
+                  self->def->name, request->topic, (unsigned long long) request->from,
+                  (unsigned long long) first, (unsigned long long) head);
+        return OMS_E_GONE;
+    }
+    oms_reply_t bodies;
+    s_reply_init (&bodies);
+    s_replay_t replay = {ctx->txn, &bodies, request->topic, request->from, 0, request->from};
+    uint64_t max = request->max < self->replay_batch ? request->max : self->replay_batch;
+    rc = oms_outbox_read (ctx->txn, self->outbox, request->topic, request->from, max, REPLAY_BYTES,
+                          s_replay_one, &replay);
+    if (rc >= 0) {
+        oms_reply_str (reply, "topic", request->topic);
+        oms_reply_int (reply, "start", (int64_t) replay.start);
+        oms_reply_int (reply, "first", (int64_t) first);
+        oms_reply_int (reply, "head", (int64_t) head);
+        oms_reply_key (reply, "events");
+        msgpack_pack_array (&reply->pk, (uint32_t) replay.count);
+        msgpack_sbuffer_write (&reply->buffer, bodies.buffer.data, bodies.buffer.size);
+        self->counters.replays_served++;
+        rc = 0;
+    }
+    msgpack_sbuffer_destroy (&bodies.buffer);
+    return rc;
+}
+
+static void
+s_pack_counter (msgpack_packer *pk, const char *key, uint64_t value)
+{
+    oms_pack_str (pk, key);
+    msgpack_pack_uint64 (pk, value);
+}
+
+static int
+s_cmd_status (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
+{
+    (void) request;
+    s_service_t *self = ctx->self;
+    oms_reply_str (reply, "name", self->def->name);
+    oms_reply_str (reply, "instance", self->instance);
+    oms_reply_str (reply, "version", OMS_VERSION);
+    oms_reply_int (reply, "uptime_ns", (int64_t) (s_wall_ns () - self->started_ns));
+    oms_reply_bool (reply, "catching_up", self->catching_up);
+    oms_reply_key (reply, "heads");
+    msgpack_pack_array (&reply->pk, (uint32_t) self->n_owned);
+    for (size_t i = 0; i < self->n_owned; i++) {
+        uint64_t first = 0, head = 0;
+        oms_outbox_bounds (ctx->txn, self->outbox, self->heads, self->owned[i], &first, &head);
+        msgpack_pack_map (&reply->pk, 3);
+        oms_pack_str (&reply->pk, "topic");
+        oms_pack_str (&reply->pk, self->owned[i]);
+        s_pack_counter (&reply->pk, "first", first);
+        s_pack_counter (&reply->pk, "seq", head);
+    }
+    oms_reply_key (reply, "positions");
+    msgpack_pack_array (&reply->pk, (uint32_t) self->inbox.count);
+    for (size_t i = 0; i < self->inbox.count; i++) {
+        oms_inbox_entry_t *entry = &self->inbox.entries[i];
+        msgpack_pack_map (&reply->pk, 4);
+        oms_pack_str (&reply->pk, "topic");
+        oms_pack_str (&reply->pk, entry->type);
+        oms_pack_str (&reply->pk, "producer");
+        oms_pack_str (&reply->pk, entry->owner);
+        s_pack_counter (&reply->pk, "seq", entry->position);
+        s_pack_counter (&reply->pk, "known", entry->known);
+    }
+    s_counters_t *c = &self->counters;
+    oms_reply_key (reply, "counters");
+    msgpack_pack_map (&reply->pk, 14);
+    s_pack_counter (&reply->pk, "events_applied", c->events_applied);
+    s_pack_counter (&reply->pk, "events_duplicate", c->events_duplicate);
+    s_pack_counter (&reply->pk, "events_gap", c->events_gap);
+    s_pack_counter (&reply->pk, "events_rejected", c->events_rejected);
+    s_pack_counter (&reply->pk, "events_dead", c->events_dead);
+    s_pack_counter (&reply->pk, "events_emitted", c->events_emitted);
+    s_pack_counter (&reply->pk, "commands", c->commands);
+    s_pack_counter (&reply->pk, "commands_failed", c->commands_failed);
+    s_pack_counter (&reply->pk, "requests_rejected", c->requests_rejected);
+    s_pack_counter (&reply->pk, "replays_served", c->replays_served);
+    s_pack_counter (&reply->pk, "replays_requested", c->replays_requested);
+    s_pack_counter (&reply->pk, "replay_errors", c->replay_errors);
+    s_pack_counter (&reply->pk, "commits", c->commits);
+    s_pack_counter (&reply->pk, "commit_failures", c->commit_failures);
+    return 0;
+}
+
+//  Operator resynchronisation: sets where this service stands in a type, e.g.
+//  after the producer's retention dropped what it had not yet applied.
+static int
+s_cmd_position_set (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
+{
+    oms_inbox_entry_t *entry = oms_inbox_find (&ctx->self->inbox, request->topic);
+    if (!entry)
+        return oms_ctx_fail (ctx, "%s does not subscribe to %s", ctx->self->def->name,
+                             request->topic);
+    oms_warn ("position of %s set by operator from %llu to %llu", entry->type,
+              (unsigned long long) entry->position, (unsigned long long) request->seq);
+    int rc = oms_inbox_advance (entry, ctx->txn, ctx->self->positions, request->seq);
+    if (rc)
+        return rc;
+    entry->position = request->seq;
+    entry->known = request->seq;
+    entry->retry_after_ns = 0;
+    oms_reply_str (reply, "topic", entry->type);
+    oms_reply_int (reply, "seq", (int64_t) request->seq);
+    return 0;
+}
+
+static const oms_command_def_t s_runtime_commands[] = {
+    {"replay", s_cmd_replay},
+    {"status", s_cmd_status},
+    {"position.set", s_cmd_position_set},
+    {NULL, NULL}};
+
+static const oms_command_def_t *
+s_command (const oms_command_def_t *table, const char *cmd)
+{
+    for (; table->cmd; table++)
+        if (strcmp (table->cmd, cmd) == 0)
+            return table;
+    return NULL;
+}
+
+typedef struct {
+    const oms_command_def_t *command;
+    const oms_request_t *request;
+    oms_reply_t *reply;
+} s_command_unit_t;
+
+static int
+s_run_command (oms_ctx_t *ctx, void *arg)
+{
+    s_command_unit_t *unit = arg;
+    return unit->command->handler (ctx, unit->request, unit->reply);
+}
+
+//  One request from the api socket: [routing...][empty][msgpack map].
+static void
+s_on_request (s_service_t *self, zmsg_t *msg)
+{
+    static oms_request_t request;
+    //  Split the routing envelope from the body at the empty delimiter.
+    zmsg_t *envelope = zmsg_new ();
+    zframe_t *frame;
+    bool delimited = false;
+    while ((frame = zmsg_pop (msg))) {
+        bool empty = zframe_size (frame) == 0;
+        zmsg_append (envelope, &frame);
+        if (empty) {
+            delimited = true;
+            break;
+        }
+    }
+    oms_reply_t reply;
+    s_reply_init (&reply);
+    char error[OMS_TEXT_MAX + 1] = "";
+    int rc = OMS_E_FRAMES;
+    frame = zmsg_first (msg);
+    if (!delimited || zmsg_size (msg) != 1)
+        snprintf (error, sizeof error, "a request is [empty frame][msgpack map]");
+    else {
+        oms_fault_t fault;
+        rc = oms_request_decode (zframe_data (frame), zframe_size (frame), &request, &fault);
+        if (rc)
+            oms_fault_str (&fault, error, sizeof error);
+    }
+    if (rc) {
+        self->counters.requests_rejected++;
+        oms_warn ("rejected request: %s", error);
+    }
+    else {
+        const oms_command_def_t *command = s_command (self->def->commands, request.cmd);
+        if (!command)
+            command = s_command (s_runtime_commands, request.cmd);
+        if (!command) {
+            rc = OMS_E_UNKNOWN;
+            snprintf (error, sizeof error, "%s does not answer %s", self->def->name, request.cmd);
+        }
+        else {
+            oms_ctx_t ctx = {.request = &request};
+            s_command_unit_t unit = {command, &request, &reply};
+            self->counters.commands++;
+            rc = s_unit (self, &ctx, s_run_command, &unit);
+            if (rc) {
+                self->counters.commands_failed++;
+                snprintf (error, sizeof error, "%s", ctx.error[0] ? ctx.error : oms_strerror (rc));
+            }
+        }
+    }
+    if (delimited)
+        s_answer (self, &envelope, &reply, rc, error);
+    zmsg_destroy (&envelope);
+    msgpack_sbuffer_destroy (&reply.buffer);
+}
+
+static void
+s_serve (s_service_t *self)
+{
+    for (size_t i = 0; i < self->batch_max; i++) {
+        zmsg_t *msg = NULL;
+        if (zsock_events (self->api) & ZMQ_POLLIN)
+            msg = zmsg_recv (self->api);
+        if (!msg)
+            break;
+        s_on_request (self, msg);
+        zmsg_destroy (&msg);
+    }
+}
+
+// ---------------------------------------------------------------------------
+//  Timers
+
+static void
+s_heartbeat (s_service_t *self)
+{
+    oms_head_t heads[OMS_HEADS_MAX];
+    oms_txn_t *txn;
+    if (oms_store_begin (self->store, false, &txn))
+        return;
+    for (size_t i = 0; i < self->n_owned; i++) {
+        uint64_t first;
+        s_copy (heads[i].topic, sizeof heads[i].topic, self->owned[i]);
+        oms_outbox_bounds (txn, self->outbox, self->heads, self->owned[i], &first, &heads[i].seq);
+    }
+    oms_txn_abort (&txn);
+    static oms_event_t event;
+    oms_event_heartbeat (&event, self->def->name, self->instance, OMS_VERSION,
+                         s_wall_ns () - self->started_ns, heads, (uint32_t) self->n_owned);
+    snprintf (event.type, sizeof event.type, OMS_HEARTBEAT_PREFIX "%s", self->def->name);
+    s_copy (event.producer, sizeof event.producer, self->def->name);
+    event.seq = ++self->heartbeat_seq;
+    event.ts_ns = s_wall_ns ();
+    snprintf (event.id, sizeof event.id, "%.16s/%.24s/%llu", event.producer, event.type,
+              (unsigned long long) event.seq);
+    msgpack_sbuffer_clear (&self->scratch);
+    if (oms_event_encode (&event, &self->scratch) == 0)
+        oms_bus_publish (event.type, self->scratch.data, self->scratch.size);
+}
+
+static int
+s_run_tick (oms_ctx_t *ctx, void *arg)
+{
+    (void) arg;
+    return ctx->self->def->tick (ctx, s_wall_ns ());
+}
+
+static int
+s_run_prune (oms_ctx_t *ctx, void *arg)
+{
+    (void) arg;
+    s_service_t *self = ctx->self;
+    uint64_t now = s_wall_ns ();
+    uint64_t min_ts = now > self->retention_ns ? now - self->retention_ns : 0;
+    for (size_t i = 0; i < self->n_owned; i++) {
+        uint64_t pruned;
+        int rc = oms_outbox_prune (ctx->txn, self->outbox, self->heads, self->owned[i], min_ts,
+                                   self->retention_events, PRUNE_BUDGET, &pruned);
+        if (rc)
+            return rc;
+        if (pruned)
+            oms_info ("retention: dropped %llu %s events", (unsigned long long) pruned,
+                      self->owned[i]);
+    }
+    return 0;
+}
+
+// ---------------------------------------------------------------------------
+//  Set-up and the loop
+
+static void
+s_usage (const char *name)
+{
+    printf ("Usage: oms-%s [-c FILE] [--set KEY=VALUE]... [-v]\n"
+            "  -c, --config FILE    cluster configuration (default $OMS_CONFIG, else local "
+            "defaults)\n"
+            "      --set KEY=VALUE  override one configuration key (see docs/CONFIG.md)\n"
+            "  -v, --verbose        log at debug level\n"
+            "  -h, --help           this text\n",
+            name);
+}
+
+//  Flags, then configuration. NULL when the process should exit (*code set).
+static oms_config_t *
+s_configure (const oms_service_def_t *def, int argc, char *argv[], int *code)
+{
+    static const struct option options[] = {{"config", required_argument, NULL, 'c'},
+                                            {"set", required_argument, NULL, 's'},
+                                            {"verbose", no_argument, NULL, 'v'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {NULL, 0, NULL, 0}};
+    const char *path = NULL;
+    bool verbose = false;
+    char *sets[64];
+    int n_sets = 0, option;
+    *code = 2;
+    while ((option = getopt_long (argc, argv, "c:vh", options, NULL)) != -1) {
+        if (option == 'c')
+            path = optarg;
+        else if (option == 's' && n_sets < 64)
+            sets[n_sets++] = optarg;
+        else if (option == 'v')
+            verbose = true;
+        else if (option == 'h') {
+            s_usage (def->name);
+            *code = 0;
+            return NULL;
+        }
+        else {
+            s_usage (def->name);
+            return NULL;
+        }
+    }
+    if (optind < argc) {
+        fprintf (stderr, "oms-%s: unexpected argument: %s\n", def->name, argv[optind]);
+        return NULL;
+    }
+    char error[256];
+    oms_config_t *config = oms_config_new (path, error, sizeof error);
+    if (!config) {
+        fprintf (stderr, "oms-%s: %s\n", def->name, error);
+        return NULL;
+    }
+    for (int i = 0; i < n_sets; i++) {
+        char *equals = strchr (sets[i], '=');
+        if (equals)
+            *equals = 0;
+        if (!equals || oms_config_set (config, sets[i], equals + 1, error, sizeof error)) {
+            fprintf (stderr, "oms-%s: --set %s: %s\n", def->name, sets[i],
+                     equals ? error : "expected KEY=VALUE");
+            oms_config_destroy (&config);
+            return NULL;
+        }
+    }
+    if (verbose)
+        oms_config_set (config, "log/level", "debug", error, sizeof error);
+    return config;
+}
+
+static int
+s_open (s_service_t *self)
+{
+    const oms_service_def_t *def = self->def;
+    const char *names[32];
+    size_t n = 0;
+    for (const char *const *db = s_runtime_dbs; *db; db++)
+        names[n++] = *db;
+    for (const char *const *db = def->dbs; db && *db && n < 31; db++)
+        names[n++] = *db;
+    names[n] = NULL;
+    char dir[512];
+    oms_config_store_dir (self->config, def->name, dir, sizeof dir);
+    self->store = oms_store_new (dir, names, (size_t) oms_config_int (self->config,
+                                                                       "runtime/map_size_mb"));
+    if (!self->store)
+        return -1;
+    oms_store_db (self->store, "outbox", &self->outbox);
+    oms_store_db (self->store, "heads", &self->heads);
+    oms_store_db (self->store, "positions", &self->positions);
+    oms_store_db (self->store, "dead", &self->dead);
+    oms_store_db (self->store, "meta", &self->meta);
+
+    for (const oms_event_type_t *type = oms_event_types; type->type; type++)
+        if (type->durable && strcmp (type->owner, def->name) == 0 && self->n_owned < OMS_HEADS_MAX)
+            self->owned[self->n_owned++] = type->type;
+
+    //  Bind the api endpoint: commands and replay.
+    const char *bind = oms_config_service (self->config, def->name, "api_bind");
+    if (!*bind)
+        bind = oms_config_service (self->config, def->name, "api");
+    self->api = zsock_new (ZMQ_ROUTER);
+    zsock_set_linger (self->api, 0);
+    zsock_set_router_mandatory (self->api, 0);
+    if (zsock_bind (self->api, "%s", bind) < 0) {
+        oms_error ("cannot bind api %s: %s", bind, zmq_strerror (zmq_errno ()));
+        return -1;
+    }
+
+    if (oms_bus_start (self->config, true, true))
+        return -1;
+    for (const oms_subscription_t *sub = def->subscriptions; sub->topic; sub++) {
+        if (oms_inbox_add (&self->inbox, sub->topic)) {
+            oms_error ("cannot subscribe to %s: not a durable event type", sub->topic);
+            return -1;
+        }
+        oms_bus_subscribe (sub->topic, s_on_event, self);
+        int owner = s_service_index (self->inbox.entries[self->inbox.count - 1].owner);
+        if (owner >= 0 && !self->fetchers[owner]) {
+            zsock_t *fetcher = zsock_new (ZMQ_DEALER);
+            zsock_set_linger (fetcher, 0);
+            zsock_set_immediate (fetcher, 1);
+            zsock_set_sndhwm (fetcher, 16);
+            const char *api = oms_config_service (self->config, oms_service_names[owner], "api");
+            if (zsock_connect (fetcher, "%s", api)) {
+                oms_error ("cannot connect to %s api %s", oms_service_names[owner], api);
+                zsock_destroy (&fetcher);
+                return -1;
+            }
+            self->fetchers[owner] = fetcher;
+        }
+    }
+    oms_bus_subscribe (OMS_HEARTBEAT_PREFIX, s_on_heartbeat, self);
+
+    oms_txn_t *txn;
+    int rc = oms_store_begin (self->store, false, &txn);
+    if (rc == 0) {
+        rc = oms_inbox_load (&self->inbox, txn, self->positions);
+        oms_txn_abort (&txn);
+    }
+    if (rc)
+        oms_error ("cannot read positions: %s", oms_strerror (rc));
+    oms_info ("started api=%s store=%s frontend=%s backend=%s", bind, dir,
+              oms_config_str (self->config, "broker/frontend"),
+              oms_config_str (self->config, "broker/backend"));
+    return rc;
+}
+
+static void
+s_close (s_service_t *self)
+{
+    if (self->batch)
+        oms_txn_abort (&self->batch);
+    for (int i = 0; i < OMS_SERVICES_COUNT; i++)
+        zsock_destroy (&self->fetchers[i]);
+    zsock_destroy (&self->api);
+    oms_bus_stop ();
+    oms_store_destroy (&self->store);
+    free (self->pending);
+    free (self->answers);
+    msgpack_sbuffer_destroy (&self->pending_bytes);
+    msgpack_sbuffer_destroy (&self->scratch);
+    oms_config_destroy (&self->config);
+}
+
+//  Start-up catch-up is over when every type has been fetched up to the
+//  head its producer announced, or when the deadline passed (a producer that
+//  is down is caught up later, from its heartbeats).
+static bool
+s_caught_up (s_service_t *self, uint64_t now)
+{
+    if (now >= self->catch_up_deadline)
+        return true;
+    for (size_t i = 0; i < self->inbox.count; i++) {
+        oms_inbox_entry_t *entry = &self->inbox.entries[i];
+        if (entry->fetch_sent_ns || oms_inbox_behind (entry))
+            return false;
+    }
+    return true;
+}
+
+static void
+s_loop (s_service_t *self)
+{
+    uint64_t now = s_mono_ns ();
+    uint64_t next_heartbeat = now, next_tick = now, next_prune = now + PRUNE_MS * 1000000ull;
+    self->catching_up = true;
+    self->catch_up_deadline =
+        now + (uint64_t) oms_config_int (self->config, "runtime/startup_catchup_ms") * 1000000ull;
+    for (size_t i = 0; i < self->inbox.count; i++)
+        s_fetch (self, &self->inbox.entries[i]);
+
+    while (!zsys_interrupted) {
+        zmq_pollitem_t items[2 + OMS_SERVICES_COUNT];
+        zsock_t *sources[OMS_SERVICES_COUNT];
+        int n = 0;
+        items[n++] = (zmq_pollitem_t){zsock_resolve (self->api), 0, ZMQ_POLLIN, 0};
+        int sub_item = -1;
+        if (!self->catching_up) {
+            sub_item = n;
+            items[n++] = (zmq_pollitem_t){oms_bus_sub_handle (), 0, ZMQ_POLLIN, 0};
+        }
+        int first_fetcher = n;
+        for (int i = 0; i < OMS_SERVICES_COUNT; i++)
+            if (self->fetchers[i]) {
+                sources[n - first_fetcher] = self->fetchers[i];
+                items[n++] = (zmq_pollitem_t){zsock_resolve (self->fetchers[i]), 0, ZMQ_POLLIN, 0};
+            }
+        now = s_mono_ns ();
+        uint64_t wake = next_heartbeat < next_tick ? next_heartbeat : next_tick;
+        long timeout = wake > now ? (long) ((wake - now) / 1000000u) + 1 : 0;
+        if (zmq_poll (items, n, timeout) < 0 && zmq_errno () != EINTR)
+            break;
+        if (zsys_interrupted)
+            break;
+
+        if (items[0].revents & ZMQ_POLLIN)
+            s_serve (self);
+        if (sub_item >= 0 && (items[sub_item].revents & ZMQ_POLLIN))
+            oms_bus_dispatch (self->batch_max);
+        for (int i = first_fetcher; i < n; i++)
+            if (items[i].revents & ZMQ_POLLIN)
+                s_on_fetched (self, sources[i - first_fetcher]);
+
+        now = s_mono_ns ();
+        if (now >= next_tick) {
+            next_tick = now + TICK_MS * 1000000ull;
+            oms_ctx_t ctx = {0};
+            if (self->def->tick && s_unit (self, &ctx, s_run_tick, NULL))
+                oms_error ("tick failed: %s", ctx.error);
+            //  Fetches that went unanswered are asked again.
+            for (size_t i = 0; i < self->inbox.count; i++) {
+                oms_inbox_entry_t *entry = &self->inbox.entries[i];
+                if (entry->fetch_sent_ns && now - entry->fetch_sent_ns >= self->replay_timeout_ns) {
+                    entry->fetch_sent_ns = 0;
+                    if (oms_inbox_behind (entry) || self->catching_up)
+                        s_fetch (self, entry);
+                }
+            }
+        }
+        if (now >= next_prune) {
+            next_prune = now + PRUNE_MS * 1000000ull;
+            oms_ctx_t ctx = {0};
+            if (s_unit (self, &ctx, s_run_prune, NULL))
+                oms_error ("retention failed");
+        }
+        s_commit (self);
+        if (now >= next_heartbeat) {
+            next_heartbeat = now + self->heartbeat_ns;
+            s_heartbeat (self);
+        }
+        if (self->catching_up && s_caught_up (self, now)) {
+            self->catching_up = false;
+            oms_info ("caught up; reading live events");
+        }
+    }
+}
+
+int
+oms_service_main (const oms_service_def_t *def, int argc, char *argv[])
+{
+    int code;
+    s_service_t self = {.def = def};
+    self.config = s_configure (def, argc, argv, &code);
+    if (!self.config)
+        return code;
+    zsys_init ();
+    zsys_set_logstream (stderr);
+    if (oms_log_init (def->name, oms_config_str (self.config, "log/level"))) {
+        fprintf (stderr, "oms-%s: bad log level\n", def->name);
+        oms_config_destroy (&self.config);
+        return 2;
+    }
+    char host[64] = "localhost";
+    gethostname (host, sizeof host - 1);
+    snprintf (self.instance, sizeof self.instance, "%.40s:%d", host, (int) getpid ());
+    self.started_ns = s_wall_ns ();
+    self.batch_max = (size_t) oms_config_int (self.config, "runtime/batch");
+    self.heartbeat_ns = (uint64_t) oms_config_int (self.config, "runtime/heartbeat_ms") * 1000000ull;
+    self.replay_timeout_ns =
+        (uint64_t) oms_config_int (self.config, "runtime/replay_timeout_ms") * 1000000ull;
+    self.replay_batch = (uint64_t) oms_config_int (self.config, "runtime/replay_batch");
+    self.retention_ns = (uint64_t) oms_config_int (self.config, "runtime/retention_s") * 1000000000ull;
+    self.retention_events = (uint64_t) oms_config_int (self.config, "runtime/retention_events");
+    if (self.batch_max == 0)
+        self.batch_max = 1;
+    if (self.replay_batch == 0 || self.replay_batch > 4096)
+        self.replay_batch = 512;
+    msgpack_sbuffer_init (&self.pending_bytes);
+    msgpack_sbuffer_init (&self.scratch);
+
+    code = 1;
+    if (s_open (&self) == 0) {
+        s_loop (&self);
+        oms_info ("stopping: applied=%llu emitted=%llu commits=%llu",
+                  (unsigned long long) self.counters.events_applied,
+                  (unsigned long long) self.counters.events_emitted,
+                  (unsigned long long) self.counters.commits);
+        code = 0;
+    }
+    s_close (&self);
+    return code;
+}

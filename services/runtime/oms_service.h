@@ -53,14 +53,13 @@ typedef struct {
 typedef struct {
     const char *cmd;
     oms_command_fn *handler;
-    bool writes;            //  false: runs in a read transaction, answered at once
 } oms_command_def_t;
 
 typedef struct {
     const char *name;                           //  one of oms_service_names
     const char *const *dbs;                     //  NULL-terminated: its own sub-databases
     const oms_subscription_t *subscriptions;    //  terminated by {NULL, NULL}
-    const oms_command_def_t *commands;          //  terminated by {NULL, NULL, false}
+    const oms_command_def_t *commands;          //  terminated by {NULL, NULL}
     oms_tick_fn *tick;                          //  optional
 } oms_service_def_t;
 
@@ -100,6 +99,8 @@ void oms_reply_int (oms_reply_t *reply, const char *key, int64_t value);
 void oms_reply_bool (oms_reply_t *reply, const char *key, bool value);
 //  Adds "key": followed by a raw msgpack value the caller packs next.
 void oms_reply_key (oms_reply_t *reply, const char *key);
+//  Adds every field of a record (as oms_schema_pack would) to the reply.
+void oms_reply_record (oms_reply_t *reply, const oms_schema_t *schema, const void *record);
 
 //  msgpack helpers for replies and records.
 void oms_pack_str (msgpack_packer *pk, const char *value);
