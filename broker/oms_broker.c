@@ -1,1 +1,485 @@
-/* stub */ typedef int oms_stub_t;
+/*  oms-broker: the stateless forwarder every event goes through.
+
+    Publishers connect to the XSUB frontend, subscribers to the XPUB backend.
+    Events flow down and subscriptions flow up, each as a whole multipart
+    message moved frame by frame (zmq_msg_send takes the frame, nothing is
+    copied or parsed). The broker keeps no state but counters: when it
+    restarts, whatever was in flight is repaired by the services' outboxes
+    and replay, so it never needs to remember anything.
+
+    An optional tap (a PUB) gets a copy of every event, for operators and
+    tests; subscriptions are not copied to it. The broker also publishes its
+    own heartbeat so that operators can see it is alive.
+*/
+#include <czmq.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "oms_config.h"
+#include "oms_log.h"
+#include "oms_proto.h"
+
+#define BROKER_NAME "broker"
+
+//  Messages moved in one direction before the loop looks at the other
+//  direction and the heartbeat clock again, so a flood cannot starve them.
+#define BROKER_BATCH 1024
+
+//  Longest zmq_poll wait: a signal that lands between the check of the stop
+//  flag and zmq_poll is then still seen within this time.
+#define BROKER_POLL_MAX_MS 1000
+
+//  What the broker has moved, for the exit log now and metrics later.
+typedef struct {
+    uint64_t events;             //  messages frontend → backend
+    uint64_t event_bytes;        //  their frames' bytes
+    uint64_t subscriptions;      //  messages backend → frontend
+    uint64_t subscription_bytes; //  their frames' bytes
+    uint64_t dropped;            //  messages a full or failing socket refused
+    uint64_t tapped;             //  event copies sent to the tap
+    uint64_t heartbeats;         //  own heartbeats published
+} broker_counters_t;
+
+typedef struct {
+    zsock_t *frontend; //  XSUB: publishers connect here
+    zsock_t *backend;  //  XPUB: subscribers connect here
+    zsock_t *tap;      //  PUB, or NULL when no tap is configured
+    int64_t heartbeat_ms;
+    char instance[OMS_ID_MAX + 1]; //  "<hostname>:<pid>"
+    uint64_t started_ns;           //  monotonic, for uptime
+    uint64_t heartbeat_seq;        //  last heartbeat's seq, from 1 per process
+    broker_counters_t counters;
+} broker_t;
+
+//  Set by SIGINT/SIGTERM; the loop stops when it sees it (zmq_poll also
+//  returns EINTR, as the handler is installed without SA_RESTART).
+static volatile sig_atomic_t s_interrupted = 0;
+
+static void s_on_signal (int signum)
+{
+    (void)signum;
+    s_interrupted = 1;
+}
+
+static uint64_t s_clock_ns (clockid_t clock)
+{
+    struct timespec ts;
+    clock_gettime (clock, &ts);
+    return (uint64_t)ts.tv_sec * UINT64_C (1000000000) + (uint64_t)ts.tv_nsec;
+}
+
+//  Creates a socket with both high-water marks set and binds it. Logs the
+//  endpoint and the reason on failure.
+static zsock_t *s_socket_bind (int type, const char *role, const char *endpoint, int hwm)
+{
+    zsock_t *sock = zsock_new (type);
+    if (!sock) {
+        oms_error ("cannot create %s socket: %s", role, zmq_strerror (zmq_errno ()));
+        return NULL;
+    }
+    zsock_set_sndhwm (sock, hwm);
+    zsock_set_rcvhwm (sock, hwm);
+    if (zmq_bind (zsock_resolve (sock), endpoint) == -1) {
+        oms_error ("cannot bind %s=%s: %s", role, endpoint, zmq_strerror (zmq_errno ()));
+        zsock_destroy (&sock);
+        return NULL;
+    }
+    return sock;
+}
+
+//  The endpoint a socket really bound, so that a wildcard port is logged
+//  as the port peers must use.
+static const char *s_bound_endpoint (zsock_t *sock, char *buf, size_t size)
+{
+    if (!sock)
+        return "-";
+    size_t len = size;
+    if (zmq_getsockopt (zsock_resolve (sock), ZMQ_LAST_ENDPOINT, buf, &len) == -1)
+        return "?";
+    return buf;
+}
+
+static void s_destroy (broker_t **self_p)
+{
+    if (*self_p) {
+        broker_t *self = *self_p;
+        zsock_destroy (&self->tap);
+        zsock_destroy (&self->backend);
+        zsock_destroy (&self->frontend);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+//  Binds the broker's sockets as the configuration says. NULL when a bind
+//  failed (logged).
+static broker_t *s_new (oms_config_t *cfg)
+{
+    broker_t *self = (broker_t *)calloc (1, sizeof (broker_t));
+    if (!self)
+        return NULL;
+
+    //  An empty *_bind means the connect endpoint is also where to bind.
+    const char *frontend = oms_config_str (cfg, "broker/frontend_bind");
+    if (!*frontend)
+        frontend = oms_config_str (cfg, "broker/frontend");
+    const char *backend = oms_config_str (cfg, "broker/backend_bind");
+    if (!*backend)
+        backend = oms_config_str (cfg, "broker/backend");
+    const char *tap = oms_config_str (cfg, "broker/tap");
+    int64_t hwm = oms_config_int (cfg, "broker/hwm");
+    if (hwm < 0 || hwm > INT_MAX) {
+        oms_error ("broker/hwm=%" PRId64 " is out of range", hwm);
+        s_destroy (&self);
+        return NULL;
+    }
+    self->heartbeat_ms = oms_config_int (cfg, "runtime/heartbeat_ms");
+
+    self->frontend = s_socket_bind (ZMQ_XSUB, "frontend", frontend, (int)hwm);
+    if (self->frontend)
+        self->backend = s_socket_bind (ZMQ_XPUB, "backend", backend, (int)hwm);
+    if (self->backend && *tap)
+        self->tap = s_socket_bind (ZMQ_PUB, "tap", tap, (int)hwm);
+    if (!self->frontend || !self->backend || (*tap && !self->tap)) {
+        s_destroy (&self);
+        return NULL;
+    }
+
+    char host[256] = "";
+    if (gethostname (host, sizeof (host)) == -1 || !*host)
+        strcpy (host, "localhost");
+    host[sizeof (host) - 1] = '\0';
+    //  Keep the pid whole: two brokers on one host differ only there.
+    char pid[16];
+    snprintf (pid, sizeof (pid), "%ld", (long)getpid ());
+    int host_max = (int)(sizeof (self->instance) - 2 - strlen (pid));
+    snprintf (self->instance, sizeof (self->instance), "%.*s:%s", host_max, host, pid);
+    self->started_ns = s_clock_ns (CLOCK_MONOTONIC);
+
+    char frontend_ep[256], backend_ep[256], tap_ep[256];
+    oms_info ("frontend=%s backend=%s tap=%s hwm=%" PRId64,
+              s_bound_endpoint (self->frontend, frontend_ep, sizeof (frontend_ep)),
+              s_bound_endpoint (self->backend, backend_ep, sizeof (backend_ep)),
+              s_bound_endpoint (self->tap, tap_ep, sizeof (tap_ep)), hwm);
+    return self;
+}
+
+//  Moves up to BROKER_BATCH whole messages from `from` to `to`, and copies
+//  each to `tap` when it is not NULL. Returns 0 when `from` has nothing
+//  more to read, -1 when reading failed (EINTR or ETERM: time to stop).
+static int s_forward (broker_t *self, zsock_t *from, zsock_t *to, zsock_t *tap, uint64_t *messages,
+                      uint64_t *bytes)
+{
+    void *source = zsock_resolve (from);
+    void *sink = zsock_resolve (to);
+    void *copy_sink = tap ? zsock_resolve (tap) : NULL;
+
+    for (int count = 0; count < BROKER_BATCH; count++) {
+        zmq_msg_t frame;
+        zmq_msg_init (&frame);
+        if (zmq_msg_recv (&frame, source, ZMQ_DONTWAIT) == -1) {
+            int error = zmq_errno ();
+            zmq_msg_close (&frame);
+            return error == EAGAIN ? 0 : -1;
+        }
+        //  The other frames of a message arrive with its first, so reading
+        //  them cannot block; a failed send stops the sending (never a
+        //  partial message) but the message is still read to its end.
+        bool sending = true;
+        bool copying = copy_sink != NULL;
+        while (true) {
+            bool more = zmq_msg_more (&frame);
+            int flags = ZMQ_DONTWAIT | (more ? ZMQ_SNDMORE : 0);
+            *bytes += zmq_msg_size (&frame);
+            if (copying) {
+                zmq_msg_t copy;
+                zmq_msg_init (&copy);
+                if (zmq_msg_copy (&copy, &frame) == -1 ||
+                    zmq_msg_send (&copy, copy_sink, flags) == -1) {
+                    zmq_msg_close (&copy);
+                    copying = false;
+                }
+            }
+            if (sending && zmq_msg_send (&frame, sink, flags) == -1)
+                sending = false;
+            zmq_msg_close (&frame);
+            if (!more)
+                break;
+            zmq_msg_init (&frame);
+            while (zmq_msg_recv (&frame, source, 0) == -1) {
+                if (zmq_errno () != EINTR) {
+                    zmq_msg_close (&frame);
+                    return -1;
+                }
+            }
+        }
+        (*messages)++;
+        if (!sending)
+            self->counters.dropped++;
+        if (copy_sink && copying)
+            self->counters.tapped++;
+    }
+    return 0;
+}
+
+//  Sends one two-frame event on a PUB-like socket; 0 or -1.
+static int s_send_event (zsock_t *sock, const char *topic, const msgpack_sbuffer *body)
+{
+    void *handle = zsock_resolve (sock);
+    if (zmq_send (handle, topic, strlen (topic), ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1)
+        return -1;
+    if (zmq_send (handle, body->data, body->size, ZMQ_DONTWAIT) == -1)
+        return -1;
+    return 0;
+}
+
+//  Publishes heartbeat.broker to subscribers and the tap. The broker owns
+//  no durable events, so its heartbeat carries no heads.
+static void s_send_heartbeat (broker_t *self)
+{
+    oms_event_t event;
+    uint64_t uptime_ns = s_clock_ns (CLOCK_MONOTONIC) - self->started_ns;
+    oms_event_heartbeat (&event, BROKER_NAME, self->instance, OMS_VERSION, uptime_ns, NULL, 0);
+    event.version = OMS_PROTO_VERSION;
+    snprintf (event.producer, sizeof (event.producer), "%s", BROKER_NAME);
+    event.seq = ++self->heartbeat_seq;
+    snprintf (event.id, sizeof (event.id), "%s/%s/%" PRIu64, BROKER_NAME, event.type, event.seq);
+    event.ts_ns = s_clock_ns (CLOCK_REALTIME);
+
+    msgpack_sbuffer body;
+    msgpack_sbuffer_init (&body);
+    int rc = oms_event_encode (&event, &body);
+    if (rc != OMS_OK)
+        oms_error ("cannot encode %s: %s", event.type, oms_strerror (rc));
+    else {
+        if (s_send_event (self->backend, event.type, &body) == 0)
+            self->counters.heartbeats++;
+        if (self->tap)
+            s_send_event (self->tap, event.type, &body);
+        oms_debug ("sent %s seq=%" PRIu64, event.type, event.seq);
+    }
+    msgpack_sbuffer_destroy (&body);
+}
+
+//  Forwards until a signal arrives or the context is terminated. 0 on a
+//  clean stop, -1 when polling failed otherwise.
+static int s_run (broker_t *self)
+{
+    zmq_pollitem_t items[] = {
+        {zsock_resolve (self->frontend), 0, ZMQ_POLLIN, 0},
+        {zsock_resolve (self->backend), 0, ZMQ_POLLIN, 0},
+    };
+    broker_counters_t *counters = &self->counters;
+    uint64_t interval_ns = self->heartbeat_ms > 0 ? (uint64_t)self->heartbeat_ms * 1000000 : 0;
+    uint64_t next_heartbeat = s_clock_ns (CLOCK_MONOTONIC) + interval_ns;
+
+    while (!s_interrupted) {
+        long timeout = BROKER_POLL_MAX_MS;
+        if (interval_ns) {
+            uint64_t now = s_clock_ns (CLOCK_MONOTONIC);
+            uint64_t wait_ms = next_heartbeat > now ? (next_heartbeat - now + 999999) / 1000000 : 0;
+            if (wait_ms < (uint64_t)timeout)
+                timeout = (long)wait_ms;
+        }
+        if (zmq_poll (items, 2, timeout) == -1) {
+            if (zmq_errno () == EINTR || zmq_errno () == ETERM)
+                break;
+            oms_error ("zmq_poll failed: %s", zmq_strerror (zmq_errno ()));
+            return -1;
+        }
+        if ((items[0].revents & ZMQ_POLLIN) &&
+            s_forward (self, self->frontend, self->backend, self->tap, &counters->events,
+                       &counters->event_bytes) == -1)
+            break;
+        if ((items[1].revents & ZMQ_POLLIN) &&
+            s_forward (self, self->backend, self->frontend, NULL, &counters->subscriptions,
+                       &counters->subscription_bytes) == -1)
+            break;
+        if (interval_ns) {
+            uint64_t now = s_clock_ns (CLOCK_MONOTONIC);
+            if (now >= next_heartbeat) {
+                s_send_heartbeat (self);
+                next_heartbeat += interval_ns;
+                //  After a stall, keep the period rather than catch up.
+                if (next_heartbeat <= now)
+                    next_heartbeat = now + interval_ns;
+            }
+        }
+    }
+    return 0;
+}
+
+static void s_usage (FILE *out)
+{
+    fprintf (out,
+             "usage: oms-broker [options]\n"
+             "Forwards events from publishers (frontend, XSUB) to subscribers (backend, XPUB).\n"
+             "  -c, --config FILE     ZPL configuration (default: $OMS_CONFIG, else built-in)\n"
+             "      --frontend EP     bind publishers' endpoint EP (broker/frontend)\n"
+             "      --backend EP      bind subscribers' endpoint EP (broker/backend)\n"
+             "      --tap EP          bind a PUB copy of every event at EP (broker/tap)\n"
+             "      --set KEY=VALUE   override any configuration key\n"
+             "  -v, --verbose         log at debug level\n"
+             "  -h, --help            this help\n");
+}
+
+//  A flag that overrides a configuration key; applied, in command-line
+//  order, after the file and the environment.
+typedef struct {
+    const char *key;
+    char *value;
+} broker_override_t;
+
+//  Loads the configuration, applies the flags' overrides and starts the
+//  log. NULL after a message on stderr when any of it is invalid.
+static oms_config_t *s_configure (const char *path, const broker_override_t *overrides,
+                                  size_t n_overrides, bool verbose)
+{
+    char error[512] = "";
+    oms_config_t *cfg = oms_config_new (path, error, sizeof (error));
+    if (!cfg)
+        goto fail;
+    for (size_t index = 0; index < n_overrides; index++)
+        if (oms_config_set (cfg, overrides[index].key, overrides[index].value, error,
+                            sizeof (error)) == -1)
+            goto fail;
+    if (verbose && oms_config_set (cfg, "log/level", "debug", error, sizeof (error)) == -1)
+        goto fail;
+    const char *level = oms_config_str (cfg, "log/level");
+    if (oms_log_init ("oms-broker", level) == -1) {
+        snprintf (error, sizeof (error), "log/level: unknown level '%s'", level);
+        goto fail;
+    }
+    return cfg;
+
+fail:
+    fprintf (stderr, "oms-broker: %s\n", error);
+    oms_config_destroy (&cfg);
+    return NULL;
+}
+
+int main (int argc, char *argv[])
+{
+    enum { OPT_FRONTEND = 256, OPT_BACKEND, OPT_TAP, OPT_SET };
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"frontend", required_argument, NULL, OPT_FRONTEND},
+        {"backend", required_argument, NULL, OPT_BACKEND},
+        {"tap", required_argument, NULL, OPT_TAP},
+        {"set", required_argument, NULL, OPT_SET},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config_path = NULL;
+    bool verbose = false;
+    //  Each flag adds at most two overrides (an endpoint and its bind key).
+    broker_override_t *overrides =
+        (broker_override_t *)calloc ((size_t)argc * 2 + 1, sizeof (broker_override_t));
+    size_t n_overrides = 0;
+    int exit_code = 0;
+    oms_config_t *cfg = NULL;
+    broker_t *broker = NULL;
+    if (!overrides) {
+        fprintf (stderr, "oms-broker: out of memory\n");
+        return 1;
+    }
+
+    int opt;
+    while ((opt = getopt_long (argc, argv, "c:vh", options, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            config_path = optarg;
+            break;
+        //  An endpoint flag means "bind here": it replaces a configured
+        //  *_bind too, or a file's wildcard bind would win over the flag.
+        case OPT_FRONTEND:
+            overrides[n_overrides++] = (broker_override_t){"broker/frontend", optarg};
+            overrides[n_overrides++] = (broker_override_t){"broker/frontend_bind", optarg};
+            break;
+        case OPT_BACKEND:
+            overrides[n_overrides++] = (broker_override_t){"broker/backend", optarg};
+            overrides[n_overrides++] = (broker_override_t){"broker/backend_bind", optarg};
+            break;
+        case OPT_TAP:
+            overrides[n_overrides++] = (broker_override_t){"broker/tap", optarg};
+            break;
+        case OPT_SET: {
+            char *equals = strchr (optarg, '=');
+            if (!equals || equals == optarg) {
+                fprintf (stderr, "oms-broker: --set needs KEY=VALUE, got '%s'\n", optarg);
+                exit_code = 2;
+                goto leave;
+            }
+            *equals = '\0';
+            overrides[n_overrides++] = (broker_override_t){optarg, equals + 1};
+            break;
+        }
+        case 'v':
+            verbose = true;
+            break;
+        case 'h':
+            s_usage (stdout);
+            goto leave;
+        default:
+            //  getopt_long has already named the bad flag.
+            fprintf (stderr, "Try 'oms-broker --help'.\n");
+            exit_code = 2;
+            goto leave;
+        }
+    }
+    if (optind < argc) {
+        fprintf (stderr, "oms-broker: unexpected argument '%s'\n", argv[optind]);
+        fprintf (stderr, "Try 'oms-broker --help'.\n");
+        exit_code = 2;
+        goto leave;
+    }
+
+    cfg = s_configure (config_path, overrides, n_overrides, verbose);
+    if (!cfg) {
+        exit_code = 2;
+        goto leave;
+    }
+
+    //  czmq would otherwise install its own SIGINT/SIGTERM handlers when its
+    //  first socket is made; ours must interrupt zmq_poll instead.
+    zsys_handler_set (NULL);
+    struct sigaction action;
+    memset (&action, 0, sizeof (action));
+    action.sa_handler = s_on_signal;
+    sigemptyset (&action.sa_mask);
+    sigaction (SIGINT, &action, NULL);
+    sigaction (SIGTERM, &action, NULL);
+
+    broker = s_new (cfg);
+    if (!broker) {
+        exit_code = 1;
+        goto leave;
+    }
+    oms_config_destroy (&cfg);
+
+    if (s_run (broker) == -1)
+        exit_code = 1;
+    const broker_counters_t *counters = &broker->counters;
+    oms_info ("stopped events=%" PRIu64 " event_bytes=%" PRIu64 " subscriptions=%" PRIu64
+              " subscription_bytes=%" PRIu64 " dropped=%" PRIu64 " tapped=%" PRIu64
+              " heartbeats=%" PRIu64,
+              counters->events, counters->event_bytes, counters->subscriptions,
+              counters->subscription_bytes, counters->dropped, counters->tapped,
+              counters->heartbeats);
+
+leave:
+    s_destroy (&broker);
+    oms_config_destroy (&cfg);
+    free (overrides);
+    return exit_code;
+}

@@ -1,1 +1,382 @@
-/* stub */ typedef int oms_stub_t;
+/*  oms_event: the event envelope, the data schema of every event type, and
+    one Factory constructor per type.
+
+    The tables below follow PROTOCOL.md field by field; the generic codec in
+    oms_schema.c does the rest. The envelope's "data" map is decoded in a
+    second step because its schema depends on the envelope's "type".
+*/
+#include <stdio.h>
+#include <string.h>
+
+#include "oms_proto.h"
+
+//  Stock levels stay exact in a double, for clients whose numbers are doubles.
+#define LEVEL_MAX (INT64_C (1) << 53)
+
+#define BODY_STR(name, chars_, max_, required_)                                                    \
+    {.key = #name, .type = OMS_T_STR, .offset = offsetof (oms_body_t, name),                       \
+     .required = required_, .chars = chars_, .max = max_}
+#define BODY_INT(name, min_, max_)                                                                 \
+    {.key = #name, .type = OMS_T_INT, .offset = offsetof (oms_body_t, name), .required = true,    \
+     .min = min_, .max = max_}
+#define BODY_SCHEMA(name, fields) {name, fields, sizeof fields / sizeof fields[0], sizeof (oms_body_t)}
+
+#define ORDER_ID   BODY_STR (order_id, OMS_C_ID, OMS_ID_MAX, true)
+#define CUSTOMER   BODY_STR (customer, OMS_C_ID, OMS_ID_MAX, true)
+#define METHOD     BODY_STR (method, OMS_C_NAME, OMS_NAME_MAX, true)
+#define CARD_LAST4 BODY_STR (card_last4, OMS_C_DIGITS, 4, false)
+#define REASON     BODY_STR (reason, OMS_C_ANY, OMS_TEXT_MAX, true)
+#define AMOUNT     BODY_INT (amount_cents, 0, OMS_CENTS_MAX)
+#define ITEMS                                                                                      \
+    {.key = "items", .type = OMS_T_ITEMS, .offset = offsetof (oms_body_t, items),                  \
+     .required = true, .min = 1, .max = OMS_ITEMS_MAX,                                             \
+     .count_offset = offsetof (oms_body_t, n_items)}
+
+static const oms_field_t s_order_placed_fields[] = {ORDER_ID, CUSTOMER, ITEMS, METHOD, CARD_LAST4};
+static const oms_field_t s_order_confirmed_fields[] = {ORDER_ID, CUSTOMER, AMOUNT};
+static const oms_field_t s_order_cancelled_fields[] = {ORDER_ID, CUSTOMER, REASON};
+static const oms_field_t s_stock_reserved_fields[] = {ORDER_ID, CUSTOMER, AMOUNT, METHOD,
+                                                      CARD_LAST4};
+static const oms_field_t s_stock_rejected_fields[] = {ORDER_ID, CUSTOMER, REASON};
+static const oms_field_t s_stock_updated_fields[] = {
+    BODY_STR (sku, OMS_C_ID, OMS_SKU_MAX, true), BODY_INT (available, 0, LEVEL_MAX),
+    BODY_INT (reserved, 0, LEVEL_MAX),           BODY_INT (sold, 0, LEVEL_MAX),
+    BODY_INT (price_cents, 0, OMS_CENTS_MAX),
+};
+static const oms_field_t s_payment_completed_fields[] = {ORDER_ID, CUSTOMER, AMOUNT, METHOD};
+static const oms_field_t s_payment_failed_fields[] = {ORDER_ID, CUSTOMER, METHOD, REASON};
+static const oms_field_t s_payment_refunded_fields[] = {ORDER_ID, CUSTOMER, AMOUNT, METHOD};
+static const oms_field_t s_notification_sent_fields[] = {
+    ORDER_ID, CUSTOMER, BODY_STR (kind, OMS_C_NAME, OMS_NAME_MAX, true),
+    BODY_STR (channel, OMS_C_NAME, OMS_NAME_MAX, true),
+    BODY_STR (text, OMS_C_ANY, OMS_TEXT_MAX, true),
+};
+static const oms_field_t s_heartbeat_fields[] = {
+    BODY_STR (name, OMS_C_NAME, OMS_NAME_MAX, true),
+    BODY_STR (instance, OMS_C_ID, OMS_ID_MAX, true),
+    BODY_STR (version, OMS_C_ANY, OMS_NAME_MAX, true),
+    {.key = "uptime_ns", .type = OMS_T_UINT, .offset = offsetof (oms_body_t, uptime_ns),
+     .required = true, .max = UINT64_MAX},
+    {.key = "heads", .type = OMS_T_HEADS, .offset = offsetof (oms_body_t, heads),
+     .required = false, .max = OMS_HEADS_MAX, .count_offset = offsetof (oms_body_t, n_heads)},
+};
+
+static const oms_schema_t s_order_placed = BODY_SCHEMA ("order.placed", s_order_placed_fields);
+static const oms_schema_t s_order_confirmed =
+    BODY_SCHEMA ("order.confirmed", s_order_confirmed_fields);
+static const oms_schema_t s_order_cancelled =
+    BODY_SCHEMA ("order.cancelled", s_order_cancelled_fields);
+static const oms_schema_t s_stock_reserved =
+    BODY_SCHEMA ("stock.reserved", s_stock_reserved_fields);
+static const oms_schema_t s_stock_rejected =
+    BODY_SCHEMA ("stock.rejected", s_stock_rejected_fields);
+static const oms_schema_t s_stock_updated = BODY_SCHEMA ("stock.updated", s_stock_updated_fields);
+static const oms_schema_t s_payment_completed =
+    BODY_SCHEMA ("payment.completed", s_payment_completed_fields);
+static const oms_schema_t s_payment_failed =
+    BODY_SCHEMA ("payment.failed", s_payment_failed_fields);
+static const oms_schema_t s_payment_refunded =
+    BODY_SCHEMA ("payment.refunded", s_payment_refunded_fields);
+static const oms_schema_t s_notification_sent =
+    BODY_SCHEMA ("notification.sent", s_notification_sent_fields);
+static const oms_schema_t s_heartbeat = BODY_SCHEMA ("heartbeat", s_heartbeat_fields);
+
+const oms_event_type_t oms_event_types[] = {
+    {"order.placed", "order", &s_order_placed, true},
+    {"order.confirmed", "order", &s_order_confirmed, true},
+    {"order.cancelled", "order", &s_order_cancelled, true},
+    {"stock.reserved", "inventory", &s_stock_reserved, true},
+    {"stock.rejected", "inventory", &s_stock_rejected, true},
+    {"stock.updated", "inventory", &s_stock_updated, true},
+    {"payment.completed", "payment", &s_payment_completed, true},
+    {"payment.failed", "payment", &s_payment_failed, true},
+    {"payment.refunded", "payment", &s_payment_refunded, true},
+    {"notification.sent", "notification", &s_notification_sent, true},
+    {OMS_HEARTBEAT_PREFIX, NULL, &s_heartbeat, false},
+    {NULL, NULL, NULL, false},
+};
+
+#define ENV_STR(name, required_)                                                                   \
+    {.key = #name, .type = OMS_T_STR, .offset = offsetof (oms_event_t, name),                      \
+     .required = required_, .chars = OMS_C_ID, .max = OMS_ID_MAX}
+#define ENV_NAME(name)                                                                             \
+    {.key = #name, .type = OMS_T_STR, .offset = offsetof (oms_event_t, name), .required = true,    \
+     .chars = OMS_C_NAME, .max = OMS_NAME_MAX}
+#define ENV_UINT(name, min_)                                                                       \
+    {.key = #name, .type = OMS_T_UINT, .offset = offsetof (oms_event_t, name), .required = true,   \
+     .min = min_, .max = UINT64_MAX}
+
+//  "version" takes any uint here so that a wrong one is reported as
+//  OMS_E_VERSION rather than as a range error.
+static const oms_field_t s_envelope_fields[] = {
+    ENV_UINT (version, 0),
+    ENV_STR (id, true),
+    ENV_NAME (type),
+    ENV_NAME (producer),
+    ENV_UINT (seq, 1),
+    ENV_UINT (ts_ns, 0),
+    ENV_STR (correlation_id, false),
+    ENV_STR (causation_id, false),
+    {.key = "data", .type = OMS_T_MAP, .offset = offsetof (oms_event_t, data), .required = true},
+};
+#define ENVELOPE_FIELDS (sizeof s_envelope_fields / sizeof s_envelope_fields[0])
+static const oms_schema_t s_envelope = {"event", s_envelope_fields, ENVELOPE_FIELDS,
+                                        sizeof (oms_event_t)};
+
+static bool s_process_ok (const char *process)
+{
+    if (!*process || strlen (OMS_HEARTBEAT_PREFIX) + strlen (process) > OMS_NAME_MAX)
+        return false;
+    return strspn (process, "abcdefghijklmnopqrstuvwxyz0123456789._-") == strlen (process);
+}
+
+const oms_event_type_t *oms_event_type (const char *type)
+{
+    if (!type)
+        return NULL;
+    const oms_event_type_t *entry;
+    if (strncmp (type, OMS_HEARTBEAT_PREFIX, strlen (OMS_HEARTBEAT_PREFIX)) == 0) {
+        if (!s_process_ok (type + strlen (OMS_HEARTBEAT_PREFIX)))
+            return NULL;
+        for (entry = oms_event_types; entry->owner; entry++)
+            ;
+        return entry;
+    }
+    for (entry = oms_event_types; entry->type; entry++)
+        if (entry->owner && strcmp (entry->type, type) == 0)
+            return entry;
+    return NULL;
+}
+
+static bool s_owned_by (const oms_event_type_t *entry, const char *type, const char *producer)
+{
+    const char *owner = entry->owner ? entry->owner : type + strlen (OMS_HEARTBEAT_PREFIX);
+    return strcmp (owner, producer) == 0;
+}
+
+static int s_fail (oms_fault_t *fault, int code, const char *field)
+{
+    if (fault) {
+        fault->code = code;
+        snprintf (fault->field, sizeof fault->field, "%s", field);
+    }
+    return code;
+}
+
+int oms_event_encode (const oms_event_t *event, msgpack_sbuffer *buffer)
+{
+    if (!event || !buffer)
+        return OMS_E_INVALID;
+    if (event->version != OMS_PROTO_VERSION)
+        return OMS_E_VERSION;
+    if (!memchr (event->type, 0, sizeof event->type)
+        || !memchr (event->producer, 0, sizeof event->producer))
+        return OMS_E_TOO_LONG;
+    const oms_event_type_t *entry = oms_event_type (event->type);
+    if (!entry || !s_owned_by (entry, event->type, event->producer))
+        return OMS_E_TOPIC;
+
+    //  The envelope with this type's data schema plugged in.
+    oms_field_t fields[ENVELOPE_FIELDS];
+    memcpy (fields, s_envelope_fields, sizeof fields);
+    fields[ENVELOPE_FIELDS - 1].schema = entry->schema;
+    oms_schema_t schema = {entry->type, fields, ENVELOPE_FIELDS, sizeof (oms_event_t)};
+
+    size_t start = buffer->size;
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, buffer, msgpack_sbuffer_write);
+    int rc = oms_schema_pack (&schema, event, &pk);
+    if (rc == OMS_OK && buffer->size - start > OMS_MSG_MAX)
+        rc = OMS_E_TOO_BIG;
+    if (rc)
+        buffer->size = start;
+    return rc;
+}
+
+int oms_event_decode (const uint8_t *data, size_t size, const char *topic, oms_event_t *event,
+                      oms_fault_t *fault)
+{
+    memset (event, 0, sizeof *event);
+    s_fail (fault, OMS_OK, "");
+    if (size > OMS_MSG_MAX)
+        return s_fail (fault, OMS_E_TOO_BIG, "");
+
+    msgpack_unpacked msg;
+    int rc = oms_msgpack_parse (data, size, &msg, fault);
+    if (rc)
+        goto leave;
+
+    //  A newer version may have keys we do not know: say so first.
+    const msgpack_object *version = oms_msgpack_get (&msg.data, "version");
+    if (version && version->type == MSGPACK_OBJECT_POSITIVE_INTEGER
+        && version->via.u64 != OMS_PROTO_VERSION) {
+        rc = s_fail (fault, OMS_E_VERSION, "version");
+        goto leave;
+    }
+    rc = oms_schema_unpack (&s_envelope, &msg.data, event, "", fault);
+    if (rc)
+        goto leave;
+    if (event->version != OMS_PROTO_VERSION) {
+        rc = s_fail (fault, OMS_E_VERSION, "version");
+        goto leave;
+    }
+    const oms_event_type_t *entry = oms_event_type (event->type);
+    if (!entry || (topic && strcmp (topic, event->type) != 0)) {
+        rc = s_fail (fault, OMS_E_TOPIC, "type");
+        goto leave;
+    }
+    if (!s_owned_by (entry, event->type, event->producer)) {
+        rc = s_fail (fault, OMS_E_TOPIC, "producer");
+        goto leave;
+    }
+    rc = oms_schema_unpack (entry->schema, oms_msgpack_get (&msg.data, "data"), &event->data,
+                            "data", fault);
+leave:
+    msgpack_unpacked_destroy (&msg);
+    return rc;
+}
+
+// ---------------------------------------------------------------------------
+//  Factory
+
+static void s_copy (char *dst, size_t size, const char *src)
+{
+    size_t len = src ? strnlen (src, size - 1) : 0;
+    memcpy (dst, src ? src : "", len);
+    dst[len] = 0;
+}
+#define COPY(dst, src) s_copy (dst, sizeof dst, src)
+
+static void s_start (oms_event_t *event, const char *type)
+{
+    memset (event, 0, sizeof *event);
+    event->version = OMS_PROTO_VERSION;
+    COPY (event->type, type);
+}
+
+void oms_event_order_placed (oms_event_t *event, const char *order_id, const char *customer,
+                             const oms_item_t *items, uint32_t n_items, const char *method,
+                             const char *card_last4)
+{
+    s_start (event, "order.placed");
+    COPY (event->data.order_id, order_id);
+    COPY (event->data.customer, customer);
+    if (!items || n_items > OMS_ITEMS_MAX)
+        n_items = items ? OMS_ITEMS_MAX : 0;
+    for (uint32_t i = 0; i < n_items; i++) {
+        COPY (event->data.items[i].sku, items[i].sku);
+        event->data.items[i].qty = items[i].qty;
+    }
+    event->data.n_items = n_items;
+    COPY (event->data.method, method);
+    COPY (event->data.card_last4, card_last4);
+}
+
+void oms_event_order_confirmed (oms_event_t *event, const char *order_id, const char *customer,
+                                int64_t total_cents)
+{
+    s_start (event, "order.confirmed");
+    COPY (event->data.order_id, order_id);
+    COPY (event->data.customer, customer);
+    event->data.amount_cents = total_cents;
+}
+
+void oms_event_order_cancelled (oms_event_t *event, const char *order_id, const char *customer,
+                                const char *reason)
+{
+    s_start (event, "order.cancelled");
+    COPY (event->data.order_id, order_id);
+    COPY (event->data.customer, customer);
+    COPY (event->data.reason, reason);
+}
+
+void oms_event_stock_reserved (oms_event_t *event, const char *order_id, const char *customer,
+                               int64_t amount_cents, const char *method, const char *card_last4)
+{
+    s_start (event, "stock.reserved");
+    COPY (event->data.order_id, order_id);
+    COPY (event->data.customer, customer);
+    event->data.amount_cents = amount_cents;
+    COPY (event->data.method, method);
+    COPY (event->data.card_last4, card_last4);
+}
+
+void oms_event_stock_rejected (oms_event_t *event, const char *order_id, const char *customer,
+                               const char *reason)
+{
+    s_start (event, "stock.rejected");
+    COPY (event->data.order_id, order_id);
+    COPY (event->data.customer, customer);
+    COPY (event->data.reason, reason);
+}
+
+void oms_event_stock_updated (oms_event_t *event, const char *sku, int64_t available,
+                              int64_t reserved, int64_t sold, int64_t price_cents)
+{
+    s_start (event, "stock.updated");
+    COPY (event->data.sku, sku);
+    event->data.available = available;
+    event->data.reserved = reserved;
+    event->data.sold = sold;
+    event->data.price_cents = price_cents;
+}
+
+void oms_event_payment_completed (oms_event_t *event, const char *order_id, const char *customer,
+                                  int64_t amount_cents, const char *method)
+{
+    s_start (event, "payment.completed");
+    COPY (event->data.order_id, order_id);
+    COPY (event->data.customer, customer);
+    event->data.amount_cents = amount_cents;
+    COPY (event->data.method, method);
+}
+
+void oms_event_payment_failed (oms_event_t *event, const char *order_id, const char *customer,
+                               const char *method, const char *reason)
+{
+    s_start (event, "payment.failed");
+    COPY (event->data.order_id, order_id);
+    COPY (event->data.customer, customer);
+    COPY (event->data.method, method);
+    COPY (event->data.reason, reason);
+}
+
+void oms_event_payment_refunded (oms_event_t *event, const char *order_id, const char *customer,
+                                 int64_t amount_cents, const char *method)
+{
+    s_start (event, "payment.refunded");
+    COPY (event->data.order_id, order_id);
+    COPY (event->data.customer, customer);
+    event->data.amount_cents = amount_cents;
+    COPY (event->data.method, method);
+}
+
+void oms_event_notification_sent (oms_event_t *event, const char *order_id, const char *customer,
+                                  const char *kind, const char *channel, const char *text)
+{
+    s_start (event, "notification.sent");
+    COPY (event->data.order_id, order_id);
+    COPY (event->data.customer, customer);
+    COPY (event->data.kind, kind);
+    COPY (event->data.channel, channel);
+    COPY (event->data.text, text);
+}
+
+void oms_event_heartbeat (oms_event_t *event, const char *name, const char *instance,
+                          const char *version, uint64_t uptime_ns, const oms_head_t *heads,
+                          uint32_t n_heads)
+{
+    s_start (event, "");
+    snprintf (event->type, sizeof event->type, "%s%s", OMS_HEARTBEAT_PREFIX, name ? name : "");
+    COPY (event->data.name, name);
+    COPY (event->data.instance, instance);
+    COPY (event->data.version, version);
+    event->data.uptime_ns = uptime_ns;
+    if (!heads || n_heads > OMS_HEADS_MAX)
+        n_heads = heads ? OMS_HEADS_MAX : 0;
+    for (uint32_t i = 0; i < n_heads; i++) {
+        COPY (event->data.heads[i].topic, heads[i].topic);
+        event->data.heads[i].seq = heads[i].seq;
+    }
+    event->data.n_heads = n_heads;
+}

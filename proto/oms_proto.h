@@ -87,16 +87,21 @@ typedef enum {
     OMS_T_BOOL,     //  bool
     OMS_T_ITEMS,    //  oms_item_t[max] with its count in the uint32_t at count_offset
     OMS_T_HEADS,    //  oms_head_t[max] with its count in the uint32_t at count_offset
-    OMS_T_BIN       //  oms_bin_t: a borrowed view into the decoded buffer
+    OMS_T_BIN,      //  oms_bin_t: a borrowed view into the decoded buffer
+    OMS_T_MAP       //  a nested record described by the field's `schema`; with
+                    //  schema NULL the decoder only checks that it is a map
+                    //  (the event envelope's "data", whose schema is per type)
 } oms_type_t;
 
 //  Characters a string field allows.
 typedef enum {
     OMS_C_ANY = 0,  //  any UTF-8 bytes except NUL
-    OMS_C_ID,       //  [A-Za-z0-9._:@-], non-empty
+    OMS_C_ID,       //  [A-Za-z0-9._:@/-], non-empty
     OMS_C_NAME,     //  [a-z0-9._-], non-empty
     OMS_C_DIGITS    //  [0-9], non-empty
 } oms_chars_t;
+
+typedef struct oms_schema_s oms_schema_t;
 
 typedef struct {
     const char *key;
@@ -104,26 +109,49 @@ typedef struct {
     size_t offset;          //  offsetof the value in the target struct
     bool required;
     oms_chars_t chars;      //  OMS_T_STR only
-    int64_t min;            //  integers: smallest allowed value
-    uint64_t max;           //  strings: max bytes; integers: largest value;
-                            //  arrays: max elements
+    int64_t min;            //  integers: smallest allowed value;
+                            //  arrays: fewest elements when present
+    uint64_t max;           //  strings and bin: max bytes; integers: largest
+                            //  value; arrays: max elements
     size_t count_offset;    //  arrays: offsetof their uint32_t count
+    const oms_schema_t *schema;     //  OMS_T_MAP: the nested record's schema
 } oms_field_t;
 
-typedef struct {
+struct oms_schema_s {
     const char *name;           //  for error messages, e.g. "order.placed"
     const oms_field_t *fields;
-    size_t n_fields;
-} oms_schema_t;
+    size_t n_fields;            //  at most 64
+    size_t size;                //  sizeof the record, zeroed whole before a
+                                //  decode; 0 zeroes only the listed fields
+};
 
 typedef struct {
     const uint8_t *data;
     size_t size;
 } oms_bin_t;
 
+//  Field table entries for a record type T whose member is named like its
+//  key, e.g. OMS_STR (order_t, customer, OMS_C_ID, OMS_ID_MAX, true).
+#define OMS_STR(T, name, chars_, max_, required_)                                                  \
+    {.key = #name, .type = OMS_T_STR, .offset = offsetof (T, name), .required = (required_),       \
+     .chars = (chars_), .max = (max_)}
+#define OMS_INT(T, name, min_, max_, required_)                                                    \
+    {.key = #name, .type = OMS_T_INT, .offset = offsetof (T, name), .required = (required_),       \
+     .min = (min_), .max = (max_)}
+#define OMS_UINT(T, name, required_)                                                               \
+    {.key = #name, .type = OMS_T_UINT, .offset = offsetof (T, name), .required = (required_),      \
+     .max = UINT64_MAX}
+#define OMS_ITEMS(T, name, count, required_)                                                       \
+    {.key = #name, .type = OMS_T_ITEMS, .offset = offsetof (T, name), .required = (required_),     \
+     .max = OMS_ITEMS_MAX, .count_offset = offsetof (T, count)}
+#define OMS_SCHEMA(T, name, fields)                                                                \
+    {name, fields, sizeof fields / sizeof fields[0], sizeof (T)}
+
 //  Encodes the fields of `record` listed in `schema`, in schema order, as one
-//  msgpack map. Optional strings that are empty and optional integers that are
-//  zero are left out.
+//  msgpack map. Optional strings that are empty, optional integers and bools
+//  that are zero and optional arrays that are empty are left out. The record
+//  is first checked against the schema by the decoder's rules: 0, or the
+//  oms_error_t the decoder would give, in which case nothing is written.
 int oms_schema_pack (const oms_schema_t *schema, const void *record, msgpack_packer *pk);
 
 //  Decodes one msgpack map into `record` (zeroed first). Total: checks types,
@@ -137,10 +165,16 @@ int oms_schema_unpack (const oms_schema_t *schema, const msgpack_object *map, vo
 //  that unpacking it cannot be made to allocate more than the input justifies.
 int oms_msgpack_check (const uint8_t *data, size_t size);
 
-//  Checks with oms_msgpack_check, then unpacks into `result` (which the
-//  caller destroys with msgpack_unpacked_destroy). The top level must be a map.
+//  Checks with oms_msgpack_check, then unpacks into `result`. Initialises
+//  `result` first; the caller destroys it with msgpack_unpacked_destroy
+//  whatever this returns. Strings and bins in it point into `data`. The top
+//  level must be a map (else OMS_E_TYPE).
 int oms_msgpack_parse (const uint8_t *data, size_t size, msgpack_unpacked *result,
                        oms_fault_t *fault);
+
+//  The value of `key` in `map` (the first one if given twice), or NULL when
+//  absent or `map` is not a map. Borrowed: lives as long as `map`.
+const msgpack_object *oms_msgpack_get (const msgpack_object *map, const char *key);
 
 // ---------------------------------------------------------------------------
 //  Events
@@ -196,6 +230,9 @@ typedef struct {
 } oms_event_t;
 
 //  Event types, their owners and whether they are kept in the owner's outbox.
+//  The heartbeat entry stands for every "heartbeat.<process>": its type is
+//  the prefix OMS_HEARTBEAT_PREFIX and its owner NULL, as the owner is the
+//  <process> named in the type.
 typedef struct {
     const char *type;
     const char *owner;
@@ -203,7 +240,7 @@ typedef struct {
     bool durable;                   //  false only for heartbeats
 } oms_event_type_t;
 
-//  The table of every event type; NULL when `type` is not one.
+//  The table entry of `type`; NULL when `type` is not an event type.
 const oms_event_type_t *oms_event_type (const char *type);
 //  All event types, terminated by an entry whose type is NULL.
 extern const oms_event_type_t oms_event_types[];

@@ -15,6 +15,7 @@
 #define OMS_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct _oms_config_t oms_config_t;

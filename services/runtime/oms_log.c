@@ -1,1 +1,77 @@
-/* stub */ typedef int oms_stub_t;
+/*  oms_log: levelled log lines on stderr.
+
+    A line is formatted whole into one buffer and written by one fprintf:
+    stdio locks the stream for the call, so lines from the threads of one
+    process never interleave, and stderr's unbuffered writes keep lines of
+    concurrent processes whole too (each line is a single write).
+*/
+#include "oms_log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+//  Longer messages are truncated; a log line is not a data channel.
+#define S_LINE_MAX 2048
+
+static const char *const s_level_names[] = {"error", "warn", "info", "debug"};
+
+//  Before oms_log_init, lines carry the program's own name.
+static char s_process[64];
+static oms_log_level_t s_level = OMS_LOG_INFO;
+
+int oms_log_init (const char *process, const char *level)
+{
+    if (process)
+        snprintf (s_process, sizeof s_process, "%s", process);
+    for (int index = OMS_LOG_ERROR; index <= OMS_LOG_DEBUG; index++) {
+        if (level && strcmp (level, s_level_names[index]) == 0) {
+            s_level = (oms_log_level_t)index;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+void oms_log_set_level (oms_log_level_t level)
+{
+    if (level >= OMS_LOG_ERROR && level <= OMS_LOG_DEBUG)
+        s_level = level;
+}
+
+bool oms_log_enabled (oms_log_level_t level)
+{
+    return level <= s_level;
+}
+
+void oms_log (oms_log_level_t level, const char *format, ...)
+{
+    if ((unsigned)level > OMS_LOG_DEBUG || !oms_log_enabled (level))
+        return;
+    //  A failing log call must not change errno for the caller's next check.
+    int saved_errno = errno;
+
+    struct timespec now;
+    clock_gettime (CLOCK_REALTIME, &now);
+    struct tm tm;
+    gmtime_r (&now.tv_sec, &tm);
+    char stamp[32];
+    strftime (stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+
+    char message[S_LINE_MAX];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (message, sizeof message, format, args);
+    va_end (args);
+    //  A message ending in a newline would leave an empty line behind.
+    size_t length = strlen (message);
+    while (length > 0 && message[length - 1] == '\n')
+        message[--length] = '\0';
+
+    const char *process = s_process[0] ? s_process : program_invocation_short_name;
+    fprintf (stderr, "%s.%06ldZ %s %s: %s\n", stamp, (long)(now.tv_nsec / 1000),
+             s_level_names[level], process, message);
+    errno = saved_errno;
+}
