@@ -1,0 +1,167 @@
+"""No event lost, no effect twice: a steady stream of orders while every
+process is SIGKILLed and restarted in turn, the broker too, with high-water
+marks so small that PUB/SUB drops events under load. Once the faults stop,
+every order must settle and the books must balance.
+
+Sizes come from the environment so scripts/chaos can run it bigger:
+OMS_FAULT_ORDERS (2000), OMS_FAULT_ROUNDS (2 rounds over the 5 processes),
+OMS_FAULT_DOWN_S (longest time a process stays down, 1.0), OMS_FAULT_SEED.
+"""
+
+import os
+import random
+import threading
+import time
+import unittest
+from collections import Counter
+
+from cluster import CARD_DECLINED, CARD_OK, SERVICES, TERMINAL, Cluster, poll, run, uid
+from omsapi import Api, ApiError
+
+ORDERS = int(os.environ.get("OMS_FAULT_ORDERS", "2000"))
+ROUNDS = int(os.environ.get("OMS_FAULT_ROUNDS", "2"))
+DOWN_S = float(os.environ.get("OMS_FAULT_DOWN_S", "1.0"))
+SEED = int(os.environ.get("OMS_FAULT_SEED", str(int(time.time()))))
+PLACERS = 4
+SETTLE_S = 60 + ORDERS / 100
+
+
+class FaultTest(unittest.TestCase):
+    def test_kills_restarts_and_drops_lose_nothing(self):
+        rng = random.Random(SEED)
+        print(f"seed={SEED} orders={ORDERS} rounds={ROUNDS}", flush=True)
+        config = {"runtime/hwm": 10, "broker/hwm": 10, "runtime/heartbeat_ms": 200,
+                  "runtime/replay_batch": 64, "cli/timeout_ms": 1000,
+                  "order/saga_timeout_ms": 600000}
+        with Cluster(name="faults", config=config) as cluster:
+            self.run_faults(cluster, rng)
+
+    def run_faults(self, cluster, rng):
+        tag = uid()
+        plenty, scarce = [f"F{tag}-{i}" for i in range(8)], f"F{tag}-scarce"
+        for sku in plenty:
+            cluster.stock_set(sku, 10 ** 6, price=rng.randint(100, 5000))
+        cluster.stock_set(scarce, ORDERS // 20, price=700)
+        rich, poor = f"rich-{tag}", f"poor-{tag}"
+        cluster.credit(rich, 10 ** 12)
+        cluster.credit(poor, 20000)
+        #  The catalog reaches the order service by events: wait for it.
+        cluster.place_when_known(cluster.place_args(rich, [(scarce, 1)], "cod"),
+                                 plenty + [scarce])
+        for sku in plenty:
+            cluster.place_when_known(cluster.place_args(rich, [(sku, 1)], "cod"), [sku])
+
+        kinds = [("card", CARD_OK, rich), ("card", CARD_DECLINED, rich), ("wallet", None, rich),
+                 ("wallet", None, poor), ("upi", None, rich), ("cod", None, rich)]
+        plans = []
+        for i in range(ORDERS):
+            pay, card, customer = rng.choice(kinds)
+            skus = rng.sample(plenty, rng.randint(1, 3))
+            if rng.random() < 0.15:
+                skus.append(scarce)
+            items = [(sku, rng.randint(1, 3)) for sku in skus]
+            plans.append(cluster.place_args(customer, items, pay, card=card,
+                                            request_id=f"fault-{tag}-{i}"))
+
+        placed, errors = {}, []
+        lock = threading.Lock()
+
+        def placer(share):
+            for args in share:
+                #  A placement may meet a dead order service: the same request
+                #  id is retried until it is accepted, never placed twice.
+                deadline = time.monotonic() + 120
+                while True:
+                    r = cluster.oms(*args, check=False)
+                    if r.returncode == 0:
+                        with lock:
+                            placed[args[args.index("--request-id") + 1]] = r.stdout.strip()
+                        break
+                    if time.monotonic() > deadline:
+                        errors.append(f"placing {args}: {r.stderr.strip()}")
+                        return
+
+        threads = [threading.Thread(target=placer, args=(plans[i::PLACERS],))
+                   for i in range(PLACERS)]
+        started = time.monotonic()
+        for t in threads:
+            t.start()
+
+        faults = Counter()
+        victims = ["broker", *SERVICES]
+        for _ in range(ROUNDS):
+            rng.shuffle(victims)
+            for victim in victims:
+                time.sleep(rng.uniform(0.2, 1.0))   #  a random moment, not a sync point
+                cluster.ctl("kill", victim)
+                time.sleep(rng.uniform(0.05, DOWN_S))
+                cluster.ctl("start", victim)
+                faults[victim] += 1
+        for t in threads:
+            t.join()
+        print(f"placed {len(placed)} orders in {time.monotonic() - started:.1f}s with faults "
+              f"{dict(faults)}", flush=True)
+        self.assertEqual(errors, [])
+        self.assertEqual(len(placed), ORDERS)
+        self.assertEqual(len(set(placed.values())), ORDERS, "one order per request id")
+
+        api = Api({s: cluster.endpoint(s) for s in SERVICES})
+        try:
+            self.check(cluster, api, set(placed.values()))
+        finally:
+            api.close()
+
+    def check(self, cluster, api, order_ids):
+        def settled():
+            pending = [o for o in order_ids if api.call("order", "get", order_id=o)["status"]
+                       not in TERMINAL]
+            assert not pending, f"{len(pending)} orders not terminal, e.g. {pending[:3]}"
+            return True
+
+        poll(settled, SETTLE_S, "every order CONFIRMED or CANCELLED")
+        orders = {o: api.call("order", "get", order_id=o) for o in order_ids}
+        confirmed = {o for o, v in orders.items() if v["status"] == "CONFIRMED"}
+        cancelled = set(order_ids) - confirmed
+
+        #  Each service's outbox is its durable record of what it did.
+        def per_order(service, topic):
+            return Counter(e["data"]["order_id"] for e in api.outbox(service, topic))
+
+        def books_balance():
+            charged = per_order("payment", "payment.completed")
+            refunded = per_order("payment", "payment.refunded")
+            failed = per_order("payment", "payment.failed")
+            sent = Counter((e["data"]["order_id"], e["data"]["kind"])
+                           for e in api.outbox("notification", "notification.sent"))
+            for o in order_ids:
+                assert charged[o] <= 1 and refunded[o] <= 1, f"{o} charged or refunded twice"
+                if o in confirmed:
+                    assert charged[o] == 1 and refunded[o] == 0, f"{o} confirmed: charged once"
+                    assert sent[(o, "confirmed")] == 1, f"{o}: one confirmed notification"
+                else:
+                    assert refunded[o] == charged[o], f"{o} cancelled after a charge: refund"
+                    assert sent[(o, "cancelled")] == 1, f"{o}: one cancelled notification"
+                assert sent[(o, "payment_failed")] == (1 if failed[o] else 0), \
+                    f"{o}: payment_failed notification iff payment failed"
+            assert all(n == 1 for n in sent.values()), "a notification sent twice"
+            return charged, refunded, failed, sent
+
+        charged, refunded, failed, sent = poll(books_balance, 30, "payments and notifications")
+        placed_events = per_order("order", "order.placed")
+        self.assertTrue(all(placed_events[o] == 1 for o in order_ids), "one order.placed each")
+
+        cluster.assert_conserved()
+        for sku in cluster.initial:
+            self.assertEqual(cluster.stock(sku)["reserved"], 0, f"{sku}: nothing left reserved")
+
+        dead = sum(api.call(s, "status")["counters"]["events_dead"] for s in SERVICES)
+        self.assertEqual(dead, 0, "no event ended in a dead-letter log")
+        print(f"orders={len(order_ids)} confirmed={len(confirmed)} cancelled={len(cancelled)} "
+              f"charged={sum(charged[o] for o in order_ids)} "
+              f"refunded={sum(refunded[o] for o in order_ids)} "
+              f"payment_failed={sum(failed[o] for o in order_ids)} "
+              f"notifications={sum(1 for k in sent if k[0] in order_ids)}", flush=True)
+
+
+if __name__ == "__main__":
+    run()
