@@ -11,29 +11,41 @@
 #define REPLAY_MAX 4096
 
 #define REQ_STR(name, chars_, max_, required_)                                                     \
-    {.key = #name, .type = OMS_T_STR, .offset = offsetof (oms_request_t, name),                    \
-     .required = required_, .chars = chars_, .max = max_}
+    {                                                                                              \
+        .key = #name, .type = OMS_T_STR, .offset = offsetof (oms_request_t, name),                 \
+        .required = required_, .chars = chars_, .max = max_                                        \
+    }
 #define REQ_INT(name, min_, max_, required_)                                                       \
-    {.key = #name, .type = OMS_T_INT, .offset = offsetof (oms_request_t, name),                    \
-     .required = required_, .min = min_, .max = max_}
+    {                                                                                              \
+        .key = #name, .type = OMS_T_INT, .offset = offsetof (oms_request_t, name),                 \
+        .required = required_, .min = min_, .max = max_                                            \
+    }
 #define REQ_UINT(name, min_, max_)                                                                 \
-    {.key = #name, .type = OMS_T_UINT, .offset = offsetof (oms_request_t, name), .required = true, \
-     .min = min_, .max = max_}
+    {                                                                                              \
+        .key = #name, .type = OMS_T_UINT, .offset = offsetof (oms_request_t, name),                \
+        .required = true, .min = min_, .max = max_                                                 \
+    }
 #define REQ_SCHEMA(name, fields)                                                                   \
-    {name, fields, sizeof fields / sizeof fields[0], sizeof (oms_request_t)}
+    {                                                                                              \
+        name, fields, sizeof fields / sizeof fields[0], sizeof (oms_request_t)                     \
+    }
 
-#define CMD          REQ_STR (cmd, OMS_C_NAME, OMS_NAME_MAX, true)
-#define ORDER_ID     REQ_STR (order_id, OMS_C_ID, OMS_ID_MAX, true)
-#define CUSTOMER     REQ_STR (customer, OMS_C_ID, OMS_ID_MAX, true)
-#define SKU          REQ_STR (sku, OMS_C_ID, OMS_SKU_MAX, true)
-#define TOPIC        REQ_STR (topic, OMS_C_NAME, OMS_NAME_MAX, true)
+#define CMD      REQ_STR (cmd, OMS_C_NAME, OMS_NAME_MAX, true)
+#define ORDER_ID REQ_STR (order_id, OMS_C_ID, OMS_ID_MAX, true)
+#define CUSTOMER REQ_STR (customer, OMS_C_ID, OMS_ID_MAX, true)
+#define SKU      REQ_STR (sku, OMS_C_ID, OMS_SKU_MAX, true)
+#define TOPIC    REQ_STR (topic, OMS_C_NAME, OMS_NAME_MAX, true)
 
 static const oms_field_t s_place_fields[] = {
     CMD,
     REQ_STR (request_id, OMS_C_ID, OMS_ID_MAX, true),
     CUSTOMER,
-    {.key = "items", .type = OMS_T_ITEMS, .offset = offsetof (oms_request_t, items),
-     .required = true, .min = 1, .max = OMS_ITEMS_MAX,
+    {.key = "items",
+     .type = OMS_T_ITEMS,
+     .offset = offsetof (oms_request_t, items),
+     .required = true,
+     .min = 1,
+     .max = OMS_ITEMS_MAX,
      .count_offset = offsetof (oms_request_t, n_items)},
     REQ_STR (method, OMS_C_NAME, OMS_NAME_MAX, true),
     REQ_STR (card, OMS_C_DIGITS, OMS_CARD_MAX, false),

@@ -35,8 +35,7 @@ static const char *s_texts[] = {
     "timed out",                                        //  OMS_E_TIMEOUT
 };
 
-_Static_assert (sizeof s_texts / sizeof s_texts[0] == -OMS_E_LAST,
-                "one text per oms_error_t code");
+_Static_assert(sizeof s_texts / sizeof s_texts[0] == -OMS_E_LAST, "one text per oms_error_t code");
 
 const char *oms_strerror (int code)
 {
@@ -52,7 +51,7 @@ const char *oms_fault_str (const oms_fault_t *fault, char *buf, size_t size)
     if (!fault)
         snprintf (buf, size, "%s", oms_strerror (OMS_OK));
     else if (fault->field[0])
-        snprintf (buf, size, "%.*s: %s", (int) sizeof fault->field, fault->field,
+        snprintf (buf, size, "%.*s: %s", (int)sizeof fault->field, fault->field,
                   oms_strerror (fault->code));
     else
         snprintf (buf, size, "%s", oms_strerror (fault->code));

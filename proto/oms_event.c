@@ -14,12 +14,19 @@
 #define LEVEL_MAX (INT64_C (1) << 53)
 
 #define BODY_STR(name, chars_, max_, required_)                                                    \
-    {.key = #name, .type = OMS_T_STR, .offset = offsetof (oms_body_t, name),                       \
-     .required = required_, .chars = chars_, .max = max_}
+    {                                                                                              \
+        .key = #name, .type = OMS_T_STR, .offset = offsetof (oms_body_t, name),                    \
+        .required = required_, .chars = chars_, .max = max_                                        \
+    }
 #define BODY_INT(name, min_, max_)                                                                 \
-    {.key = #name, .type = OMS_T_INT, .offset = offsetof (oms_body_t, name), .required = true,    \
-     .min = min_, .max = max_}
-#define BODY_SCHEMA(name, fields) {name, fields, sizeof fields / sizeof fields[0], sizeof (oms_body_t)}
+    {                                                                                              \
+        .key = #name, .type = OMS_T_INT, .offset = offsetof (oms_body_t, name), .required = true,  \
+        .min = min_, .max = max_                                                                   \
+    }
+#define BODY_SCHEMA(name, fields)                                                                  \
+    {                                                                                              \
+        name, fields, sizeof fields / sizeof fields[0], sizeof (oms_body_t)                        \
+    }
 
 #define ORDER_ID   BODY_STR (order_id, OMS_C_ID, OMS_ID_MAX, true)
 #define CUSTOMER   BODY_STR (customer, OMS_C_ID, OMS_ID_MAX, true)
@@ -28,9 +35,11 @@
 #define REASON     BODY_STR (reason, OMS_C_ANY, OMS_TEXT_MAX, true)
 #define AMOUNT     BODY_INT (amount_cents, 0, OMS_CENTS_MAX)
 #define ITEMS                                                                                      \
-    {.key = "items", .type = OMS_T_ITEMS, .offset = offsetof (oms_body_t, items),                  \
-     .required = true, .min = 1, .max = OMS_ITEMS_MAX,                                             \
-     .count_offset = offsetof (oms_body_t, n_items)}
+    {                                                                                              \
+        .key = "items", .type = OMS_T_ITEMS, .offset = offsetof (oms_body_t, items),               \
+        .required = true, .min = 1, .max = OMS_ITEMS_MAX,                                          \
+        .count_offset = offsetof (oms_body_t, n_items)                                             \
+    }
 
 static const oms_field_t s_order_placed_fields[] = {ORDER_ID, CUSTOMER, ITEMS, METHOD, CARD_LAST4};
 static const oms_field_t s_order_confirmed_fields[] = {ORDER_ID, CUSTOMER, AMOUNT};
@@ -47,7 +56,9 @@ static const oms_field_t s_payment_completed_fields[] = {ORDER_ID, CUSTOMER, AMO
 static const oms_field_t s_payment_failed_fields[] = {ORDER_ID, CUSTOMER, METHOD, REASON};
 static const oms_field_t s_payment_refunded_fields[] = {ORDER_ID, CUSTOMER, AMOUNT, METHOD};
 static const oms_field_t s_notification_sent_fields[] = {
-    ORDER_ID, CUSTOMER, BODY_STR (kind, OMS_C_NAME, OMS_NAME_MAX, true),
+    ORDER_ID,
+    CUSTOMER,
+    BODY_STR (kind, OMS_C_NAME, OMS_NAME_MAX, true),
     BODY_STR (channel, OMS_C_NAME, OMS_NAME_MAX, true),
     BODY_STR (text, OMS_C_ANY, OMS_TEXT_MAX, true),
 };
@@ -55,10 +66,17 @@ static const oms_field_t s_heartbeat_fields[] = {
     BODY_STR (name, OMS_C_NAME, OMS_NAME_MAX, true),
     BODY_STR (instance, OMS_C_ID, OMS_ID_MAX, true),
     BODY_STR (version, OMS_C_ANY, OMS_NAME_MAX, true),
-    {.key = "uptime_ns", .type = OMS_T_UINT, .offset = offsetof (oms_body_t, uptime_ns),
-     .required = true, .max = UINT64_MAX},
-    {.key = "heads", .type = OMS_T_HEADS, .offset = offsetof (oms_body_t, heads),
-     .required = false, .max = OMS_HEADS_MAX, .count_offset = offsetof (oms_body_t, n_heads)},
+    {.key = "uptime_ns",
+     .type = OMS_T_UINT,
+     .offset = offsetof (oms_body_t, uptime_ns),
+     .required = true,
+     .max = UINT64_MAX},
+    {.key = "heads",
+     .type = OMS_T_HEADS,
+     .offset = offsetof (oms_body_t, heads),
+     .required = false,
+     .max = OMS_HEADS_MAX,
+     .count_offset = offsetof (oms_body_t, n_heads)},
 };
 
 static const oms_schema_t s_order_placed = BODY_SCHEMA ("order.placed", s_order_placed_fields);
@@ -97,14 +115,20 @@ const oms_event_type_t oms_event_types[] = {
 };
 
 #define ENV_STR(name, required_)                                                                   \
-    {.key = #name, .type = OMS_T_STR, .offset = offsetof (oms_event_t, name),                      \
-     .required = required_, .chars = OMS_C_ID, .max = OMS_ID_MAX}
+    {                                                                                              \
+        .key = #name, .type = OMS_T_STR, .offset = offsetof (oms_event_t, name),                   \
+        .required = required_, .chars = OMS_C_ID, .max = OMS_ID_MAX                                \
+    }
 #define ENV_NAME(name)                                                                             \
-    {.key = #name, .type = OMS_T_STR, .offset = offsetof (oms_event_t, name), .required = true,    \
-     .chars = OMS_C_NAME, .max = OMS_NAME_MAX}
+    {                                                                                              \
+        .key = #name, .type = OMS_T_STR, .offset = offsetof (oms_event_t, name), .required = true, \
+        .chars = OMS_C_NAME, .max = OMS_NAME_MAX                                                   \
+    }
 #define ENV_UINT(name, min_)                                                                       \
-    {.key = #name, .type = OMS_T_UINT, .offset = offsetof (oms_event_t, name), .required = true,   \
-     .min = min_, .max = UINT64_MAX}
+    {                                                                                              \
+        .key = #name, .type = OMS_T_UINT, .offset = offsetof (oms_event_t, name),                  \
+        .required = true, .min = min_, .max = UINT64_MAX                                           \
+    }
 
 //  "version" takes any uint here so that a wrong one is reported as
 //  OMS_E_VERSION rather than as a range error.
@@ -169,8 +193,8 @@ int oms_event_encode (const oms_event_t *event, msgpack_sbuffer *buffer)
         return OMS_E_INVALID;
     if (event->version != OMS_PROTO_VERSION)
         return OMS_E_VERSION;
-    if (!memchr (event->type, 0, sizeof event->type)
-        || !memchr (event->producer, 0, sizeof event->producer))
+    if (!memchr (event->type, 0, sizeof event->type) ||
+        !memchr (event->producer, 0, sizeof event->producer))
         return OMS_E_TOO_LONG;
     const oms_event_type_t *entry = oms_event_type (event->type);
     if (!entry || !s_owned_by (entry, event->type, event->producer))
@@ -208,8 +232,8 @@ int oms_event_decode (const uint8_t *data, size_t size, const char *topic, oms_e
 
     //  A newer version may have keys we do not know: say so first.
     const msgpack_object *version = oms_msgpack_get (&msg.data, "version");
-    if (version && version->type == MSGPACK_OBJECT_POSITIVE_INTEGER
-        && version->via.u64 != OMS_PROTO_VERSION) {
+    if (version && version->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+        version->via.u64 != OMS_PROTO_VERSION) {
         rc = s_fail (fault, OMS_E_VERSION, "version");
         goto leave;
     }

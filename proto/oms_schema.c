@@ -23,17 +23,32 @@
 #define SCHEMA_FIELDS_MAX 64
 
 static const oms_field_t s_item_fields[] = {
-    {.key = "sku", .type = OMS_T_STR, .offset = offsetof (oms_item_t, sku), .required = true,
-     .chars = OMS_C_ID, .max = OMS_SKU_MAX},
-    {.key = "qty", .type = OMS_T_INT, .offset = offsetof (oms_item_t, qty), .required = true,
-     .min = 1, .max = OMS_QTY_MAX},
+    {.key = "sku",
+     .type = OMS_T_STR,
+     .offset = offsetof (oms_item_t, sku),
+     .required = true,
+     .chars = OMS_C_ID,
+     .max = OMS_SKU_MAX},
+    {.key = "qty",
+     .type = OMS_T_INT,
+     .offset = offsetof (oms_item_t, qty),
+     .required = true,
+     .min = 1,
+     .max = OMS_QTY_MAX},
 };
 static const oms_schema_t s_item_schema = {"item", s_item_fields, 2, sizeof (oms_item_t)};
 
 static const oms_field_t s_head_fields[] = {
-    {.key = "topic", .type = OMS_T_STR, .offset = offsetof (oms_head_t, topic), .required = true,
-     .chars = OMS_C_NAME, .max = OMS_NAME_MAX},
-    {.key = "seq", .type = OMS_T_UINT, .offset = offsetof (oms_head_t, seq), .required = true,
+    {.key = "topic",
+     .type = OMS_T_STR,
+     .offset = offsetof (oms_head_t, topic),
+     .required = true,
+     .chars = OMS_C_NAME,
+     .max = OMS_NAME_MAX},
+    {.key = "seq",
+     .type = OMS_T_UINT,
+     .offset = offsetof (oms_head_t, seq),
+     .required = true,
      .max = UINT64_MAX},
 };
 static const oms_schema_t s_head_schema = {"head", s_head_fields, 2, sizeof (oms_head_t)};
@@ -62,54 +77,73 @@ int oms_msgpack_check (const uint8_t *data, size_t size)
         if (pos >= size)
             return OMS_E_TRUNCATED;
         uint8_t b = data[pos++];
-        size_t len_size = 0;    //  bytes of the length or count that follows
-        uint64_t payload = 0;   //  bytes of payload after the length
-        uint64_t count = 0;     //  objects inside, for a container
+        size_t len_size = 0;  //  bytes of the length or count that follows
+        uint64_t payload = 0; //  bytes of payload after the length
+        uint64_t count = 0;   //  objects inside, for a container
         bool container = false;
 
         if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
-            ;   //  fixint, nil, bool
+            ; //  fixint, nil, bool
         else if (b <= 0x8f) {
             container = true;
-            count = 2 * (uint64_t) (b & 0x0f);
-        }
-        else if (b <= 0x9f) {
+            count = 2 * (uint64_t)(b & 0x0f);
+        } else if (b <= 0x9f) {
             container = true;
             count = b & 0x0f;
-        }
-        else if (b <= 0xbf)
+        } else if (b <= 0xbf)
             payload = b & 0x1f;
         else
             switch (b) {
             case 0xc1:
                 return OMS_E_MALFORMED;
-            case 0xc4: case 0xc5: case 0xc6:    //  bin 8/16/32
-                len_size = (size_t) 1 << (b - 0xc4);
+            case 0xc4:
+            case 0xc5:
+            case 0xc6: //  bin 8/16/32
+                len_size = (size_t)1 << (b - 0xc4);
                 break;
-            case 0xc7: case 0xc8: case 0xc9:    //  ext 8/16/32: length, type, data
-                len_size = (size_t) 1 << (b - 0xc7);
+            case 0xc7:
+            case 0xc8:
+            case 0xc9: //  ext 8/16/32: length, type, data
+                len_size = (size_t)1 << (b - 0xc7);
                 payload = 1;
                 break;
-            case 0xca: payload = 4; break;      //  float 32
-            case 0xcb: payload = 8; break;      //  float 64
-            case 0xcc: case 0xcd: case 0xce: case 0xcf:    //  uint 8..64
-                payload = (uint64_t) 1 << (b - 0xcc);
+            case 0xca:
+                payload = 4;
+                break; //  float 32
+            case 0xcb:
+                payload = 8;
+                break; //  float 64
+            case 0xcc:
+            case 0xcd:
+            case 0xce:
+            case 0xcf: //  uint 8..64
+                payload = (uint64_t)1 << (b - 0xcc);
                 break;
-            case 0xd0: case 0xd1: case 0xd2: case 0xd3:    //  int 8..64
-                payload = (uint64_t) 1 << (b - 0xd0);
+            case 0xd0:
+            case 0xd1:
+            case 0xd2:
+            case 0xd3: //  int 8..64
+                payload = (uint64_t)1 << (b - 0xd0);
                 break;
-            case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8:    //  fixext
-                payload = 1 + ((uint64_t) 1 << (b - 0xd4));
+            case 0xd4:
+            case 0xd5:
+            case 0xd6:
+            case 0xd7:
+            case 0xd8: //  fixext
+                payload = 1 + ((uint64_t)1 << (b - 0xd4));
                 break;
-            case 0xd9: case 0xda: case 0xdb:    //  str 8/16/32
-                len_size = (size_t) 1 << (b - 0xd9);
+            case 0xd9:
+            case 0xda:
+            case 0xdb: //  str 8/16/32
+                len_size = (size_t)1 << (b - 0xd9);
                 break;
-            case 0xdc: case 0xdd:               //  array 16/32
-                len_size = (size_t) 2 << (b - 0xdc);
+            case 0xdc:
+            case 0xdd: //  array 16/32
+                len_size = (size_t)2 << (b - 0xdc);
                 container = true;
                 break;
-            default:                            //  0xde, 0xdf: map 16/32
-                len_size = (size_t) 2 << (b - 0xde);
+            default: //  0xde, 0xdf: map 16/32
+                len_size = (size_t)2 << (b - 0xde);
                 container = true;
                 break;
             }
@@ -128,7 +162,7 @@ int oms_msgpack_check (const uint8_t *data, size_t size)
         }
         if (payload > size - pos)
             return OMS_E_TRUNCATED;
-        pos += (size_t) payload;
+        pos += (size_t)payload;
 
         if (container) {
             if (depth == OMS_DEPTH_MAX)
@@ -170,7 +204,7 @@ int oms_msgpack_parse (const uint8_t *data, size_t size, msgpack_unpacked *resul
         return s_fail (fault, rc, "");
 
     size_t offset = 0;
-    switch (msgpack_unpack_next (result, (const char *) data, size, &offset)) {
+    switch (msgpack_unpack_next (result, (const char *)data, size, &offset)) {
     case MSGPACK_UNPACK_SUCCESS:
         break;
     case MSGPACK_UNPACK_NOMEM_ERROR:
@@ -194,8 +228,8 @@ const msgpack_object *oms_msgpack_get (const msgpack_object *map, const char *ke
     size_t key_size = strlen (key);
     for (uint32_t i = 0; i < map->via.map.size; i++) {
         const msgpack_object *k = &map->via.map.ptr[i].key;
-        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == key_size
-            && memcmp (k->via.str.ptr, key, key_size) == 0)
+        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == key_size &&
+            memcmp (k->via.str.ptr, key, key_size) == 0)
             return &map->via.map.ptr[i].val;
     }
     return NULL;
@@ -210,8 +244,8 @@ static bool s_char_ok (oms_chars_t chars, uint8_t c)
         return false;
     switch (chars) {
     case OMS_C_ID:
-        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
-               || strchr ("._:@/-", c);
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+               strchr ("._:@/-", c);
     case OMS_C_NAME:
         return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || strchr ("._-", c);
     case OMS_C_DIGITS:
@@ -226,7 +260,7 @@ static int s_check_str (const oms_field_t *f, const char *s, size_t len)
     if (len > f->max)
         return OMS_E_TOO_LONG;
     for (size_t i = 0; i < len; i++)
-        if (!s_char_ok (f->chars, (uint8_t) s[i]))
+        if (!s_char_ok (f->chars, (uint8_t)s[i]))
             return OMS_E_INVALID;
     //  Only an optional field may be empty, and then it means absent; free
     //  text may always be empty.
@@ -237,12 +271,12 @@ static int s_check_str (const oms_field_t *f, const char *s, size_t len)
 
 static bool s_int_ok (const oms_field_t *f, int64_t value)
 {
-    return value >= f->min && (value < 0 || (uint64_t) value <= f->max);
+    return value >= f->min && (value < 0 || (uint64_t)value <= f->max);
 }
 
 static bool s_uint_ok (const oms_field_t *f, uint64_t value)
 {
-    return (f->min <= 0 || value >= (uint64_t) f->min) && value <= f->max;
+    return (f->min <= 0 || value >= (uint64_t)f->min) && value <= f->max;
 }
 
 static const oms_schema_t *s_element_schema (const oms_field_t *f)
@@ -254,9 +288,9 @@ static const oms_schema_t *s_element_schema (const oms_field_t *f)
 static void s_path_key (char *out, size_t size, const char *path, const char *key, size_t len)
 {
     int n = snprintf (out, size, "%s%s", path, *path ? "." : "");
-    for (size_t i = 0; i < len && n >= 0 && (size_t) n + 1 < size; i++) {
-        uint8_t c = (uint8_t) key[i];
-        out[n++] = c >= 0x20 && c < 0x7f ? (char) c : '?';
+    for (size_t i = 0; i < len && n >= 0 && (size_t)n + 1 < size; i++) {
+        uint8_t c = (uint8_t)key[i];
+        out[n++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
         out[n] = 0;
     }
 }
@@ -282,7 +316,7 @@ static int s_unpack_value (const oms_field_t *f, const msgpack_object *o, char *
         if (rc)
             return s_fail (fault, rc, path);
         memcpy (at, o->via.str.ptr, o->via.str.size);
-        ((char *) at)[o->via.str.size] = 0;
+        ((char *)at)[o->via.str.size] = 0;
         return OMS_OK;
     }
     case OMS_T_UINT: {
@@ -290,7 +324,7 @@ static int s_unpack_value (const oms_field_t *f, const msgpack_object *o, char *
             return s_fail (fault, OMS_E_TYPE, path);
         if (!s_uint_ok (f, o->via.u64))
             return s_fail (fault, OMS_E_RANGE, path);
-        *(uint64_t *) at = o->via.u64;
+        *(uint64_t *)at = o->via.u64;
         return OMS_OK;
     }
     case OMS_T_INT: {
@@ -302,24 +336,24 @@ static int s_unpack_value (const oms_field_t *f, const msgpack_object *o, char *
         else if (o->via.u64 > INT64_MAX)
             return s_fail (fault, OMS_E_RANGE, path);
         else
-            value = (int64_t) o->via.u64;
+            value = (int64_t)o->via.u64;
         if (!s_int_ok (f, value))
             return s_fail (fault, OMS_E_RANGE, path);
-        *(int64_t *) at = value;
+        *(int64_t *)at = value;
         return OMS_OK;
     }
     case OMS_T_BOOL:
         if (o->type != MSGPACK_OBJECT_BOOLEAN)
             return s_fail (fault, OMS_E_TYPE, path);
-        *(bool *) at = o->via.boolean;
+        *(bool *)at = o->via.boolean;
         return OMS_OK;
     case OMS_T_BIN:
         if (o->type != MSGPACK_OBJECT_BIN)
             return s_fail (fault, OMS_E_TYPE, path);
         if (o->via.bin.size > f->max)
             return s_fail (fault, OMS_E_TOO_LONG, path);
-        ((oms_bin_t *) at)->data = (const uint8_t *) o->via.bin.ptr;
-        ((oms_bin_t *) at)->size = o->via.bin.size;
+        ((oms_bin_t *)at)->data = (const uint8_t *)o->via.bin.ptr;
+        ((oms_bin_t *)at)->size = o->via.bin.size;
         return OMS_OK;
     case OMS_T_MAP:
         if (o->type != MSGPACK_OBJECT_MAP)
@@ -334,18 +368,18 @@ static int s_unpack_value (const oms_field_t *f, const msgpack_object *o, char *
         uint32_t n = o->via.array.size;
         if (n > f->max)
             return s_fail (fault, OMS_E_TOO_MANY, path);
-        if (f->min > 0 && n < (uint64_t) f->min)
+        if (f->min > 0 && n < (uint64_t)f->min)
             return s_fail (fault, OMS_E_RANGE, path);
         const oms_schema_t *element = s_element_schema (f);
         for (uint32_t i = 0; i < n; i++) {
             char element_path[sizeof fault->field];
             s_path_index (element_path, sizeof element_path, path, i);
             int rc = oms_schema_unpack (element, &o->via.array.ptr[i],
-                                        (char *) at + i * element->size, element_path, fault);
+                                        (char *)at + i * element->size, element_path, fault);
             if (rc)
                 return rc;
         }
-        *(uint32_t *) (record + f->count_offset) = n;
+        *(uint32_t *)(record + f->count_offset) = n;
         return OMS_OK;
     }
     }
@@ -408,16 +442,15 @@ int oms_schema_unpack (const oms_schema_t *schema, const msgpack_object *map, vo
         s_path_key (field_path, sizeof field_path, path, key->via.str.ptr, key->via.str.size);
 
         size_t index = 0;
-        while (index < schema->n_fields
-               && !(strlen (schema->fields[index].key) == key->via.str.size
-                    && memcmp (schema->fields[index].key, key->via.str.ptr, key->via.str.size)
-                           == 0))
+        while (index < schema->n_fields &&
+               !(strlen (schema->fields[index].key) == key->via.str.size &&
+                 memcmp (schema->fields[index].key, key->via.str.ptr, key->via.str.size) == 0))
             index++;
         if (index == schema->n_fields)
             return s_fail (fault, OMS_E_UNKNOWN, field_path);
-        if (seen & ((uint64_t) 1 << index))
+        if (seen & ((uint64_t)1 << index))
             return s_fail (fault, OMS_E_DUPLICATE, field_path);
-        seen |= (uint64_t) 1 << index;
+        seen |= (uint64_t)1 << index;
 
         int rc = s_unpack_value (&schema->fields[index], &map->via.map.ptr[i].val, record,
                                  field_path, fault);
@@ -425,7 +458,7 @@ int oms_schema_unpack (const oms_schema_t *schema, const msgpack_object *map, vo
             return rc;
     }
     for (size_t i = 0; i < schema->n_fields; i++)
-        if (schema->fields[i].required && !(seen & ((uint64_t) 1 << i))) {
+        if (schema->fields[i].required && !(seen & ((uint64_t)1 << i))) {
             char field_path[sizeof fault->field];
             const char *key = schema->fields[i].key;
             s_path_key (field_path, sizeof field_path, path, key, strlen (key));
@@ -445,20 +478,20 @@ static bool s_omitted (const oms_field_t *f, const char *record)
     const void *at = record + f->offset;
     switch (f->type) {
     case OMS_T_STR:
-        return *(const char *) at == 0;
+        return *(const char *)at == 0;
     case OMS_T_UINT:
-        return *(const uint64_t *) at == 0;
+        return *(const uint64_t *)at == 0;
     case OMS_T_INT:
-        return *(const int64_t *) at == 0;
+        return *(const int64_t *)at == 0;
     case OMS_T_BOOL:
-        return !*(const bool *) at;
+        return !*(const bool *)at;
     case OMS_T_BIN:
-        return ((const oms_bin_t *) at)->size == 0;
+        return ((const oms_bin_t *)at)->size == 0;
     case OMS_T_MAP:
         return false;
     case OMS_T_ITEMS:
     case OMS_T_HEADS:
-        return *(const uint32_t *) (record + f->count_offset) == 0;
+        return *(const uint32_t *)(record + f->count_offset) == 0;
     }
     return false;
 }
@@ -478,10 +511,10 @@ static int s_validate (const oms_schema_t *schema, const char *record)
             break;
         }
         case OMS_T_UINT:
-            rc = s_uint_ok (f, *(const uint64_t *) at) ? OMS_OK : OMS_E_RANGE;
+            rc = s_uint_ok (f, *(const uint64_t *)at) ? OMS_OK : OMS_E_RANGE;
             break;
         case OMS_T_INT:
-            rc = s_int_ok (f, *(const int64_t *) at) ? OMS_OK : OMS_E_RANGE;
+            rc = s_int_ok (f, *(const int64_t *)at) ? OMS_OK : OMS_E_RANGE;
             break;
         case OMS_T_BOOL:
             break;
@@ -498,14 +531,14 @@ static int s_validate (const oms_schema_t *schema, const char *record)
             break;
         case OMS_T_ITEMS:
         case OMS_T_HEADS: {
-            uint32_t n = *(const uint32_t *) (record + f->count_offset);
+            uint32_t n = *(const uint32_t *)(record + f->count_offset);
             const oms_schema_t *element = s_element_schema (f);
             if (n > f->max)
                 rc = OMS_E_TOO_MANY;
-            else if (f->min > 0 && n < (uint64_t) f->min)
+            else if (f->min > 0 && n < (uint64_t)f->min)
                 rc = OMS_E_RANGE;
             for (uint32_t j = 0; j < n && rc == OMS_OK; j++)
-                rc = s_validate (element, (const char *) at + j * element->size);
+                rc = s_validate (element, (const char *)at + j * element->size);
             break;
         }
         }
@@ -535,13 +568,13 @@ static int s_pack (const oms_schema_t *schema, const char *record, msgpack_packe
             rc = msgpack_pack_str_with_body (pk, at, strlen (at));
             break;
         case OMS_T_UINT:
-            rc = msgpack_pack_uint64 (pk, *(const uint64_t *) at);
+            rc = msgpack_pack_uint64 (pk, *(const uint64_t *)at);
             break;
         case OMS_T_INT:
-            rc = msgpack_pack_int64 (pk, *(const int64_t *) at);
+            rc = msgpack_pack_int64 (pk, *(const int64_t *)at);
             break;
         case OMS_T_BOOL:
-            rc = *(const bool *) at ? msgpack_pack_true (pk) : msgpack_pack_false (pk);
+            rc = *(const bool *)at ? msgpack_pack_true (pk) : msgpack_pack_false (pk);
             break;
         case OMS_T_BIN: {
             const oms_bin_t *bin = at;
@@ -555,11 +588,11 @@ static int s_pack (const oms_schema_t *schema, const char *record, msgpack_packe
             break;
         case OMS_T_ITEMS:
         case OMS_T_HEADS: {
-            uint32_t count = *(const uint32_t *) (record + f->count_offset);
+            uint32_t count = *(const uint32_t *)(record + f->count_offset);
             const oms_schema_t *element = s_element_schema (f);
             rc = msgpack_pack_array (pk, count);
             for (uint32_t j = 0; j < count && rc == 0; j++)
-                rc = s_pack (element, (const char *) at + j * element->size, pk);
+                rc = s_pack (element, (const char *)at + j * element->size, pk);
             break;
         }
         }
