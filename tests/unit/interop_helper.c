@@ -42,19 +42,17 @@ static void s_stamp (oms_event_t *event, uint64_t seq)
     snprintf (event->producer, sizeof event->producer, "%s", owner);
     event->seq = seq;
     if (snprintf (event->id, sizeof event->id, "%s/%s/%llu", event->producer, event->type,
-                  (unsigned long long) seq)
-        < 0)
+                  (unsigned long long)seq) < 0)
         event->id[0] = 0;
     event->ts_ns = UINT64_C (1700000000000000000);
     if (event->data.order_id[0])
-        snprintf (event->correlation_id, sizeof event->correlation_id, "%s",
-                  event->data.order_id);
+        snprintf (event->correlation_id, sizeof event->correlation_id, "%s", event->data.order_id);
 }
 
 static void s_put_frame (const void *data, size_t size)
 {
-    uint8_t be[4] = {(uint8_t) (size >> 24), (uint8_t) (size >> 16), (uint8_t) (size >> 8),
-                     (uint8_t) size};
+    uint8_t be[4] = {(uint8_t)(size >> 24), (uint8_t)(size >> 16), (uint8_t)(size >> 8),
+                     (uint8_t)size};
     fwrite (be, 1, 4, stdout);
     fwrite (data, 1, size, stdout);
 }
@@ -85,7 +83,7 @@ static void s_json_str (const char *s)
 {
     putchar ('"');
     for (; *s; s++) {
-        unsigned char c = (unsigned char) *s;
+        unsigned char c = (unsigned char)*s;
         if (c == '"' || c == '\\')
             printf ("\\%c", c);
         else if (c < 0x20)
@@ -101,16 +99,16 @@ static void s_json_str (const char *s)
 static void s_print_request (const oms_request_t *req)
 {
     const oms_schema_t *schema = oms_command_type (req->cmd)->schema;
-    const char *record = (const char *) req;
+    const char *record = (const char *)req;
     const char *sep = "";
     putchar ('{');
     for (size_t i = 0; i < schema->n_fields; i++) {
         const oms_field_t *f = &schema->fields[i];
         const void *at = record + f->offset;
-        if (f->type == OMS_T_STR && !f->required && !*(const char *) at)
+        if (f->type == OMS_T_STR && !f->required && !*(const char *)at)
             continue;
-        if ((f->type == OMS_T_INT || f->type == OMS_T_UINT) && !f->required
-            && *(const uint64_t *) at == 0)
+        if ((f->type == OMS_T_INT || f->type == OMS_T_UINT) && !f->required &&
+            *(const uint64_t *)at == 0)
             continue;
         printf ("%s", sep);
         s_json_str (f->key);
@@ -118,21 +116,20 @@ static void s_print_request (const oms_request_t *req)
         if (f->type == OMS_T_STR)
             s_json_str (at);
         else if (f->type == OMS_T_INT)
-            printf ("%lld", (long long) *(const int64_t *) at);
+            printf ("%lld", (long long)*(const int64_t *)at);
         else if (f->type == OMS_T_UINT)
-            printf ("%llu", (unsigned long long) *(const uint64_t *) at);
+            printf ("%llu", (unsigned long long)*(const uint64_t *)at);
         else if (f->type == OMS_T_ITEMS) {
             const oms_item_t *items = at;
-            uint32_t n = *(const uint32_t *) (record + f->count_offset);
+            uint32_t n = *(const uint32_t *)(record + f->count_offset);
             putchar ('[');
             for (uint32_t j = 0; j < n; j++) {
                 printf ("%s{\"sku\":", j ? "," : "");
                 s_json_str (items[j].sku);
-                printf (",\"qty\":%lld}", (long long) items[j].qty);
+                printf (",\"qty\":%lld}", (long long)items[j].qty);
             }
             putchar (']');
-        }
-        else
+        } else
             printf ("null");
         sep = ",";
     }

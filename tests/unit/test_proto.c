@@ -30,18 +30,30 @@ void *malloc (size_t size)
 // ---------------------------------------------------------------------------
 //  Documents: msgpack values described as data
 
-typedef enum { V_END, V_STR, V_UINT, V_INT, V_NIL, V_FLOAT, V_MAP, V_ARRAY, V_REPEAT, V_RAW, V_DEEP } kind_t;
+typedef enum {
+    V_END,
+    V_STR,
+    V_UINT,
+    V_INT,
+    V_NIL,
+    V_FLOAT,
+    V_MAP,
+    V_ARRAY,
+    V_REPEAT,
+    V_RAW,
+    V_DEEP
+} kind_t;
 
 typedef struct entry_s entry_t;
 typedef struct {
     kind_t kind;
-    const char *s;          //  V_STR text, V_REPEAT the char, V_RAW the bytes
-    size_t len;             //  V_STR with NULs, V_REPEAT count, V_RAW size, V_DEEP levels
+    const char *s; //  V_STR text, V_REPEAT the char, V_RAW the bytes
+    size_t len;    //  V_STR with NULs, V_REPEAT count, V_RAW size, V_DEEP levels
     uint64_t u;
     int64_t i;
     double f;
-    const entry_t *list;    //  V_MAP entries, V_ARRAY elements (keys NULL)
-    size_t repeat;          //  V_ARRAY: the first element this many times
+    const entry_t *list; //  V_MAP entries, V_ARRAY elements (keys NULL)
+    size_t repeat;       //  V_ARRAY: the first element this many times
 } val_t;
 
 struct entry_s {
@@ -49,33 +61,96 @@ struct entry_s {
     val_t v;
 };
 
-#define END          {NULL, {.kind = V_END}}
-#define STR(x)       {.kind = V_STR, .s = (x)}
-#define STRN(x, n)   {.kind = V_STR, .s = (x), .len = (n)}
-#define UINT(x)      {.kind = V_UINT, .u = (x)}
-#define INT(x)       {.kind = V_INT, .i = (x)}
-#define NIL          {.kind = V_NIL}
-#define FLOAT(x)     {.kind = V_FLOAT, .f = (x)}
-#define MAP(x)       {.kind = V_MAP, .list = (x)}
-#define ARRAY(x)     {.kind = V_ARRAY, .list = (x)}
-#define ARRAY_OF(n, x) {.kind = V_ARRAY, .list = (x), .repeat = (n)}
-#define REPEAT(c, n) {.kind = V_REPEAT, .s = (c), .len = (n)}
-#define RAW(x)       {.kind = V_RAW, .s = (x), .len = sizeof (x) - 1}
-#define DEEP(n)      {.kind = V_DEEP, .len = (n)}
+#define END                                                                                        \
+    {                                                                                              \
+        NULL,                                                                                      \
+        {                                                                                          \
+            .kind = V_END                                                                          \
+        }                                                                                          \
+    }
+#define STR(x)                                                                                     \
+    {                                                                                              \
+        .kind = V_STR, .s = (x)                                                                    \
+    }
+#define STRN(x, n)                                                                                 \
+    {                                                                                              \
+        .kind = V_STR, .s = (x), .len = (n)                                                        \
+    }
+#define UINT(x)                                                                                    \
+    {                                                                                              \
+        .kind = V_UINT, .u = (x)                                                                   \
+    }
+#define INT(x)                                                                                     \
+    {                                                                                              \
+        .kind = V_INT, .i = (x)                                                                    \
+    }
+#define NIL                                                                                        \
+    {                                                                                              \
+        .kind = V_NIL                                                                              \
+    }
+#define FLOAT(x)                                                                                   \
+    {                                                                                              \
+        .kind = V_FLOAT, .f = (x)                                                                  \
+    }
+#define MAP(x)                                                                                     \
+    {                                                                                              \
+        .kind = V_MAP, .list = (x)                                                                 \
+    }
+#define ARRAY(x)                                                                                   \
+    {                                                                                              \
+        .kind = V_ARRAY, .list = (x)                                                               \
+    }
+#define ARRAY_OF(n, x)                                                                             \
+    {                                                                                              \
+        .kind = V_ARRAY, .list = (x), .repeat = (n)                                                \
+    }
+#define REPEAT(c, n)                                                                               \
+    {                                                                                              \
+        .kind = V_REPEAT, .s = (c), .len = (n)                                                     \
+    }
+#define RAW(x)                                                                                     \
+    {                                                                                              \
+        .kind = V_RAW, .s = (x), .len = sizeof (x) - 1                                             \
+    }
+#define DEEP(n)                                                                                    \
+    {                                                                                              \
+        .kind = V_DEEP, .len = (n)                                                                 \
+    }
 
 //  One change to a document, at a path as the decoder names fields.
 typedef enum { P_NONE, P_SET, P_DROP, P_ADD, P_TWICE, P_ENTRY } op_t;
 typedef struct {
     op_t op;
-    const char *path;   //  P_ADD: the new key's path; P_ENTRY: the map's path
-    val_t v;            //  P_ENTRY: raw bytes of one key and value
+    const char *path; //  P_ADD: the new key's path; P_ENTRY: the map's path
+    val_t v;          //  P_ENTRY: raw bytes of one key and value
 } patch_t;
 
-#define SET(p, x)   {P_SET, (p), x}
-#define DROP(p)     {P_DROP, (p), {0}}
-#define ADD(p, x)   {P_ADD, (p), x}
-#define TWICE(p)    {P_TWICE, (p), {0}}
-#define ENTRY(p, x) {P_ENTRY, (p), x}
+#define SET(p, x)                                                                                  \
+    {                                                                                              \
+        P_SET, (p), x                                                                              \
+    }
+#define DROP(p)                                                                                    \
+    {                                                                                              \
+        P_DROP, (p),                                                                               \
+        {                                                                                          \
+            0                                                                                      \
+        }                                                                                          \
+    }
+#define ADD(p, x)                                                                                  \
+    {                                                                                              \
+        P_ADD, (p), x                                                                              \
+    }
+#define TWICE(p)                                                                                   \
+    {                                                                                              \
+        P_TWICE, (p),                                                                              \
+        {                                                                                          \
+            0                                                                                      \
+        }                                                                                          \
+    }
+#define ENTRY(p, x)                                                                                \
+    {                                                                                              \
+        P_ENTRY, (p), x                                                                            \
+    }
 
 static void s_join (char *out, size_t size, const char *path, const char *key)
 {
@@ -90,15 +165,14 @@ static void s_write (msgpack_packer *pk, const void *data, size_t size)
 
 static void s_pack_val (msgpack_packer *pk, const val_t *v, const char *path, const patch_t *p);
 
-static void s_pack_map (msgpack_packer *pk, const entry_t *list, const char *path,
-                        const patch_t *p)
+static void s_pack_map (msgpack_packer *pk, const entry_t *list, const char *path, const patch_t *p)
 {
     char sub[128];
     const char *added = NULL;
     bool entry = p && p->op == P_ENTRY && strcmp (p->path, path) == 0;
     if (p && p->op == P_ADD) {
         const char *dot = strrchr (p->path, '.');
-        size_t parent = dot ? (size_t) (dot - p->path) : 0;
+        size_t parent = dot ? (size_t)(dot - p->path) : 0;
         if (strlen (path) == parent && strncmp (p->path, path, parent) == 0)
             added = dot ? dot + 1 : p->path;
     }
@@ -203,74 +277,88 @@ static const entry_t s_item[] = {{"sku", STR ("SKU-1")}, {"qty", INT (2)}, END};
 static const entry_t s_items[] = {{NULL, MAP (s_item)}, {NULL, MAP (s_item)}, END};
 static const entry_t s_no_items[] = {END};
 
-static const entry_t s_placed_data[] = {
-    {"order_id", STR ("o-1")}, {"customer", STR ("alice")},     {"items", ARRAY (s_items)},
-    {"method", STR ("card")},  {"card_last4", STR ("4242")},   END};
-static const entry_t s_placed[] = {
-    {"version", UINT (1)},
-    {"id", STR ("order/order.placed/1")},
-    {"type", STR ("order.placed")},
-    {"producer", STR ("order")},
-    {"seq", UINT (1)},
-    {"ts_ns", UINT (1700000000000000000)},
-    {"correlation_id", STR ("o-1")},
-    {"causation_id", STR ("cmd/r-1")},
-    {"data", MAP (s_placed_data)},
-    END};
+static const entry_t s_placed_data[] = {{"order_id", STR ("o-1")},    {"customer", STR ("alice")},
+                                        {"items", ARRAY (s_items)},   {"method", STR ("card")},
+                                        {"card_last4", STR ("4242")}, END};
+static const entry_t s_placed[] = {{"version", UINT (1)},
+                                   {"id", STR ("order/order.placed/1")},
+                                   {"type", STR ("order.placed")},
+                                   {"producer", STR ("order")},
+                                   {"seq", UINT (1)},
+                                   {"ts_ns", UINT (1700000000000000000)},
+                                   {"correlation_id", STR ("o-1")},
+                                   {"causation_id", STR ("cmd/r-1")},
+                                   {"data", MAP (s_placed_data)},
+                                   END};
 
 static const entry_t s_confirmed_data[] = {
     {"order_id", STR ("o-1")}, {"customer", STR ("alice")}, {"amount_cents", INT (2500)}, END};
-static const entry_t s_confirmed[] = {
-    {"version", UINT (1)},          {"id", STR ("order/order.confirmed/1")},
-    {"type", STR ("order.confirmed")}, {"producer", STR ("order")},
-    {"seq", UINT (1)},              {"ts_ns", UINT (1700000000000000000)},
-    {"data", MAP (s_confirmed_data)}, END};
+static const entry_t s_confirmed[] = {{"version", UINT (1)},
+                                      {"id", STR ("order/order.confirmed/1")},
+                                      {"type", STR ("order.confirmed")},
+                                      {"producer", STR ("order")},
+                                      {"seq", UINT (1)},
+                                      {"ts_ns", UINT (1700000000000000000)},
+                                      {"data", MAP (s_confirmed_data)},
+                                      END};
 
 static const entry_t s_cancelled_data[] = {
     {"order_id", STR ("o-2")}, {"customer", STR ("bob")}, {"reason", STR ("timeout")}, END};
-static const entry_t s_cancelled[] = {
-    {"version", UINT (1)},          {"id", STR ("order/order.cancelled/1")},
-    {"type", STR ("order.cancelled")}, {"producer", STR ("order")},
-    {"seq", UINT (1)},              {"ts_ns", UINT (1700000000000000000)},
-    {"data", MAP (s_cancelled_data)}, END};
+static const entry_t s_cancelled[] = {{"version", UINT (1)},
+                                      {"id", STR ("order/order.cancelled/1")},
+                                      {"type", STR ("order.cancelled")},
+                                      {"producer", STR ("order")},
+                                      {"seq", UINT (1)},
+                                      {"ts_ns", UINT (1700000000000000000)},
+                                      {"data", MAP (s_cancelled_data)},
+                                      END};
 
 static const entry_t s_head[] = {{"topic", STR ("order.placed")}, {"seq", UINT (41)}, END};
 static const entry_t s_heads[] = {{NULL, MAP (s_head)}, END};
 static const entry_t s_heartbeat_data[] = {
-    {"name", STR ("order")},     {"instance", STR ("order-1")}, {"version", STR ("0.1.0")},
-    {"uptime_ns", UINT (1000)},  {"heads", ARRAY (s_heads)},    END};
-static const entry_t s_heartbeat[] = {
-    {"version", UINT (1)},            {"id", STR ("order/heartbeat.order/1")},
-    {"type", STR ("heartbeat.order")}, {"producer", STR ("order")},
-    {"seq", UINT (1)},                {"ts_ns", UINT (1700000000000000000)},
-    {"data", MAP (s_heartbeat_data)},   END};
+    {"name", STR ("order")},    {"instance", STR ("order-1")}, {"version", STR ("0.1.0")},
+    {"uptime_ns", UINT (1000)}, {"heads", ARRAY (s_heads)},    END};
+static const entry_t s_heartbeat[] = {{"version", UINT (1)},
+                                      {"id", STR ("order/heartbeat.order/1")},
+                                      {"type", STR ("heartbeat.order")},
+                                      {"producer", STR ("order")},
+                                      {"seq", UINT (1)},
+                                      {"ts_ns", UINT (1700000000000000000)},
+                                      {"data", MAP (s_heartbeat_data)},
+                                      END};
 
-static const entry_t s_place[] = {
-    {"cmd", STR ("place")},     {"request_id", STR ("r-1")}, {"customer", STR ("alice")},
-    {"items", ARRAY (s_items)}, {"method", STR ("card")},    {"card", STR ("4242424242424242")},
-    END};
-static const entry_t s_stock_set[] = {
-    {"cmd", STR ("stock.set")}, {"sku", STR ("SKU-1")}, {"qty", INT (10)},
-    {"price_cents", INT (1000)}, END};
+static const entry_t s_place[] = {{"cmd", STR ("place")},
+                                  {"request_id", STR ("r-1")},
+                                  {"customer", STR ("alice")},
+                                  {"items", ARRAY (s_items)},
+                                  {"method", STR ("card")},
+                                  {"card", STR ("4242424242424242")},
+                                  END};
+static const entry_t s_stock_set[] = {{"cmd", STR ("stock.set")},
+                                      {"sku", STR ("SKU-1")},
+                                      {"qty", INT (10)},
+                                      {"price_cents", INT (1000)},
+                                      END};
 static const entry_t s_wallet_credit[] = {
-    {"cmd", STR ("wallet.credit")}, {"customer", STR ("alice")}, {"amount_cents", INT (5000)},
-    END};
-static const entry_t s_replay[] = {
-    {"cmd", STR ("replay")}, {"topic", STR ("order.placed")}, {"from", UINT (1)},
-    {"max", UINT (100)},     END};
+    {"cmd", STR ("wallet.credit")}, {"customer", STR ("alice")}, {"amount_cents", INT (5000)}, END};
+static const entry_t s_replay[] = {{"cmd", STR ("replay")},
+                                   {"topic", STR ("order.placed")},
+                                   {"from", UINT (1)},
+                                   {"max", UINT (100)},
+                                   END};
 
 // ---------------------------------------------------------------------------
 //  Rows
 
 typedef struct {
     const char *name;
-    const entry_t *doc;     //  the valid document, or NULL for `raw`
-    patch_t patch;          //  the one thing wrong with it
-    const char *raw;        //  literal bytes instead of a document
+    const entry_t *doc; //  the valid document, or NULL for `raw`
+    patch_t patch;      //  the one thing wrong with it
+    const char *raw;    //  literal bytes instead of a document
     size_t raw_size;
-    size_t cut;             //  bytes dropped from the end
-    const char *trail;      //  bytes appended
-    const char *topic;      //  events: the topic frame, or NULL
+    size_t cut;        //  bytes dropped from the end
+    const char *trail; //  bytes appended
+    const char *topic; //  events: the topic frame, or NULL
     int code;
     const char *field;
 } row_t;
@@ -280,7 +368,7 @@ static void s_row_bytes (const row_t *row, msgpack_sbuffer *out)
     msgpack_sbuffer_init (out);
     if (row->doc)
         s_pack_doc (out, row->doc, &row->patch);
-    else
+    else if (row->raw_size)
         msgpack_sbuffer_write (out, row->raw, row->raw_size);
     if (row->cut)
         out->size -= row->cut;
@@ -291,6 +379,7 @@ static void s_row_bytes (const row_t *row, msgpack_sbuffer *out)
 #define HUGE_PAD REPEAT ("x", OMS_MSG_MAX)
 #define LONG_ID  REPEAT ("a", OMS_ID_MAX + 1)
 
+// clang-format off
 static const row_t s_event_rows[] = {
     {"a body over OMS_MSG_MAX", s_placed, ADD ("pad", HUGE_PAD), .code = OMS_E_TOO_BIG, .field = ""},
     {"the reserved byte 0xc1", s_placed, SET ("data.method", RAW ("\xc1")), .code = OMS_E_MALFORMED, .field = ""},
@@ -345,7 +434,9 @@ static const row_t s_event_rows[] = {
     {"a heartbeat naming no process", s_heartbeat, SET ("type", STR ("heartbeat.")), .code = OMS_E_TOPIC, .field = "type"},
     {"nine levels of arrays in data", s_placed, SET ("data.method", DEEP (9)), .code = OMS_E_DEPTH, .field = ""},
 };
+// clang-format on
 
+// clang-format off
 static const row_t s_command_rows[] = {
     {"a request over OMS_MSG_MAX", s_place, ADD ("pad", HUGE_PAD), .code = OMS_E_TOO_BIG, .field = ""},
     {"the reserved byte 0xc1", s_place, SET ("method", RAW ("\xc1")), .code = OMS_E_MALFORMED, .field = ""},
@@ -382,14 +473,15 @@ static const row_t s_command_rows[] = {
     {"a topic with a space", s_replay, SET ("topic", STR ("order placed")), .code = OMS_E_INVALID, .field = "topic"},
     {"nine levels of arrays", s_place, SET ("method", DEEP (9)), .code = OMS_E_DEPTH, .field = ""},
 };
+// clang-format on
 
 #define ROWS(table) (sizeof table / sizeof table[0])
 
 //  The codes each decoder can return; its table must show every one.
 static const int s_event_codes[] = {
-    OMS_E_TOO_BIG,   OMS_E_MALFORMED, OMS_E_TRUNCATED, OMS_E_TRAILING, OMS_E_TYPE,
-    OMS_E_MISSING,   OMS_E_UNKNOWN,   OMS_E_DUPLICATE, OMS_E_TOO_LONG, OMS_E_TOO_MANY,
-    OMS_E_RANGE,     OMS_E_INVALID,   OMS_E_VERSION,   OMS_E_TOPIC,    OMS_E_DEPTH};
+    OMS_E_TOO_BIG, OMS_E_MALFORMED, OMS_E_TRUNCATED, OMS_E_TRAILING, OMS_E_TYPE,
+    OMS_E_MISSING, OMS_E_UNKNOWN,   OMS_E_DUPLICATE, OMS_E_TOO_LONG, OMS_E_TOO_MANY,
+    OMS_E_RANGE,   OMS_E_INVALID,   OMS_E_VERSION,   OMS_E_TOPIC,    OMS_E_DEPTH};
 static const int s_command_codes[] = {
     OMS_E_TOO_BIG, OMS_E_MALFORMED, OMS_E_TRUNCATED, OMS_E_TRAILING, OMS_E_TYPE,
     OMS_E_MISSING, OMS_E_UNKNOWN,   OMS_E_DUPLICATE, OMS_E_TOO_LONG, OMS_E_TOO_MANY,
@@ -414,8 +506,7 @@ static void s_stamp (oms_event_t *event, uint64_t seq, const char *causation_id)
     snprintf (event->producer, sizeof event->producer, "%s", owner);
     event->seq = seq;
     if (snprintf (event->id, sizeof event->id, "%s/%s/%llu", owner, event->type,
-                  (unsigned long long) seq)
-        < 0)
+                  (unsigned long long)seq) < 0)
         *event->id = 0;
     event->ts_ns = UINT64_C (1700000000123456789);
     snprintf (event->correlation_id, sizeof event->correlation_id, "%s", event->data.order_id);
@@ -435,7 +526,7 @@ static void s_every_event (oms_event_t *events)
     oms_head_t heads[OMS_HEADS_MAX];
     for (int i = 0; i < OMS_HEADS_MAX; i++) {
         snprintf (heads[i].topic, sizeof heads[i].topic, "topic.%d", i);
-        heads[i].seq = UINT64_MAX - (uint64_t) i;
+        heads[i].seq = UINT64_MAX - (uint64_t)i;
     }
     oms_event_order_placed (&events[0], "o-1", "alice@example.com", items, OMS_ITEMS_MAX, "card",
                             "4242");
@@ -453,7 +544,7 @@ static void s_every_event (oms_event_t *events)
                          OMS_HEADS_MAX);
     oms_event_heartbeat (&events[11], "broker", "broker-1", "", 0, NULL, 0);
     for (int i = 0; i < EVERY_EVENT; i++)
-        s_stamp (&events[i], (uint64_t) i + 1, i % 2 ? "cmd/r-1" : "");
+        s_stamp (&events[i], (uint64_t)i + 1, i % 2 ? "cmd/r-1" : "");
 }
 
 // ---------------------------------------------------------------------------
@@ -474,7 +565,8 @@ Test (error, formats_a_fault_as_field_and_reason)
 {
     oms_fault_t fault = {OMS_E_RANGE, "data.items[2].qty"};
     char buf[128];
-    cr_expect_str_eq (oms_fault_str (&fault, buf, sizeof buf), "data.items[2].qty: value out of range");
+    cr_expect_str_eq (oms_fault_str (&fault, buf, sizeof buf),
+                      "data.items[2].qty: value out of range");
     oms_fault_t whole = {OMS_E_TRAILING, ""};
     cr_expect_str_eq (oms_fault_str (&whole, buf, sizeof buf), oms_strerror (OMS_E_TRAILING));
     char tiny[6];
@@ -503,31 +595,80 @@ Test (msgpack, walks_every_format_and_refuses_each_one_byte_short)
         {"int 64", "\xd3\x80\0\0\0\0\0\0\0", 9},
         {"float 32", "\xca\x3f\x80\0\0", 5},
         {"float 64", "\xcb\x3f\xf0\0\0\0\0\0\0", 9},
-        {"fixstr", "\xa3" "abc", 4},
-        {"str 8", "\xd9\x02" "ab", 4},
-        {"str 16", "\xda\0\x02" "ab", 5},
-        {"str 32", "\xdb\0\0\0\x02" "ab", 7},
-        {"bin 8", "\xc4\x02" "ab", 4},
-        {"bin 16", "\xc5\0\x02" "ab", 5},
-        {"bin 32", "\xc6\0\0\0\x02" "ab", 7},
-        {"ext 8", "\xc7\x02\x05" "ab", 5},
-        {"ext 16", "\xc8\0\x02\x05" "ab", 6},
-        {"ext 32", "\xc9\0\0\0\x02\x05" "ab", 8},
-        {"fixext 1", "\xd4\x05" "a", 3},
-        {"fixext 2", "\xd5\x05" "ab", 4},
-        {"fixext 4", "\xd6\x05" "abcd", 6},
-        {"fixext 8", "\xd7\x05" "abcdefgh", 10},
-        {"fixext 16", "\xd8\x05" "abcdefghijklmnop", 18},
+        {"fixstr",
+         "\xa3"
+         "abc",
+         4},
+        {"str 8",
+         "\xd9\x02"
+         "ab",
+         4},
+        {"str 16",
+         "\xda\0\x02"
+         "ab",
+         5},
+        {"str 32",
+         "\xdb\0\0\0\x02"
+         "ab",
+         7},
+        {"bin 8",
+         "\xc4\x02"
+         "ab",
+         4},
+        {"bin 16",
+         "\xc5\0\x02"
+         "ab",
+         5},
+        {"bin 32",
+         "\xc6\0\0\0\x02"
+         "ab",
+         7},
+        {"ext 8",
+         "\xc7\x02\x05"
+         "ab",
+         5},
+        {"ext 16",
+         "\xc8\0\x02\x05"
+         "ab",
+         6},
+        {"ext 32",
+         "\xc9\0\0\0\x02\x05"
+         "ab",
+         8},
+        {"fixext 1",
+         "\xd4\x05"
+         "a",
+         3},
+        {"fixext 2",
+         "\xd5\x05"
+         "ab",
+         4},
+        {"fixext 4",
+         "\xd6\x05"
+         "abcd",
+         6},
+        {"fixext 8",
+         "\xd7\x05"
+         "abcdefgh",
+         10},
+        {"fixext 16",
+         "\xd8\x05"
+         "abcdefghijklmnop",
+         18},
         {"fixarray", "\x92\x01\xc0", 3},
         {"array 16", "\xdc\0\x02\x01\xc0", 5},
         {"array 32", "\xdd\0\0\0\x02\x01\xc0", 7},
         {"fixmap", "\x81\xa1k\x01", 4},
         {"map 16", "\xde\0\x01\xa1k\x01", 6},
         {"map 32", "\xdf\0\0\0\x01\xa1k\x01", 8},
-        {"empty containers", "\x82\xa1" "a\x90\xa1" "b\x80", 7},
+        {"empty containers",
+         "\x82\xa1"
+         "a\x90\xa1"
+         "b\x80",
+         7},
     };
     for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++) {
-        const uint8_t *bytes = (const uint8_t *) formats[i].bytes;
+        const uint8_t *bytes = (const uint8_t *)formats[i].bytes;
         cr_expect_eq (oms_msgpack_check (bytes, formats[i].size), OMS_OK, "%s", formats[i].name);
         cr_expect_eq (oms_msgpack_check (bytes, formats[i].size - 1), OMS_E_TRUNCATED, "%s short",
                       formats[i].name);
@@ -537,8 +678,8 @@ Test (msgpack, walks_every_format_and_refuses_each_one_byte_short)
         cr_expect_eq (oms_msgpack_check (longer, formats[i].size + 1), OMS_E_TRAILING,
                       "%s then nil", formats[i].name);
     }
-    cr_expect_eq (oms_msgpack_check ((const uint8_t *) "\xc1", 1), OMS_E_MALFORMED);
-    cr_expect_eq (oms_msgpack_check ((const uint8_t *) "\x91\xc1", 2), OMS_E_MALFORMED);
+    cr_expect_eq (oms_msgpack_check ((const uint8_t *)"\xc1", 1), OMS_E_MALFORMED);
+    cr_expect_eq (oms_msgpack_check ((const uint8_t *)"\x91\xc1", 2), OMS_E_MALFORMED);
     cr_expect_eq (oms_msgpack_check (NULL, 0), OMS_E_TRUNCATED);
 }
 
@@ -558,7 +699,7 @@ Test (msgpack, refuses_huge_declared_sizes_without_allocating)
         {"map of one, declaring 2^28 inside", "\x81\xa1k\xdd\x10\0\0\0", 8},
     };
     for (size_t i = 0; i < sizeof huge / sizeof huge[0]; i++) {
-        const uint8_t *bytes = (const uint8_t *) huge[i].bytes;
+        const uint8_t *bytes = (const uint8_t *)huge[i].bytes;
 #ifdef WATCH_MALLOC
         s_largest_malloc = 0;
 #endif
@@ -568,8 +709,8 @@ Test (msgpack, refuses_huge_declared_sizes_without_allocating)
         cr_expect_eq (oms_event_decode (bytes, huge[i].size, NULL, &event, &fault), OMS_E_TRUNCATED,
                       "%s", huge[i].name);
         oms_request_t req;
-        cr_expect_eq (oms_request_decode (bytes, huge[i].size, &req, &fault), OMS_E_TRUNCATED,
-                      "%s", huge[i].name);
+        cr_expect_eq (oms_request_decode (bytes, huge[i].size, &req, &fault), OMS_E_TRUNCATED, "%s",
+                      huge[i].name);
 #ifdef WATCH_MALLOC
         cr_expect_lt (s_largest_malloc, 4096, "%s allocated %zu bytes", huge[i].name,
                       s_largest_malloc);
@@ -582,7 +723,7 @@ Test (msgpack, refuses_huge_declared_sizes_without_allocating)
     s_pack_doc (&buf, s_placed, NULL);
     s_largest_malloc = 0;
     oms_event_t event;
-    cr_expect_eq (oms_event_decode ((uint8_t *) buf.data, buf.size, NULL, &event, NULL), OMS_OK);
+    cr_expect_eq (oms_event_decode ((uint8_t *)buf.data, buf.size, NULL, &event, NULL), OMS_OK);
     cr_expect_gt (s_largest_malloc, 0);
     msgpack_sbuffer_destroy (&buf);
 #endif
@@ -598,7 +739,10 @@ Test (msgpack, allows_nesting_to_the_limit_and_no_deeper)
         cr_expect_eq (oms_msgpack_check (deep, levels), expected, "%zu levels", levels);
     }
     //  100 levels under a map, as an event and as a command
-    memcpy (deep, "\x81\xa4" "data", 6);
+    memcpy (deep,
+            "\x81\xa4"
+            "data",
+            6);
     memset (deep + 6, 0x91, 99);
     deep[105] = 0x90;
     oms_event_t event;
@@ -613,10 +757,10 @@ Test (msgpack, requires_a_map_at_the_top)
 {
     msgpack_unpacked msg;
     oms_fault_t fault;
-    cr_expect_eq (oms_msgpack_parse ((const uint8_t *) "\x93\x01\x02\x03", 4, &msg, &fault),
+    cr_expect_eq (oms_msgpack_parse ((const uint8_t *)"\x93\x01\x02\x03", 4, &msg, &fault),
                   OMS_E_TYPE);
     msgpack_unpacked_destroy (&msg);
-    cr_expect_eq (oms_msgpack_parse ((const uint8_t *) "\x81\xa1k\x01", 4, &msg, &fault), OMS_OK);
+    cr_expect_eq (oms_msgpack_parse ((const uint8_t *)"\x81\xa1k\x01", 4, &msg, &fault), OMS_OK);
     const msgpack_object *k = oms_msgpack_get (&msg.data, "k");
     cr_assert_not_null (k);
     cr_expect_eq (k->via.u64, 1);
@@ -635,7 +779,7 @@ Test (event, survives_a_round_trip_of_every_type)
         msgpack_sbuffer_init (&buf);
         cr_assert_eq (oms_event_encode (&events[i], &buf), OMS_OK, "%s encodes", events[i].type);
         oms_fault_t fault;
-        int rc = oms_event_decode ((uint8_t *) buf.data, buf.size, events[i].type, &decoded, &fault);
+        int rc = oms_event_decode ((uint8_t *)buf.data, buf.size, events[i].type, &decoded, &fault);
         char text[128];
         cr_assert_eq (rc, OMS_OK, "%s decodes: %s", events[i].type,
                       oms_fault_str (&fault, text, sizeof text));
@@ -643,7 +787,7 @@ Test (event, survives_a_round_trip_of_every_type)
                       events[i].type);
         cr_expect_str_eq (decoded.id, events[i].id);
         cr_expect_eq (decoded.data.n_items, events[i].data.n_items);
-        cr_expect_eq (oms_event_decode ((uint8_t *) buf.data, buf.size, NULL, &decoded, NULL),
+        cr_expect_eq (oms_event_decode ((uint8_t *)buf.data, buf.size, NULL, &decoded, NULL),
                       OMS_OK);
         const oms_event_type_t *entry = oms_event_type (events[i].type);
         seen[entry - oms_event_types] = true;
@@ -726,7 +870,7 @@ Test (event, encode_leaves_out_empty_optional_fields)
     msgpack_sbuffer_init (&buf);
     cr_assert_eq (oms_event_encode (&event, &buf), OMS_OK);
     msgpack_unpacked msg;
-    cr_assert_eq (oms_msgpack_parse ((uint8_t *) buf.data, buf.size, &msg, NULL), OMS_OK);
+    cr_assert_eq (oms_msgpack_parse ((uint8_t *)buf.data, buf.size, &msg, NULL), OMS_OK);
     cr_expect_eq (msg.data.via.map.size, 7, "no correlation_id, no causation_id");
     cr_expect_null (oms_msgpack_get (&msg.data, "causation_id"));
     const msgpack_object *data = oms_msgpack_get (&msg.data, "data");
@@ -747,25 +891,26 @@ Test (event, encode_leaves_out_empty_optional_fields)
 Test (event, accepts_integers_of_any_width)
 {
     //  seq as uint 64, ts_ns as int 64, qty as int 8: all mean the same numbers
-    static const entry_t data[] = {
-        {"order_id", STR ("o-1")}, {"customer", STR ("alice")}, {"items", ARRAY (s_items)},
-        {"method", STR ("card")},  END};
-    static const entry_t doc[] = {
-        {"version", RAW ("\xcd\0\x01")},
-        {"id", STR ("order/order.placed/7")},
-        {"type", STR ("order.placed")},
-        {"producer", STR ("order")},
-        {"seq", RAW ("\xcf\0\0\0\0\0\0\0\x07")},
-        {"ts_ns", RAW ("\xd3\0\0\0\0\0\0\0\x09")},
-        {"data", MAP (data)},
-        END};
+    static const entry_t data[] = {{"order_id", STR ("o-1")},
+                                   {"customer", STR ("alice")},
+                                   {"items", ARRAY (s_items)},
+                                   {"method", STR ("card")},
+                                   END};
+    static const entry_t doc[] = {{"version", RAW ("\xcd\0\x01")},
+                                  {"id", STR ("order/order.placed/7")},
+                                  {"type", STR ("order.placed")},
+                                  {"producer", STR ("order")},
+                                  {"seq", RAW ("\xcf\0\0\0\0\0\0\0\x07")},
+                                  {"ts_ns", RAW ("\xd3\0\0\0\0\0\0\0\x09")},
+                                  {"data", MAP (data)},
+                                  END};
     patch_t qty = SET ("data.items[1].qty", RAW ("\xd0\x05"));
     msgpack_sbuffer buf;
     msgpack_sbuffer_init (&buf);
     s_pack_doc (&buf, doc, &qty);
     oms_event_t event;
     oms_fault_t fault;
-    cr_assert_eq (oms_event_decode ((uint8_t *) buf.data, buf.size, "order.placed", &event, &fault),
+    cr_assert_eq (oms_event_decode ((uint8_t *)buf.data, buf.size, "order.placed", &event, &fault),
                   OMS_OK, "field %s", fault.field);
     cr_expect_eq (event.seq, 7);
     cr_expect_eq (event.ts_ns, 9);
@@ -785,7 +930,7 @@ Test (event, rejects_every_strict_prefix_as_truncated)
         for (size_t size = 0; size < buf.size; size++) {
             oms_event_t event;
             oms_fault_t fault;
-            int rc = oms_event_decode ((uint8_t *) buf.data, size, NULL, &event, &fault);
+            int rc = oms_event_decode ((uint8_t *)buf.data, size, NULL, &event, &fault);
             if (rc != OMS_E_TRUNCATED)
                 cr_assert_fail ("%s cut to %zu of %zu bytes: %d", events[i].type, size, buf.size,
                                 rc);
@@ -802,7 +947,7 @@ Test (event, rejects_each_malformed_row_naming_the_field)
         s_row_bytes (row, &buf);
         oms_event_t event;
         oms_fault_t fault;
-        int rc = oms_event_decode ((uint8_t *) buf.data, buf.size, row->topic, &event, &fault);
+        int rc = oms_event_decode ((uint8_t *)buf.data, buf.size, row->topic, &event, &fault);
         cr_expect_eq (rc, row->code, "%s: %d (%s), expected %d (%s)", row->name, rc,
                       oms_strerror (rc), row->code, oms_strerror (row->code));
         cr_expect_eq (fault.code, rc, "%s: fault code", row->name);
@@ -829,25 +974,29 @@ Test (event, rows_are_valid_without_their_change)
         s_pack_doc (&buf, s_event_rows[i].doc, NULL);
         oms_event_t event;
         oms_fault_t fault;
-        cr_expect_eq (oms_event_decode ((uint8_t *) buf.data, buf.size, NULL, &event, &fault), OMS_OK,
-                      "%s: %s", s_event_rows[i].name, fault.field);
+        cr_expect_eq (oms_event_decode ((uint8_t *)buf.data, buf.size, NULL, &event, &fault),
+                      OMS_OK, "%s: %s", s_event_rows[i].name, fault.field);
         msgpack_sbuffer_destroy (&buf);
     }
 }
 
 Test (event, reports_a_newer_version_before_its_unknown_keys)
 {
-    static const entry_t future[] = {
-        {"version", UINT (2)},        {"id", STR ("order/order.confirmed/1")},
-        {"type", STR ("order.confirmed")}, {"producer", STR ("order")},
-        {"seq", UINT (1)},            {"ts_ns", UINT (1)},
-        {"priority", UINT (1)},       {"data", MAP (s_confirmed_data)}, END};
+    static const entry_t future[] = {{"version", UINT (2)},
+                                     {"id", STR ("order/order.confirmed/1")},
+                                     {"type", STR ("order.confirmed")},
+                                     {"producer", STR ("order")},
+                                     {"seq", UINT (1)},
+                                     {"ts_ns", UINT (1)},
+                                     {"priority", UINT (1)},
+                                     {"data", MAP (s_confirmed_data)},
+                                     END};
     msgpack_sbuffer buf;
     msgpack_sbuffer_init (&buf);
     s_pack_doc (&buf, future, NULL);
     oms_event_t event;
     oms_fault_t fault;
-    cr_expect_eq (oms_event_decode ((uint8_t *) buf.data, buf.size, NULL, &event, &fault),
+    cr_expect_eq (oms_event_decode ((uint8_t *)buf.data, buf.size, NULL, &event, &fault),
                   OMS_E_VERSION);
     cr_expect_str_eq (fault.field, "version");
     msgpack_sbuffer_destroy (&buf);
@@ -884,34 +1033,32 @@ Test (event, decodes_the_worked_example_in_protocol_md)
     FILE *file = fopen (path, "r");
     cr_assert_not_null (file, "%s", path);
 
-    //  The hex dump is the fenced block after the "Worked example" heading,
-    //  in `hexdump -C` layout: offset, bytes, |text|.
+    //  The hex dump is in the "Worked example" section, in `hexdump -C`
+    //  layout: offset, bytes, |text|.
     uint8_t bytes[1024];
     size_t size = 0;
     char line[256];
-    int state = 0;
-    while (fgets (line, sizeof line, file) && state < 3) {
-        if (state == 0 && strstr (line, "## Worked example"))
-            state = 1;
-        else if (state == 1 && strncmp (line, "```", 3) == 0)
-            state = 2;
-        else if (state == 2 && strncmp (line, "```", 3) == 0)
-            state = 3;
-        else if (state == 2) {
-            char *bar = strchr (line, '|');
-            if (bar)
-                *bar = 0;
-            char *cursor = strchr (line, ' ');
-            unsigned value;
-            int used;
-            while (cursor && sscanf (cursor, " %2x%n", &value, &used) == 1 && size < sizeof bytes) {
-                bytes[size++] = (uint8_t) value;
-                cursor += used;
-            }
+    bool in_section = false;
+    while (fgets (line, sizeof line, file)) {
+        if (strncmp (line, "## ", 3) == 0)
+            in_section = strstr (line, "Worked example") != NULL;
+        unsigned offset;
+        int used;
+        if (!in_section || sscanf (line, "%8x%n", &offset, &used) != 1 || used != 8 ||
+            offset != size)
+            continue;
+        char *bar = strchr (line, '|');
+        if (bar)
+            *bar = 0;
+        char *cursor = line + used;
+        unsigned value;
+        while (sscanf (cursor, " %2x%n", &value, &used) == 1 && size < sizeof bytes) {
+            bytes[size++] = (uint8_t)value;
+            cursor += used;
         }
     }
     fclose (file);
-    cr_assert_eq (state, 3, "found the hex dump");
+    cr_assert_gt (size, 0, "found the hex dump");
 
     oms_event_t expected;
     oms_event_order_confirmed (&expected, "o-1", "alice", 2500);
@@ -939,21 +1086,21 @@ static void s_request_round_trip (const oms_request_t *req)
     oms_request_t decoded;
     oms_fault_t fault;
     char text[128];
-    int rc = oms_request_decode ((uint8_t *) buf.data, buf.size, &decoded, &fault);
-    cr_assert_eq (rc, OMS_OK, "%s decodes: %s", req->cmd, oms_fault_str (&fault, text, sizeof text));
+    int rc = oms_request_decode ((uint8_t *)buf.data, buf.size, &decoded, &fault);
+    cr_assert_eq (rc, OMS_OK, "%s decodes: %s", req->cmd,
+                  oms_fault_str (&fault, text, sizeof text));
     cr_expect_eq (memcmp (&decoded, req, sizeof decoded), 0, "%s is unchanged", req->cmd);
     msgpack_sbuffer_destroy (&buf);
 }
 
-#define REQUEST(name) memset (&req, 0, sizeof req), snprintf (req.cmd, sizeof req.cmd, name)
+#define REQUEST(name)      memset (&req, 0, sizeof req), snprintf (req.cmd, sizeof req.cmd, name)
 #define SETS(field, value) snprintf (req.field, sizeof req.field, "%s", value)
 
 Test (command, survives_a_round_trip_of_every_command)
 {
-    static const char *every[] = {"place",       "cancel",        "get",    "stock.set",
-                                  "stock.get",   "wallet.credit", "wallet.get",
-                                  "notifications", "channel.set", "replay", "status",
-                                  "position.set"};
+    static const char *every[] = {"place",       "cancel",        "get",        "stock.set",
+                                  "stock.get",   "wallet.credit", "wallet.get", "notifications",
+                                  "channel.set", "replay",        "status",     "position.set"};
     oms_request_t req;
 
     REQUEST ("place");
@@ -967,7 +1114,7 @@ Test (command, survives_a_round_trip_of_every_command)
     SETS (method, "card");
     SETS (card, "4242424242424242");
     s_request_round_trip (&req);
-    req.card[0] = 0;
+    memset (req.card, 0, sizeof req.card);
     s_request_round_trip (&req);
 
     REQUEST ("cancel");
@@ -1053,7 +1200,7 @@ Test (command, rejects_each_malformed_row_naming_the_field)
         s_row_bytes (row, &buf);
         oms_request_t req;
         oms_fault_t fault;
-        int rc = oms_request_decode ((uint8_t *) buf.data, buf.size, &req, &fault);
+        int rc = oms_request_decode ((uint8_t *)buf.data, buf.size, &req, &fault);
         cr_expect_eq (rc, row->code, "%s: %d (%s), expected %d (%s)", row->name, rc,
                       oms_strerror (rc), row->code, oms_strerror (row->code));
         cr_expect_eq (fault.code, rc, "%s: fault code", row->name);
@@ -1079,7 +1226,7 @@ Test (command, rows_are_valid_without_their_change)
         s_pack_doc (&buf, s_command_rows[i].doc, NULL);
         oms_request_t req;
         oms_fault_t fault;
-        cr_expect_eq (oms_request_decode ((uint8_t *) buf.data, buf.size, &req, &fault), OMS_OK,
+        cr_expect_eq (oms_request_decode ((uint8_t *)buf.data, buf.size, &req, &fault), OMS_OK,
                       "%s: %s", s_command_rows[i].name, fault.field);
         msgpack_sbuffer_destroy (&buf);
     }
@@ -1098,13 +1245,23 @@ typedef struct {
 } s_record_t;
 
 static const oms_field_t s_record_fields[] = {
-    {.key = "name", .type = OMS_T_STR, .offset = offsetof (s_record_t, name), .required = true,
-     .chars = OMS_C_NAME, .max = 8},
+    {.key = "name",
+     .type = OMS_T_STR,
+     .offset = offsetof (s_record_t, name),
+     .required = true,
+     .chars = OMS_C_NAME,
+     .max = 8},
     {.key = "active", .type = OMS_T_BOOL, .offset = offsetof (s_record_t, active)},
     {.key = "blob", .type = OMS_T_BIN, .offset = offsetof (s_record_t, blob), .max = 16},
-    {.key = "count", .type = OMS_T_UINT, .offset = offsetof (s_record_t, count), .required = true,
+    {.key = "count",
+     .type = OMS_T_UINT,
+     .offset = offsetof (s_record_t, count),
+     .required = true,
      .max = 1000},
-    {.key = "delta", .type = OMS_T_INT, .offset = offsetof (s_record_t, delta), .min = -5,
+    {.key = "delta",
+     .type = OMS_T_INT,
+     .offset = offsetof (s_record_t, delta),
+     .min = -5,
      .max = 5},
     {.key = "note", .type = OMS_T_STR, .offset = offsetof (s_record_t, note), .max = 16},
 };
@@ -1113,7 +1270,7 @@ static const oms_schema_t s_record_schema = {"record", s_record_fields, 6, 0};
 Test (schema, round_trips_bools_bins_and_negative_ints)
 {
     s_record_t record = {.name = "abc", .active = true, .count = 1000, .delta = -5};
-    record.blob.data = (const uint8_t *) "\0\1\2";
+    record.blob.data = (const uint8_t *)"\0\1\2";
     record.blob.size = 3;
     msgpack_sbuffer buf;
     msgpack_sbuffer_init (&buf);
@@ -1122,7 +1279,7 @@ Test (schema, round_trips_bools_bins_and_negative_ints)
     cr_assert_eq (oms_schema_pack (&s_record_schema, &record, &pk), OMS_OK);
 
     msgpack_unpacked msg;
-    cr_assert_eq (oms_msgpack_parse ((uint8_t *) buf.data, buf.size, &msg, NULL), OMS_OK);
+    cr_assert_eq (oms_msgpack_parse ((uint8_t *)buf.data, buf.size, &msg, NULL), OMS_OK);
     cr_expect_eq (msg.data.via.map.size, 5, "the empty note is left out");
     s_record_t decoded;
     memset (&decoded, 0xff, sizeof decoded);
@@ -1132,8 +1289,8 @@ Test (schema, round_trips_bools_bins_and_negative_ints)
     cr_expect (decoded.active);
     cr_expect_eq (decoded.blob.size, 3);
     cr_expect_eq (memcmp (decoded.blob.data, "\0\1\2", 3), 0);
-    cr_expect_eq ((const char *) decoded.blob.data >= buf.data
-                      && (const char *) decoded.blob.data < buf.data + buf.size,
+    cr_expect_eq ((const char *)decoded.blob.data >= buf.data &&
+                      (const char *)decoded.blob.data < buf.data + buf.size,
                   1, "the bin is a view into the input");
     cr_expect_eq (decoded.count, 1000);
     cr_expect_eq (decoded.delta, -5);
@@ -1154,10 +1311,11 @@ Test (schema, names_nested_paths_under_its_prefix)
 {
     msgpack_sbuffer buf;
     msgpack_sbuffer_init (&buf);
-    static const entry_t doc[] = {{"name", STR ("abc")}, {"count", UINT (1)}, {"active", UINT (1)}, END};
+    static const entry_t doc[] = {
+        {"name", STR ("abc")}, {"count", UINT (1)}, {"active", UINT (1)}, END};
     s_pack_doc (&buf, doc, NULL);
     msgpack_unpacked msg;
-    cr_assert_eq (oms_msgpack_parse ((uint8_t *) buf.data, buf.size, &msg, NULL), OMS_OK);
+    cr_assert_eq (oms_msgpack_parse ((uint8_t *)buf.data, buf.size, &msg, NULL), OMS_OK);
     s_record_t decoded;
     oms_fault_t fault;
     cr_expect_eq (oms_schema_unpack (&s_record_schema, &msg.data, &decoded, "rec", &fault),
