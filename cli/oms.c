@@ -25,30 +25,28 @@
 #define STATUS_TIMEOUT_MS 1000
 #define WAIT_DEFAULT_S    30
 #define SECONDS_MAX       (7 * 24 * 3600.0)
-#define STOCK_QTY_MAX     (INT64_C (1) << 53)    //  the protocol's bound on stock levels
+#define STOCK_QTY_MAX     (INT64_C (1) << 53) //  the protocol's bound on stock levels
 
 typedef struct {
     oms_config_t *config;
     cli_args_t args;
     bool json;
-    int timeout_ms;     //  cli/timeout_ms
+    int timeout_ms; //  cli/timeout_ms
 } s_ctx_t;
 
 typedef struct {
     const char *name;
     int (*run) (s_ctx_t *ctx);
-    const cli_opt_t *opts;      //  besides the global ones
+    const cli_opt_t *opts; //  besides the global ones
     const char *synopsis;
     const char *summary;
 } s_command_t;
 
-static const s_command_t *s_command;   //  the one running, for usage messages
+static const s_command_t *s_command; //  the one running, for usage messages
 
-static int
-s_fail (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
+static int s_fail (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
 
-static int
-s_fail (const char *format, ...)
+static int s_fail (const char *format, ...)
 {
     va_list args;
     va_start (args, format);
@@ -60,8 +58,7 @@ s_fail (const char *format, ...)
 }
 
 //  Checks the number of positional arguments of the running command.
-static int
-s_expect (s_ctx_t *ctx, size_t min, size_t max)
+static int s_expect (s_ctx_t *ctx, size_t min, size_t max)
 {
     size_t n = ctx->args.n_positional;
     if (n >= min && n <= max)
@@ -71,14 +68,12 @@ s_expect (s_ctx_t *ctx, size_t min, size_t max)
     return 1;
 }
 
-static const char *
-s_arg (s_ctx_t *ctx, size_t index)
+static const char *s_arg (s_ctx_t *ctx, size_t index)
 {
     return ctx->args.positional[index];
 }
 
-static void
-s_request (oms_request_t *req, const char *cmd)
+static void s_request (oms_request_t *req, const char *cmd)
 {
     memset (req, 0, sizeof *req);
     snprintf (req->cmd, sizeof req->cmd, "%s", cmd);
@@ -86,14 +81,13 @@ s_request (oms_request_t *req, const char *cmd)
 
 //  Sends a request to `service` and waits for an accepted reply. Returns
 //  the reply (caller owns it) or NULL after printing why.
-static cli_reply_t *
-s_call (s_ctx_t *ctx, const char *service, const oms_request_t *req, int timeout_ms,
-        int attempts)
+static cli_reply_t *s_call (s_ctx_t *ctx, const char *service, const oms_request_t *req,
+                            int timeout_ms, int attempts)
 {
     char error[512];
     cli_reply_t *reply = NULL;
-    cli_client_t *client = cli_client_new (service, oms_config_service (ctx->config, service, "api"),
-                                           error, sizeof error);
+    cli_client_t *client = cli_client_new (
+        service, oms_config_service (ctx->config, service, "api"), error, sizeof error);
     if (!client || cli_client_call (client, req, timeout_ms, attempts, &reply, error, sizeof error))
         s_fail ("%s", error);
     else if (!cli_reply_ok (reply)) {
@@ -104,8 +98,7 @@ s_call (s_ctx_t *ctx, const char *service, const oms_request_t *req, int timeout
     return reply;
 }
 
-static int
-s_malformed (const char *service, const char *why)
+static int s_malformed (const char *service, const char *why)
 {
     return s_fail ("%s service sent a malformed reply: %s", service, why);
 }
@@ -117,17 +110,16 @@ typedef struct {
     bool is_int;
 } s_field_t;
 
-static int
-s_print_record (const char *service, const msgpack_object *map, const char *lead,
-                const s_field_t *fields, size_t n_fields)
+static int s_print_record (const char *service, const msgpack_object *map, const char *lead,
+                           const s_field_t *fields, size_t n_fields)
 {
     const msgpack_object *value = cli_map_get (map, lead);
     if (!value || value->type != MSGPACK_OBJECT_STR)
         return s_malformed (service, lead);
     for (size_t i = 0; i < n_fields; i++) {
         value = cli_map_get (map, fields[i].key);
-        bool good = value ? (!fields[i].is_int || value->type == MSGPACK_OBJECT_POSITIVE_INTEGER
-                             || value->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+        bool good = value ? (!fields[i].is_int || value->type == MSGPACK_OBJECT_POSITIVE_INTEGER ||
+                             value->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
                           : fields[i].is_int;
         if (!good)
             return s_malformed (service, fields[i].key);
@@ -146,9 +138,8 @@ s_print_record (const char *service, const msgpack_object *map, const char *lead
 }
 
 //  Prints an accepted reply: as JSON without "ok", or as a human record.
-static int
-s_print_reply (s_ctx_t *ctx, const char *service, cli_reply_t *reply, const char *lead,
-               const s_field_t *fields, size_t n_fields)
+static int s_print_reply (s_ctx_t *ctx, const char *service, cli_reply_t *reply, const char *lead,
+                          const s_field_t *fields, size_t n_fields)
 {
     const msgpack_object *map = cli_reply_map (reply);
     if (!ctx->json)
@@ -158,9 +149,8 @@ s_print_reply (s_ctx_t *ctx, const char *service, cli_reply_t *reply, const char
     return 0;
 }
 
-static int
-s_call_and_print (s_ctx_t *ctx, const char *service, const oms_request_t *req, const char *lead,
-                  const s_field_t *fields, size_t n_fields)
+static int s_call_and_print (s_ctx_t *ctx, const char *service, const oms_request_t *req,
+                             const char *lead, const s_field_t *fields, size_t n_fields)
 {
     cli_reply_t *reply = s_call (ctx, service, req, ctx->timeout_ms, 1);
     if (!reply)
@@ -170,8 +160,7 @@ s_call_and_print (s_ctx_t *ctx, const char *service, const oms_request_t *req, c
     return rc;
 }
 
-static int
-s_check (int rc, const char *error)
+static int s_check (int rc, const char *error)
 {
     return rc == 0 ? 0 : s_fail ("%s", error);
 }
@@ -179,8 +168,7 @@ s_check (int rc, const char *error)
 // ---------------------------------------------------------------------------
 //  Commands
 
-static int
-s_place_card (s_ctx_t *ctx, oms_request_t *req, char *error, size_t size)
+static int s_place_card (s_ctx_t *ctx, oms_request_t *req, char *error, size_t size)
 {
     const char *card = cli_args_value (&ctx->args, "--card");
     if (strcmp (req->method, "card") != 0) {
@@ -196,8 +184,7 @@ s_place_card (s_ctx_t *ctx, oms_request_t *req, char *error, size_t size)
     return 0;
 }
 
-static int
-s_place_request (s_ctx_t *ctx, oms_request_t *req)
+static int s_place_request (s_ctx_t *ctx, oms_request_t *req)
 {
     char error[256];
     const cli_args_t *args = &ctx->args;
@@ -228,8 +215,7 @@ s_place_request (s_ctx_t *ctx, oms_request_t *req)
                      error))
             return 1;
         snprintf (req->request_id, sizeof req->request_id, "%s", request_id);
-    }
-    else {
+    } else {
         zuuid_t *uuid = zuuid_new ();
         snprintf (req->request_id, sizeof req->request_id, "%s", zuuid_str (uuid));
         zuuid_destroy (&uuid);
@@ -237,8 +223,7 @@ s_place_request (s_ctx_t *ctx, oms_request_t *req)
     return 0;
 }
 
-static int
-s_cmd_place (s_ctx_t *ctx)
+static int s_cmd_place (s_ctx_t *ctx)
 {
     oms_request_t req;
     if (s_expect (ctx, 0, 0) || s_place_request (ctx, &req))
@@ -255,8 +240,7 @@ s_cmd_place (s_ctx_t *ctx)
         printf ("{\"order_id\": ");
         cli_json_print (stdout, order_id);
         printf ("}\n");
-    }
-    else {
+    } else {
         cli_text_print (stdout, order_id);
         putchar ('\n');
     }
@@ -265,8 +249,7 @@ s_cmd_place (s_ctx_t *ctx)
 }
 
 //  Reads ORDER_ID, the one positional argument, into req.
-static int
-s_order_request (s_ctx_t *ctx, oms_request_t *req, const char *cmd)
+static int s_order_request (s_ctx_t *ctx, oms_request_t *req, const char *cmd)
 {
     char error[256];
     if (s_expect (ctx, 1, 1))
@@ -279,8 +262,7 @@ s_order_request (s_ctx_t *ctx, oms_request_t *req, const char *cmd)
 }
 
 //  Whether `items` is absent or an array of {sku: str, qty: int}.
-static bool
-s_items_valid (const msgpack_object *items)
+static bool s_items_valid (const msgpack_object *items)
 {
     if (!items)
         return true;
@@ -289,16 +271,15 @@ s_items_valid (const msgpack_object *items)
     for (uint32_t i = 0; i < items->via.array.size; i++) {
         const msgpack_object *sku = cli_map_get (&items->via.array.ptr[i], "sku");
         int64_t qty = 0;
-        if (!sku || sku->type != MSGPACK_OBJECT_STR
-            || cli_map_int (&items->via.array.ptr[i], "qty", &qty) != 0)
+        if (!sku || sku->type != MSGPACK_OBJECT_STR ||
+            cli_map_int (&items->via.array.ptr[i], "qty", &qty) != 0)
             return false;
     }
     return true;
 }
 
 //  "=SKU-1:2,SKU-2:1", or "=" for no lines.
-static void
-s_print_items (const msgpack_object *items)
+static void s_print_items (const msgpack_object *items)
 {
     putchar ('=');
     for (uint32_t i = 0; items && i < items->via.array.size; i++) {
@@ -313,8 +294,7 @@ s_print_items (const msgpack_object *items)
 }
 
 //  o-17 CONFIRMED customer=c1 total_cents=1998 items=SKU-1:2,SKU-2:1 [reason="..."]
-static int
-s_print_order (const msgpack_object *order)
+static int s_print_order (const msgpack_object *order)
 {
     const msgpack_object *order_id = cli_map_get (order, "order_id");
     const msgpack_object *customer = cli_map_get (order, "customer");
@@ -346,8 +326,7 @@ s_print_order (const msgpack_object *order)
     return 0;
 }
 
-static int
-s_cmd_get (s_ctx_t *ctx)
+static int s_cmd_get (s_ctx_t *ctx)
 {
     oms_request_t req;
     if (s_order_request (ctx, &req, "get"))
@@ -363,15 +342,13 @@ s_cmd_get (s_ctx_t *ctx)
     else if (ctx->json) {
         cli_json_print_map (stdout, order, "ok");
         putchar ('\n');
-    }
-    else
+    } else
         rc = s_print_order (order);
     cli_reply_destroy (&reply);
     return rc;
 }
 
-static int
-s_cmd_cancel (s_ctx_t *ctx)
+static int s_cmd_cancel (s_ctx_t *ctx)
 {
     oms_request_t req;
     if (s_order_request (ctx, &req, "cancel"))
@@ -390,8 +367,7 @@ s_cmd_cancel (s_ctx_t *ctx)
     else if (ctx->json) {
         cli_json_print_map (stdout, map, "ok");
         putchar ('\n');
-    }
-    else {
+    } else {
         cli_text_print (stdout, order_id);
         putchar (' ');
         cli_text_print (stdout, status);
@@ -401,8 +377,7 @@ s_cmd_cancel (s_ctx_t *ctx)
     return rc;
 }
 
-static int
-s_cmd_wait (s_ctx_t *ctx)
+static int s_cmd_wait (s_ctx_t *ctx)
 {
     char error[256];
     oms_request_t req;
@@ -410,10 +385,9 @@ s_cmd_wait (s_ctx_t *ctx)
     const char *timeout = cli_args_value (&ctx->args, "--timeout");
     if (s_order_request (ctx, &req, "get"))
         return 1;
-    if (timeout
-        && s_check (cli_parse_seconds ("--timeout", timeout, SECONDS_MAX, &timeout_s, error,
-                                       sizeof error),
-                    error))
+    if (timeout && s_check (cli_parse_seconds ("--timeout", timeout, SECONDS_MAX, &timeout_s, error,
+                                               sizeof error),
+                            error))
         return 1;
     return cli_wait (ctx->config, req.order_id, timeout_s, ctx->json);
 }
@@ -421,8 +395,7 @@ s_cmd_wait (s_ctx_t *ctx)
 static const s_field_t s_stock_fields[] = {
     {"available", true}, {"reserved", true}, {"sold", true}, {"price_cents", true}};
 
-static int
-s_stock_set (s_ctx_t *ctx, oms_request_t *req)
+static int s_stock_set (s_ctx_t *ctx, oms_request_t *req)
 {
     char error[256];
     const char *price = cli_args_value (&ctx->args, "--price");
@@ -434,16 +407,14 @@ s_stock_set (s_ctx_t *ctx, oms_request_t *req)
                  error))
         return 1;
     //  A price of 0 would be left out of the request, which means "unchanged".
-    if (price
-        && s_check (cli_parse_int ("--price", price, 1, OMS_CENTS_MAX, &req->price_cents, error,
-                                   sizeof error),
-                    error))
+    if (price && s_check (cli_parse_int ("--price", price, 1, OMS_CENTS_MAX, &req->price_cents,
+                                         error, sizeof error),
+                          error))
         return 1;
     return 0;
 }
 
-static int
-s_cmd_stock (s_ctx_t *ctx)
+static int s_cmd_stock (s_ctx_t *ctx)
 {
     char error[256];
     oms_request_t req;
@@ -451,15 +422,13 @@ s_cmd_stock (s_ctx_t *ctx)
     if (strcmp (action, "set") == 0) {
         if (s_stock_set (ctx, &req))
             return 1;
-    }
-    else if (strcmp (action, "get") == 0) {
+    } else if (strcmp (action, "get") == 0) {
         if (s_expect (ctx, 2, 2))
             return 1;
         if (cli_args_has (&ctx->args, "--price"))
             return s_fail ("--price is only for stock set");
         s_request (&req, "stock.get");
-    }
-    else
+    } else
         return s_fail ("usage: oms %s", s_command->synopsis);
     if (s_check (cli_check_id ("SKU", s_arg (ctx, 1), OMS_SKU_MAX, error, sizeof error), error))
         return 1;
@@ -467,8 +436,7 @@ s_cmd_stock (s_ctx_t *ctx)
     return s_call_and_print (ctx, "inventory", &req, "sku", s_stock_fields, 4);
 }
 
-static int
-s_cmd_wallet (s_ctx_t *ctx)
+static int s_cmd_wallet (s_ctx_t *ctx)
 {
     static const s_field_t fields[] = {{"balance_cents", true}};
     char error[256];
@@ -482,24 +450,20 @@ s_cmd_wallet (s_ctx_t *ctx)
                                     &req.amount_cents, error, sizeof error),
                      error))
             return 1;
-    }
-    else if (strcmp (action, "get") == 0) {
+    } else if (strcmp (action, "get") == 0) {
         if (s_expect (ctx, 2, 2))
             return 1;
         s_request (&req, "wallet.get");
-    }
-    else
+    } else
         return s_fail ("usage: oms %s", s_command->synopsis);
-    if (s_check (cli_check_id ("customer", s_arg (ctx, 1), OMS_ID_MAX, error, sizeof error),
-                 error))
+    if (s_check (cli_check_id ("customer", s_arg (ctx, 1), OMS_ID_MAX, error, sizeof error), error))
         return 1;
     snprintf (req.customer, sizeof req.customer, "%s", s_arg (ctx, 1));
     return s_call_and_print (ctx, "payment", &req, "customer", fields, 1);
 }
 
 //  Checks every notification before printing, so output is all or nothing.
-static int
-s_check_notifications (const msgpack_object *list)
+static int s_check_notifications (const msgpack_object *list)
 {
     static const char *const keys[] = {"order_id", "kind", "channel", "text"};
     if (!list || list->type != MSGPACK_OBJECT_ARRAY)
@@ -513,8 +477,7 @@ s_check_notifications (const msgpack_object *list)
     return 0;
 }
 
-static void
-s_print_notifications (const msgpack_object *list)
+static void s_print_notifications (const msgpack_object *list)
 {
     for (uint32_t i = 0; i < list->via.array.size; i++) {
         const msgpack_object *entry = &list->via.array.ptr[i];
@@ -530,8 +493,7 @@ s_print_notifications (const msgpack_object *list)
     }
 }
 
-static int
-s_cmd_notifications (s_ctx_t *ctx)
+static int s_cmd_notifications (s_ctx_t *ctx)
 {
     char error[256];
     oms_request_t req;
@@ -555,23 +517,20 @@ s_cmd_notifications (s_ctx_t *ctx)
     if (rc == 0 && ctx->json) {
         cli_json_print (stdout, list);
         putchar ('\n');
-    }
-    else if (rc == 0)
+    } else if (rc == 0)
         s_print_notifications (list);
     cli_reply_destroy (&reply);
     return rc;
 }
 
-static int
-s_cmd_channel (s_ctx_t *ctx)
+static int s_cmd_channel (s_ctx_t *ctx)
 {
     static const s_field_t fields[] = {{"channel", false}};
     char error[256];
     oms_request_t req;
     if (s_expect (ctx, 2, 2))
         return 1;
-    if (s_check (cli_check_id ("customer", s_arg (ctx, 0), OMS_ID_MAX, error, sizeof error),
-                 error))
+    if (s_check (cli_check_id ("customer", s_arg (ctx, 0), OMS_ID_MAX, error, sizeof error), error))
         return 1;
     if (strcmp (s_arg (ctx, 1), "email") != 0 && strcmp (s_arg (ctx, 1), "sms") != 0)
         return s_fail ("channel must be email or sms: %s",
@@ -594,20 +553,18 @@ typedef struct {
     char error[256];
 } s_probe_t;
 
-static void
-s_probe_send (s_probe_t *probe)
+static void s_probe_send (s_probe_t *probe)
 {
     oms_request_t req;
     s_request (&req, "status");
-    probe->client = cli_client_new (probe->service, probe->endpoint, probe->error,
-                                    sizeof probe->error);
+    probe->client =
+        cli_client_new (probe->service, probe->endpoint, probe->error, sizeof probe->error);
     if (probe->client && cli_client_send (probe->client, &req, probe->error, sizeof probe->error))
         cli_client_destroy (&probe->client);
 }
 
 //  Collects the replies until each probe answered or the deadline passed.
-static void
-s_probe_collect (s_probe_t *probes, size_t n, int timeout_ms)
+static void s_probe_collect (s_probe_t *probes, size_t n, int timeout_ms)
 {
     int64_t deadline = zclock_mono () + timeout_ms;
     for (;;) {
@@ -616,12 +573,12 @@ s_probe_collect (s_probe_t *probes, size_t n, int timeout_ms)
         size_t n_items = 0;
         for (size_t i = 0; i < n; i++)
             if (probes[i].client && !probes[i].reply && !probes[i].error[0]) {
-                items[n_items] = (zmq_pollitem_t) {
+                items[n_items] = (zmq_pollitem_t){
                     zsock_resolve (cli_client_socket (probes[i].client)), 0, ZMQ_POLLIN, 0};
                 waiting[n_items++] = &probes[i];
             }
         int64_t left = deadline - zclock_mono ();
-        if (n_items == 0 || left <= 0 || zmq_poll (items, (int) n_items, (long) left) < 0)
+        if (n_items == 0 || left <= 0 || zmq_poll (items, (int)n_items, (long)left) < 0)
             break;
         for (size_t i = 0; i < n_items; i++)
             if (items[i].revents & ZMQ_POLLIN)
@@ -634,8 +591,7 @@ s_probe_collect (s_probe_t *probes, size_t n, int timeout_ms)
                       timeout_ms);
 }
 
-static void
-s_print_probes (s_ctx_t *ctx, const s_probe_t *probes, size_t n)
+static void s_print_probes (s_ctx_t *ctx, const s_probe_t *probes, size_t n)
 {
     if (!ctx->json)
         printf ("%-12s %-5s %s\n", "SERVICE", "STATE", "ENDPOINT");
@@ -648,8 +604,8 @@ s_print_probes (s_ctx_t *ctx, const s_probe_t *probes, size_t n)
                     probe->endpoint);
             continue;
         }
-        printf ("%s{\"service\": \"%s\", \"up\": %s, \"endpoint\": ", i ? ", " : "",
-                probe->service, probe->reply ? "true" : "false");
+        printf ("%s{\"service\": \"%s\", \"up\": %s, \"endpoint\": ", i ? ", " : "", probe->service,
+                probe->reply ? "true" : "false");
         cli_json_print_str (stdout, probe->endpoint, strlen (probe->endpoint));
         if (probe->reply) {
             //  The reply's own fields, after ours: {"service", "up", ...}.
@@ -663,8 +619,7 @@ s_print_probes (s_ctx_t *ctx, const s_probe_t *probes, size_t n)
                 printf (": ");
                 cli_json_print (stdout, &kv->val);
             }
-        }
-        else {
+        } else {
             printf (", \"error\": ");
             cli_json_print_str (stdout, probe->error, strlen (probe->error));
         }
@@ -674,8 +629,7 @@ s_print_probes (s_ctx_t *ctx, const s_probe_t *probes, size_t n)
         printf ("]\n");
 }
 
-static int
-s_status_services (s_ctx_t *ctx, s_probe_t *probes, size_t *n)
+static int s_status_services (s_ctx_t *ctx, s_probe_t *probes, size_t *n)
 {
     *n = ctx->args.n_positional ? ctx->args.n_positional : OMS_SERVICES_COUNT;
     if (*n > OMS_SERVICES_COUNT)
@@ -696,8 +650,7 @@ s_status_services (s_ctx_t *ctx, s_probe_t *probes, size_t *n)
     return 0;
 }
 
-static int
-s_cmd_status (s_ctx_t *ctx)
+static int s_cmd_status (s_ctx_t *ctx)
 {
     s_probe_t probes[OMS_SERVICES_COUNT];
     size_t n = 0;
@@ -718,8 +671,7 @@ s_cmd_status (s_ctx_t *ctx)
     return rc;
 }
 
-static int
-s_cmd_tail (s_ctx_t *ctx)
+static int s_cmd_tail (s_ctx_t *ctx)
 {
     char error[256];
     const char *count_text = cli_args_value (&ctx->args, "--count");
@@ -729,15 +681,13 @@ s_cmd_tail (s_ctx_t *ctx)
     for (size_t i = 0; i < ctx->args.n_positional; i++)
         if (strlen (s_arg (ctx, i)) > OMS_NAME_MAX)
             return s_fail ("topic prefix longer than %d characters", OMS_NAME_MAX);
-    if (count_text
-        && s_check (cli_parse_int ("--count", count_text, 1, INT64_MAX, &count, error,
-                                   sizeof error),
-                    error))
+    if (count_text &&
+        s_check (cli_parse_int ("--count", count_text, 1, INT64_MAX, &count, error, sizeof error),
+                 error))
         return 1;
-    if (timeout
-        && s_check (cli_parse_seconds ("--timeout", timeout, SECONDS_MAX, &timeout_s, error,
-                                       sizeof error),
-                    error))
+    if (timeout && s_check (cli_parse_seconds ("--timeout", timeout, SECONDS_MAX, &timeout_s, error,
+                                               sizeof error),
+                            error))
         return 1;
     return cli_tail (ctx->config, ctx->args.positional, ctx->args.n_positional, count, timeout_s,
                      ctx->json);
@@ -748,12 +698,12 @@ static int s_cmd_help (s_ctx_t *ctx);
 // ---------------------------------------------------------------------------
 //  The command table
 
-static const cli_opt_t s_global_opts[] = {
-    {"--config", true, false}, {"--json", false, false}, {"--set", true, true},
-    {"-h", false, false},      {"--help", false, false}, {NULL, false, false}};
-static const cli_opt_t s_place_opts[] = {
-    {"--customer", true, false}, {"--item", true, true},        {"--pay", true, false},
-    {"--card", true, false},     {"--request-id", true, false}, {NULL, false, false}};
+static const cli_opt_t s_global_opts[] = {{"--config", true, false}, {"--json", false, false},
+                                          {"--set", true, true},     {"-h", false, false},
+                                          {"--help", false, false},  {NULL, false, false}};
+static const cli_opt_t s_place_opts[] = {{"--customer", true, false},   {"--item", true, true},
+                                         {"--pay", true, false},        {"--card", true, false},
+                                         {"--request-id", true, false}, {NULL, false, false}};
 static const cli_opt_t s_timeout_opts[] = {{"--timeout", true, false}, {NULL, false, false}};
 static const cli_opt_t s_stock_opts[] = {{"--price", true, false}, {NULL, false, false}};
 static const cli_opt_t s_notifications_opts[] = {
@@ -787,8 +737,7 @@ static const s_command_t s_commands[] = {
 };
 #define COMMANDS_COUNT (sizeof s_commands / sizeof s_commands[0])
 
-static void
-s_usage (FILE *out)
+static void s_usage (FILE *out)
 {
     fprintf (out, "usage: oms COMMAND [ARGS] [--config FILE] [--set KEY=VALUE] [--json]\n\n"
                   "commands:\n");
@@ -804,8 +753,7 @@ s_usage (FILE *out)
                   "cancelled.\nSee docs/CLI.md.\n");
 }
 
-static const s_command_t *
-s_find_command (const char *name)
+static const s_command_t *s_find_command (const char *name)
 {
     for (size_t i = 0; i < COMMANDS_COUNT; i++)
         if (strcmp (s_commands[i].name, name) == 0)
@@ -813,8 +761,7 @@ s_find_command (const char *name)
     return NULL;
 }
 
-static int
-s_cmd_help (s_ctx_t *ctx)
+static int s_cmd_help (s_ctx_t *ctx)
 {
     if (s_expect (ctx, 0, 1))
         return 1;
@@ -832,8 +779,7 @@ s_cmd_help (s_ctx_t *ctx)
 //  main
 
 //  The index in argv of the command name: global options may come first.
-static int
-s_command_index (int argc, char **argv)
+static int s_command_index (int argc, char **argv)
 {
     int i = 1;
     while (i < argc && argv[i][0] == '-') {
@@ -844,8 +790,7 @@ s_command_index (int argc, char **argv)
     return i;
 }
 
-static int
-s_load_config (s_ctx_t *ctx)
+static int s_load_config (s_ctx_t *ctx)
 {
     char error[512];
     ctx->config = oms_config_new (cli_args_value (&ctx->args, "--config"), error, sizeof error);
@@ -856,21 +801,21 @@ s_load_config (s_ctx_t *ctx)
     for (size_t i = 0; i < n; i++) {
         char key[256];
         const char *eq = strchr (sets[i], '=');
-        if (!eq || eq == sets[i] || (size_t) (eq - sets[i]) >= sizeof key)
-            return s_fail ("--set needs KEY=VALUE: %s", cli_printable (sets[i], error, sizeof error));
-        memcpy (key, sets[i], (size_t) (eq - sets[i]));
+        if (!eq || eq == sets[i] || (size_t)(eq - sets[i]) >= sizeof key)
+            return s_fail ("--set needs KEY=VALUE: %s",
+                           cli_printable (sets[i], error, sizeof error));
+        memcpy (key, sets[i], (size_t)(eq - sets[i]));
         key[eq - sets[i]] = '\0';
         if (oms_config_set (ctx->config, key, eq + 1, error, sizeof error))
             return s_fail ("%s", error);
     }
     int64_t timeout_ms = oms_config_int (ctx->config, "cli/timeout_ms");
-    ctx->timeout_ms = timeout_ms < 1 ? 1 : timeout_ms > INT_MAX ? INT_MAX : (int) timeout_ms;
+    ctx->timeout_ms = timeout_ms < 1 ? 1 : timeout_ms > INT_MAX ? INT_MAX : (int)timeout_ms;
     return 0;
 }
 
 //  Parses everything but the command name: the options before it and after.
-static int
-s_parse (s_ctx_t *ctx, int argc, char **argv, int command_at)
+static int s_parse (s_ctx_t *ctx, int argc, char **argv, int command_at)
 {
     static char *rest[CLI_ARGS_MAX + 1];
     const cli_opt_t *const tables[] = {s_global_opts, s_command->opts, NULL};
@@ -886,8 +831,7 @@ s_parse (s_ctx_t *ctx, int argc, char **argv, int command_at)
     return 0;
 }
 
-static int
-s_run (int argc, char **argv)
+static int s_run (int argc, char **argv)
 {
     static s_ctx_t ctx;
     int command_at = s_command_index (argc, argv);
@@ -918,8 +862,7 @@ s_run (int argc, char **argv)
     return rc;
 }
 
-int
-main (int argc, char **argv)
+int main (int argc, char **argv)
 {
     //  Leave SIGINT and SIGTERM to their defaults; `oms tail` sets its own.
     zsys_handler_set (NULL);

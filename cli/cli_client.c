@@ -1,0 +1,251 @@
+/*  cli_client: one DEALER per service, one request in flight at a time.
+    A retry closes the socket and opens a new one, so the reply that arrives
+    is always an answer to the bytes just sent; requests that change state
+    carry a request id the service deduplicates by.
+*/
+#include "cli_client.h"
+#include "cli_args.h"
+#include "cli_json.h"
+
+#include <errno.h>
+#include <string.h>
+
+struct _cli_client_t {
+    char *service;
+    char *endpoint;
+    zsock_t *sock;
+    zchunk_t *request; //  the last request sent, for retries
+};
+
+struct _cli_reply_t {
+    zframe_t *body; //  the unpacked objects point into it
+    msgpack_unpacked unpacked;
+    bool ok;
+};
+
+static zsock_t *s_connect (const char *service, const char *endpoint, char *error, size_t size)
+{
+    zsock_t *sock = zsock_new (ZMQ_DEALER);
+    if (!sock) {
+        snprintf (error, size, "cannot create a socket: %s", zmq_strerror (zmq_errno ()));
+        return NULL;
+    }
+    zsock_set_linger (sock, 0);
+    zsock_set_maxmsgsize (sock, OMS_MSG_MAX);
+    zsock_set_sndtimeo (sock, 0);
+    if (zsock_connect (sock, "%s", endpoint) != 0) {
+        snprintf (error, size, "cannot connect to %s service at %s: %s", service, endpoint,
+                  zmq_strerror (zmq_errno ()));
+        zsock_destroy (&sock);
+    }
+    return sock;
+}
+
+cli_client_t *cli_client_new (const char *service, const char *endpoint, char *error, size_t size)
+{
+    zsock_t *sock = s_connect (service, endpoint, error, size);
+    if (!sock)
+        return NULL;
+    cli_client_t *self = (cli_client_t *)zmalloc (sizeof (cli_client_t));
+    self->service = strdup (service);
+    self->endpoint = strdup (endpoint);
+    self->sock = sock;
+    return self;
+}
+
+void cli_client_destroy (cli_client_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    cli_client_t *self = *self_p;
+    zsock_destroy (&self->sock);
+    zchunk_destroy (&self->request);
+    free (self->service);
+    free (self->endpoint);
+    free (self);
+    *self_p = NULL;
+}
+
+const char *cli_client_service (cli_client_t *self)
+{
+    return self->service;
+}
+
+const char *cli_client_endpoint (cli_client_t *self)
+{
+    return self->endpoint;
+}
+
+zsock_t *cli_client_socket (cli_client_t *self)
+{
+    return self->sock;
+}
+
+static int s_send_request (cli_client_t *self, char *error, size_t size)
+{
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addmem (msg, NULL, 0);
+    zmsg_addmem (msg, zchunk_data (self->request), zchunk_size (self->request));
+    if (zmsg_send (&msg, self->sock) != 0) {
+        //  A connecting DEALER queues; failing here means the queue is full.
+        snprintf (error, size, "cannot send to %s service at %s: %s", self->service, self->endpoint,
+                  zmq_strerror (zmq_errno ()));
+        zmsg_destroy (&msg);
+        return OMS_E_TIMEOUT;
+    }
+    return 0;
+}
+
+int cli_client_send (cli_client_t *self, const oms_request_t *req, char *error, size_t size)
+{
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init (&buffer);
+    int rc = oms_request_encode (req, &buffer);
+    if (rc == 0) {
+        zchunk_destroy (&self->request);
+        self->request = zchunk_new (buffer.data, buffer.size);
+    }
+    msgpack_sbuffer_destroy (&buffer);
+    if (rc != 0) {
+        snprintf (error, size, "cannot encode the %s request: %s", req->cmd, oms_strerror (rc));
+        return rc;
+    }
+    return s_send_request (self, error, size);
+}
+
+static int s_malformed (cli_client_t *self, const char *why, char *error, size_t size)
+{
+    snprintf (error, size, "%s service at %s sent a malformed reply: %s", self->service,
+              self->endpoint, why);
+    return OMS_E_MALFORMED;
+}
+
+int cli_client_recv (cli_client_t *self, cli_reply_t **reply_p, char *error, size_t size)
+{
+    zmsg_t *msg = zmsg_recv (self->sock);
+    if (!msg) {
+        snprintf (error, size, "cannot receive from %s service at %s: %s", self->service,
+                  self->endpoint, zmq_strerror (zmq_errno ()));
+        return OMS_E_TIMEOUT;
+    }
+    if (zmsg_size (msg) != 2 || zframe_size (zmsg_first (msg)) != 0) {
+        zmsg_destroy (&msg);
+        return s_malformed (self, "expected an empty frame and a body", error, size);
+    }
+    zframe_t *delimiter = zmsg_pop (msg);
+    zframe_destroy (&delimiter);
+    cli_reply_t *reply = (cli_reply_t *)zmalloc (sizeof (cli_reply_t));
+    reply->body = zmsg_pop (msg);
+    zmsg_destroy (&msg);
+    msgpack_unpacked_init (&reply->unpacked);
+
+    oms_fault_t fault = {0};
+    char why[128];
+    int rc = oms_msgpack_parse (zframe_data (reply->body), zframe_size (reply->body),
+                                &reply->unpacked, &fault);
+    if (rc != 0) {
+        if (fault.code == 0)
+            fault.code = rc;
+        oms_fault_str (&fault, why, sizeof why);
+    } else {
+        int found = cli_map_bool (&reply->unpacked.data, "ok", &reply->ok);
+        if (found != 0) {
+            snprintf (why, sizeof why, "ok: %s", found > 0 ? "missing" : "not a boolean");
+            rc = OMS_E_MALFORMED;
+        }
+    }
+    if (rc != 0) {
+        cli_reply_destroy (&reply);
+        return s_malformed (self, why, error, size);
+    }
+    *reply_p = reply;
+    return 0;
+}
+
+//  Waits for the socket to be readable until `deadline` (zclock_mono ms).
+//  Returns true when a reply is waiting.
+static bool s_wait_readable (zsock_t *sock, int64_t deadline)
+{
+    zmq_pollitem_t item = {zsock_resolve (sock), 0, ZMQ_POLLIN, 0};
+    for (;;) {
+        int64_t left = deadline - zclock_mono ();
+        if (left < 0)
+            left = 0;
+        int rc = zmq_poll (&item, 1, (long)left);
+        if (rc > 0)
+            return true;
+        if (rc == 0 || zmq_errno () != EINTR || left == 0)
+            return false;
+    }
+}
+
+//  Replaces the socket with a new connection, dropping whatever the old one
+//  had queued or would still receive.
+static int s_reconnect (cli_client_t *self, char *error, size_t size)
+{
+    zsock_t *sock = s_connect (self->service, self->endpoint, error, size);
+    if (!sock)
+        return OMS_E_INVALID;
+    zsock_destroy (&self->sock);
+    self->sock = sock;
+    return 0;
+}
+
+int cli_client_call (cli_client_t *self, const oms_request_t *req, int timeout_ms, int attempts,
+                     cli_reply_t **reply_p, char *error, size_t size)
+{
+    int rc = cli_client_send (self, req, error, size);
+    if (rc != 0 && rc != OMS_E_TIMEOUT)
+        return rc;
+    for (int attempt = 1;; attempt++) {
+        if (rc == 0 && s_wait_readable (self->sock, zclock_mono () + timeout_ms))
+            return cli_client_recv (self, reply_p, error, size);
+        //  Leave a fresh socket behind even after the last attempt, so that
+        //  a late reply cannot answer the caller's next request.
+        if (s_reconnect (self, error, size) != 0)
+            return OMS_E_INVALID;
+        if (attempt >= attempts)
+            break;
+        rc = s_send_request (self, error, size);
+    }
+    snprintf (error, size, "%s service at %s did not answer within %d ms", self->service,
+              self->endpoint, timeout_ms);
+    return OMS_E_TIMEOUT;
+}
+
+void cli_reply_destroy (cli_reply_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    cli_reply_t *self = *self_p;
+    msgpack_unpacked_destroy (&self->unpacked);
+    zframe_destroy (&self->body);
+    free (self);
+    *self_p = NULL;
+}
+
+const msgpack_object *cli_reply_map (cli_reply_t *self)
+{
+    return &self->unpacked.data;
+}
+
+bool cli_reply_ok (cli_reply_t *self)
+{
+    return self->ok;
+}
+
+const char *cli_reply_error (cli_reply_t *self, char *buf, size_t size)
+{
+    const char *text = NULL;
+    size_t len = 0;
+    if (cli_map_str (&self->unpacked.data, "error", &text, &len) != 0 || len == 0) {
+        snprintf (buf, size, "the request was refused");
+        return buf;
+    }
+    char copy[OMS_TEXT_MAX + 1];
+    if (len > OMS_TEXT_MAX)
+        len = OMS_TEXT_MAX;
+    memcpy (copy, text, len);
+    copy[len] = '\0';
+    return cli_printable (copy, buf, size);
+}

@@ -1,0 +1,51 @@
+/*  cli_client: request/reply with one service's api endpoint.
+
+    A DEALER connected to services/<name>/api sends an empty delimiter frame
+    and the msgpack request; the reply is an empty frame and one msgpack map,
+    {"ok": true, ...} or {"ok": false, "error": text}. Replies are untrusted:
+    they are checked with oms_msgpack_parse and must carry a boolean "ok".
+*/
+#ifndef CLI_CLIENT_H
+#define CLI_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <czmq.h>
+#include "oms_proto.h"
+
+typedef struct _cli_client_t cli_client_t;
+typedef struct _cli_reply_t cli_reply_t;
+
+//  Connects to `endpoint` on behalf of `service` (used in messages). NULL
+//  with `error` filled when the endpoint is refused. Caller owns the client.
+cli_client_t *cli_client_new (const char *service, const char *endpoint, char *error, size_t size);
+void cli_client_destroy (cli_client_t **self_p);
+
+const char *cli_client_service (cli_client_t *self);
+const char *cli_client_endpoint (cli_client_t *self);
+
+//  Sends `req` and waits up to timeout_ms for the reply. When none comes, the
+//  same bytes are sent again on a fresh connection (a late answer to an
+//  abandoned attempt is never taken for the next one), `attempts` times in
+//  all. Returns 0 with *reply_p set (caller owns it; the reply may still be
+//  a refusal, see cli_reply_ok), else a negative oms_error_t with `error`
+//  filled: OMS_E_TIMEOUT "<service> service at <endpoint> did not answer
+//  within N ms", or the reason the request or reply was refused.
+int cli_client_call (cli_client_t *self, const oms_request_t *req, int timeout_ms, int attempts,
+                     cli_reply_t **reply_p, char *error, size_t size);
+
+//  The parts of a call, for waiting on several clients at once: send, poll
+//  the socket for input, then receive the reply that is ready.
+int cli_client_send (cli_client_t *self, const oms_request_t *req, char *error, size_t size);
+zsock_t *cli_client_socket (cli_client_t *self);
+int cli_client_recv (cli_client_t *self, cli_reply_t **reply_p, char *error, size_t size);
+
+void cli_reply_destroy (cli_reply_t **self_p);
+//  The reply map. Borrowed: valid until the reply is destroyed.
+const msgpack_object *cli_reply_map (cli_reply_t *self);
+//  Whether the service accepted the request ("ok": true).
+bool cli_reply_ok (cli_reply_t *self);
+//  The "error" text of a refusal, made printable, in buf; returns buf.
+const char *cli_reply_error (cli_reply_t *self, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,279 @@
+/*  cli_json: msgpack to JSON for --json output, and the human value form.
+
+    UTF-8 is checked byte by byte (RFC 3629: no overlongs, no surrogates,
+    nothing above U+10FFFF); each byte that does not start a valid sequence
+    is written as U+FFFD, so the output is always valid JSON whatever a peer
+    sent.
+*/
+#include "cli_json.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+//  Length of the valid UTF-8 sequence at s (at most `left` bytes), 0 if none.
+static size_t s_utf8_len (const unsigned char *s, size_t left)
+{
+    unsigned char c = s[0];
+    size_t len;
+    uint32_t min;
+    uint32_t cp;
+    if (c < 0x80)
+        return 1;
+    else if (c >= 0xc2 && c <= 0xdf) {
+        len = 2;
+        min = 0x80;
+        cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        min = 0x800;
+        cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        min = 0x10000;
+        cp = c & 0x07;
+    } else
+        return 0;
+    if (len > left)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+void cli_json_print_text (FILE *out, const char *str, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = s[i];
+        if (c == '"' || c == '\\') {
+            fputc ('\\', out);
+            fputc (c, out);
+            i++;
+        } else if (c < 0x20 || c == 0x7f) {
+            fprintf (out, "\\u%04x", c);
+            i++;
+        } else {
+            size_t n = s_utf8_len (s + i, len - i);
+            if (n == 0) {
+                fputs ("\\ufffd", out);
+                i++;
+            } else {
+                fwrite (s + i, 1, n, out);
+                i += n;
+            }
+        }
+    }
+}
+
+void cli_json_print_str (FILE *out, const char *str, size_t len)
+{
+    fputc ('"', out);
+    cli_json_print_text (out, str, len);
+    fputc ('"', out);
+}
+
+static void s_print_base64 (FILE *out, const char *data, size_t size)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const unsigned char *p = (const unsigned char *)data;
+    fputc ('"', out);
+    for (size_t i = 0; i < size; i += 3) {
+        uint32_t chunk = (uint32_t)p[i] << 16;
+        if (i + 1 < size)
+            chunk |= (uint32_t)p[i + 1] << 8;
+        if (i + 2 < size)
+            chunk |= p[i + 2];
+        fputc (alphabet[(chunk >> 18) & 63], out);
+        fputc (alphabet[(chunk >> 12) & 63], out);
+        fputc (i + 1 < size ? alphabet[(chunk >> 6) & 63] : '=', out);
+        fputc (i + 2 < size ? alphabet[chunk & 63] : '=', out);
+    }
+    fputc ('"', out);
+}
+
+//  The shortest text that reads back as the same double.
+static void s_print_double (FILE *out, double value)
+{
+    if (!isfinite (value)) {
+        fputs ("null", out); //  JSON has no NaN or infinity
+        return;
+    }
+    char text[32];
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf (text, sizeof text, "%.*g", digits, value);
+        if (strtod (text, NULL) == value)
+            break;
+    }
+    //  Keep it a JSON number that reads back as a float, not an integer.
+    if (!strpbrk (text, ".eE"))
+        strcat (text, ".0");
+    fputs (text, out);
+}
+
+void cli_json_print_key (FILE *out, const msgpack_object *key)
+{
+    if (key->type == MSGPACK_OBJECT_STR) {
+        cli_json_print_str (out, key->via.str.ptr, key->via.str.size);
+        return;
+    }
+    //  JSON keys are strings: write the key's JSON text as one.
+    char *text = NULL;
+    size_t size = 0;
+    FILE *mem = open_memstream (&text, &size);
+    if (mem) {
+        cli_json_print (mem, key);
+        fclose (mem);
+    }
+    if (text)
+        cli_json_print_str (out, text, size);
+    else
+        fputs ("\"\"", out);
+    free (text);
+}
+
+void cli_json_print_map (FILE *out, const msgpack_object *map, const char *skip)
+{
+    fputc ('{', out);
+    bool first = true;
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        const msgpack_object_kv *kv = &map->via.map.ptr[i];
+        if (skip && cli_str_eq (&kv->key, skip))
+            continue;
+        if (!first)
+            fputs (", ", out);
+        first = false;
+        cli_json_print_key (out, &kv->key);
+        fputs (": ", out);
+        cli_json_print (out, &kv->val);
+    }
+    fputc ('}', out);
+}
+
+void cli_json_print (FILE *out, const msgpack_object *obj)
+{
+    switch (obj->type) {
+    case MSGPACK_OBJECT_NIL:
+        fputs ("null", out);
+        break;
+    case MSGPACK_OBJECT_BOOLEAN:
+        fputs (obj->via.boolean ? "true" : "false", out);
+        break;
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+        fprintf (out, "%" PRIu64, obj->via.u64);
+        break;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        fprintf (out, "%" PRId64, obj->via.i64);
+        break;
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64:
+        s_print_double (out, obj->via.f64);
+        break;
+    case MSGPACK_OBJECT_STR:
+        cli_json_print_str (out, obj->via.str.ptr, obj->via.str.size);
+        break;
+    case MSGPACK_OBJECT_BIN:
+        s_print_base64 (out, obj->via.bin.ptr, obj->via.bin.size);
+        break;
+    case MSGPACK_OBJECT_EXT:
+        s_print_base64 (out, obj->via.ext.ptr, obj->via.ext.size);
+        break;
+    case MSGPACK_OBJECT_ARRAY:
+        fputc ('[', out);
+        for (uint32_t i = 0; i < obj->via.array.size; i++) {
+            if (i > 0)
+                fputs (", ", out);
+            cli_json_print (out, &obj->via.array.ptr[i]);
+        }
+        fputc (']', out);
+        break;
+    case MSGPACK_OBJECT_MAP:
+        cli_json_print_map (out, obj, NULL);
+        break;
+    default:
+        fputs ("null", out);
+        break;
+    }
+}
+
+static bool s_is_bare (const char *str, size_t len)
+{
+    if (len == 0)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)str[i];
+        if (c <= ' ' || c >= 0x7f || c == '"' || c == '\\' || c == '=')
+            return false;
+    }
+    return true;
+}
+
+void cli_text_print (FILE *out, const msgpack_object *obj)
+{
+    if (obj->type == MSGPACK_OBJECT_STR && s_is_bare (obj->via.str.ptr, obj->via.str.size))
+        fwrite (obj->via.str.ptr, 1, obj->via.str.size, out);
+    else
+        cli_json_print (out, obj);
+}
+
+bool cli_str_eq (const msgpack_object *obj, const char *text)
+{
+    size_t len = strlen (text);
+    return obj->type == MSGPACK_OBJECT_STR && obj->via.str.size == len &&
+           memcmp (obj->via.str.ptr, text, len) == 0;
+}
+
+const msgpack_object *cli_map_get (const msgpack_object *map, const char *key)
+{
+    if (!map || map->type != MSGPACK_OBJECT_MAP)
+        return NULL;
+    for (uint32_t i = 0; i < map->via.map.size; i++)
+        if (cli_str_eq (&map->via.map.ptr[i].key, key))
+            return &map->via.map.ptr[i].val;
+    return NULL;
+}
+
+int cli_map_str (const msgpack_object *map, const char *key, const char **str, size_t *len)
+{
+    const msgpack_object *value = cli_map_get (map, key);
+    if (!value)
+        return 1;
+    if (value->type != MSGPACK_OBJECT_STR)
+        return -1;
+    *str = value->via.str.ptr;
+    *len = value->via.str.size;
+    return 0;
+}
+
+int cli_map_int (const msgpack_object *map, const char *key, int64_t *value)
+{
+    const msgpack_object *found = cli_map_get (map, key);
+    if (!found)
+        return 1;
+    if (found->type == MSGPACK_OBJECT_POSITIVE_INTEGER && found->via.u64 <= INT64_MAX)
+        *value = (int64_t)found->via.u64;
+    else if (found->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+        *value = found->via.i64;
+    else
+        return -1;
+    return 0;
+}
+
+int cli_map_bool (const msgpack_object *map, const char *key, bool *value)
+{
+    const msgpack_object *found = cli_map_get (map, key);
+    if (!found)
+        return 1;
+    if (found->type != MSGPACK_OBJECT_BOOLEAN)
+        return -1;
+    *value = found->via.boolean;
+    return 0;
+}

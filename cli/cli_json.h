@@ -1,0 +1,48 @@
+/*  cli_json: msgpack objects as JSON text, and as the one-line "key=value"
+    form of human output.
+
+    Objects come from replies and events, so they are untrusted: strings are
+    escaped (", \ and control characters as \u00XX; bytes that are not UTF-8
+    become U+FFFD), bin and ext values are base64 strings, map keys that are
+    not strings are written as the JSON text of the key. Nesting is bounded
+    by oms_msgpack_parse (OMS_DEPTH_MAX), which every object here went through.
+*/
+#ifndef CLI_JSON_H
+#define CLI_JSON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <msgpack.h>
+
+//  Writes `obj` as JSON (no newline).
+void cli_json_print (FILE *out, const msgpack_object *obj);
+//  Writes a map as a JSON object without the entry named `skip` (may be NULL).
+void cli_json_print_map (FILE *out, const msgpack_object *map, const char *skip);
+//  Writes a map key as a JSON string: a string key as itself, any other key
+//  as its JSON text in a string.
+void cli_json_print_key (FILE *out, const msgpack_object *key);
+//  Writes bytes as a JSON string, quoted.
+void cli_json_print_str (FILE *out, const char *str, size_t len);
+//  Writes the inside of a JSON string (no quotes): free text on one line.
+void cli_json_print_text (FILE *out, const char *str, size_t len);
+
+//  Writes a value for a human line: a string as is when it is made of
+//  printable ASCII without spaces, quotes, '=' or '\', else as a JSON string;
+//  other values as JSON.
+void cli_text_print (FILE *out, const msgpack_object *obj);
+
+//  The value of `key` in a map, or NULL when absent or `map` is not a map.
+//  Borrowed: lives as long as the object it was found in.
+const msgpack_object *cli_map_get (const msgpack_object *map, const char *key);
+
+//  Typed look-ups: 0 found with the type asked for, 1 absent, -1 present with
+//  another type (or an integer out of int64_t's range).
+int cli_map_str (const msgpack_object *map, const char *key, const char **str, size_t *len);
+int cli_map_int (const msgpack_object *map, const char *key, int64_t *value);
+int cli_map_bool (const msgpack_object *map, const char *key, bool *value);
+
+//  Whether a string object equals `text`.
+bool cli_str_eq (const msgpack_object *obj, const char *text);
+
+#endif
