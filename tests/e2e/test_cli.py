@@ -3,11 +3,15 @@ control with scripts/oms-ctl, and clusters side by side."""
 
 import json
 import os
+import socket
+import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from cluster import CARD_OK, SETTLE_S, Cluster, ClusterTest, poll, run, uid  # noqa: E402
+from cluster import (CARD_OK, SCRIPTS, SETTLE_S, Cluster, ClusterTest, alive,  # noqa: E402
+                     poll, run, uid)
 
 
 class CliCase(ClusterTest):
@@ -71,8 +75,16 @@ class Rejections(CliCase):
     def test_missing_customer_is_rejected(self):
         self.assertRejected(self.place_args(customer=None), r"customer")
 
-    def test_unknown_payment_method_is_rejected(self):
-        self.assertRejected(self.place_args(pay="bitcoin"), r"pay|method|bitcoin")
+    def test_malformed_payment_method_is_rejected(self):
+        self.assertRejected(self.place_args(pay="Bit Coin"), r"pay|method")
+
+    def test_unsupported_payment_method_cancels_the_order(self):
+        #  Payment alone knows its methods (one file each, one registry
+        #  line): the order is accepted, then cancelled with the reason.
+        order_id = self.cluster.place("cust-x", [(self.known, 1)], "bitcoin")
+        self.assertEqual(self.cluster.wait(order_id), "CANCELLED")
+        reason = self.cluster.get(order_id)["reason"]
+        self.assertIn("unsupported payment method bitcoin", reason)
 
     def test_card_payment_needs_a_card(self):
         self.assertRejected(self.place_args(pay="card"), r"card")
@@ -248,6 +260,87 @@ class SideBySide(CliCase):
             if r.returncode == 0:   #  order ids are per cluster: it may be one of its own
                 self.assertNotEqual(json.loads(there.oms("get", a, "--json").stdout)["customer"],
                                     mine)
+
+
+class Scripts(CliCase):
+    """scripts/oms-up, oms-down and oms-ctl, beyond what every test uses."""
+
+    def run_script(self, env, *args):
+        return subprocess.run([str(SCRIPTS / args[0]), *args[1:]], env=env, capture_output=True,
+                              text=True, timeout=120, stdin=subprocess.DEVNULL)
+
+    def test_oms_up_leaves_running_processes_alone(self):
+        before = self.cluster.pids()
+        r = self.run_script(self.cluster.env, "oms-up")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, "", "nothing was started")
+        self.assertEqual(r.stderr.count("already running"), 5, r.stderr)
+        self.assertEqual(self.cluster.pids(), before)
+        self.cluster.oms("status")
+
+    def test_oms_up_without_programs_fails_clearly(self):
+        with tempfile.TemporaryDirectory() as empty:
+            env = dict(self.cluster.env, OMS_BIN_DIR=empty, OMS_HOME=os.path.join(empty, "home"))
+            r = self.run_script(env, "oms-up")
+            self.assertEqual(r.returncode, 1, r)
+            self.assertIn(os.path.join(empty, "broker", "oms-broker"), r.stderr)
+            self.assertIn("missing program", r.stderr)
+            self.assertFalse(os.path.exists(os.path.join(empty, "home", "run")),
+                             "nothing was started")
+
+    def test_oms_up_reports_a_process_that_fails_to_start(self):
+        busy = socket.socket()
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        broken = Cluster(name="broken", config={
+            "services/payment/api": f"tcp://127.0.0.1:{busy.getsockname()[1]}"})
+        try:
+            broken.prepare()
+            r = self.run_script(broken.env, "oms-up")
+            self.assertEqual(r.returncode, 1, r)
+            self.assertIn("payment exited during start-up", r.stderr)
+            self.assertIn("Address already in use", r.stderr, "the tail of payment's log")
+            started = broken.pids()
+            self.assertIn("broker", started)
+        finally:
+            busy.close()
+            broken.stop()
+        for name, pid in started.items():
+            self.assertFalse(alive(pid), f"oms-down left {name} running")
+
+    def test_oms_down_stops_every_process(self):
+        with Cluster(name="down") as other:
+            pids = other.pids()
+            self.assertEqual(set(pids), {"broker", "order", "inventory", "payment",
+                                         "notification"})
+            self.assertTrue(all(alive(pid) for pid in pids.values()))
+            r = self.run_script(other.env, "oms-down")
+            self.assertEqual((r.returncode, r.stdout, r.stderr), (0, "", ""))
+            self.assertEqual(other.pids(), {})
+            for name, pid in pids.items():
+                self.assertFalse(alive(pid), f"{name} still running")
+            r = self.run_script(other.env, "oms-down")
+            self.assertEqual((r.returncode, r.stdout, r.stderr), (0, "", ""), "a second time")
+
+    def test_oms_ctl_stop_and_start(self):
+        pid = self.cluster.pids()["notification"]
+        self.cluster.ctl("stop", "notification")
+        self.assertFalse(alive(pid))
+        self.assertNotIn("notification", self.cluster.pids())
+        self.assertNotEqual(self.cluster.oms("status", "notification", check=False).returncode, 0)
+        r = self.cluster.ctl("start", "notification")
+        self.assertIn("notification started", r.stdout)
+        self.cluster.oms("status", "notification")
+        r = self.run_script(self.cluster.env, "oms-ctl", "start", "notification")
+        self.assertEqual(r.returncode, 1, "refuses to start a running process")
+        self.assertIn("already running", r.stderr)
+
+    def test_oms_ctl_rejects_bad_arguments(self):
+        for args in (["stop", "nosuch"], ["frob", "order"], ["stop"], []):
+            with self.subTest(args=args):
+                r = self.run_script(self.cluster.env, "oms-ctl", *args)
+                self.assertEqual(r.returncode, 1, r)
+                self.assertIn("usage:", r.stderr)
 
 
 if __name__ == "__main__":

@@ -210,7 +210,7 @@ class Idempotence(SagaCase):
 
 
 class SagaTimeout(SagaCase):
-    CLUSTER = {"saga_timeout_ms": 2000}
+    CLUSTER = {"saga_timeout_ms": 2500}
 
     def test_timeout_while_payment_is_stopped_leaves_no_charge(self):
         sku = self.sku(10, 500)
