@@ -23,6 +23,7 @@ ROUNDS = int(os.environ.get("OMS_FAULT_ROUNDS", "2"))
 DOWN_S = float(os.environ.get("OMS_FAULT_DOWN_S", "1.0"))
 SEED = int(os.environ.get("OMS_FAULT_SEED", str(int(time.time()))))
 PLACERS = 4
+CANCEL_SHARE = 0.1
 SETTLE_S = 60 + ORDERS / 100
 
 
@@ -63,22 +64,37 @@ class FaultTest(unittest.TestCase):
             plans.append(cluster.place_args(customer, items, pay, card=card,
                                             request_id=f"fault-{tag}-{i}"))
 
-        placed, errors = {}, []
+        placed, errors, cancels = {}, [], []
         lock = threading.Lock()
+
+        def retried(args, what):
+            deadline = time.monotonic() + 120
+            while True:
+                r = cluster.oms(*args, check=False)
+                if r.returncode == 0 or time.monotonic() > deadline:
+                    if r.returncode:
+                        errors.append(f"{what} {args}: {r.stderr.strip()}")
+                    return r
 
         def placer(share):
             for args in share:
                 #  A placement may meet a dead order service: the same request
                 #  id is retried until it is accepted, never placed twice.
                 deadline = time.monotonic() + 120
-                while True:
-                    r = cluster.oms(*args, check=False)
-                    if r.returncode == 0:
-                        with lock:
-                            placed[args[args.index("--request-id") + 1]] = r.stdout.strip()
-                        break
-                    if time.monotonic() > deadline:
-                        errors.append(f"placing {args}: {r.stderr.strip()}")
+                r = retried(args, "placing")
+                if r.returncode:
+                    return
+                order_id = r.stdout.strip()
+                with lock:
+                    placed[args[args.index("--request-id") + 1]] = order_id
+                    if rng.random() < CANCEL_SHARE:
+                        cancels.append(order_id)
+                #  Customers cancel some orders: at once (often before payment)
+                #  or one placement later (often after confirmation).
+                while len(cancels) > 1 or (cancels and rng.random() < 0.5):
+                    with lock:
+                        victim = cancels.pop(0) if cancels else None
+                    if victim and retried(["cancel", victim], "cancelling").returncode:
                         return
 
         threads = [threading.Thread(target=placer, args=(plans[i::PLACERS],))
@@ -99,19 +115,22 @@ class FaultTest(unittest.TestCase):
                 faults[victim] += 1
         for t in threads:
             t.join()
+        for victim in cancels:
+            retried(["cancel", victim], "cancelling")
         print(f"placed {len(placed)} orders in {time.monotonic() - started:.1f}s with faults "
               f"{dict(faults)}", flush=True)
         self.assertEqual(errors, [])
         self.assertEqual(len(placed), ORDERS)
         self.assertEqual(len(set(placed.values())), ORDERS, "one order per request id")
 
+        wallets = {rich: 10 ** 12, poor: 20000}
         api = Api({s: cluster.endpoint(s) for s in SERVICES})
         try:
-            self.check(cluster, api, set(placed.values()))
+            self.check(cluster, api, set(placed.values()), wallets)
         finally:
             api.close()
 
-    def check(self, cluster, api, order_ids):
+    def check(self, cluster, api, order_ids, wallets):
         def settled():
             pending = [o for o in order_ids if api.call("order", "get", order_id=o)["status"]
                        not in TERMINAL]
@@ -153,6 +172,15 @@ class FaultTest(unittest.TestCase):
         cluster.assert_conserved()
         for sku in cluster.initial:
             self.assertEqual(cluster.stock(sku)["reserved"], 0, f"{sku}: nothing left reserved")
+
+        #  Wallets end where confirmed wallet orders (and the warm-up orders,
+        #  paid cash) leave them: every cancelled charge came back.
+        for customer, credit in wallets.items():
+            spent = sum(v["total_cents"] for v in orders.values()
+                        if v["customer"] == customer and v["method"] == "wallet"
+                        and v["status"] == "CONFIRMED")
+            self.assertEqual(api.call("payment", "wallet.get", customer=customer)["balance_cents"],
+                             credit - spent, f"{customer}'s wallet")
 
         dead = sum(api.call(s, "status")["counters"]["events_dead"] for s in SERVICES)
         self.assertEqual(dead, 0, "no event ended in a dead-letter log")
