@@ -182,13 +182,18 @@ class FaultTest(unittest.TestCase):
             self.assertEqual(api.call("payment", "wallet.get", customer=customer)["balance_cents"],
                              credit - spent, f"{customer}'s wallet")
 
-        dead = sum(api.call(s, "status")["counters"]["events_dead"] for s in SERVICES)
-        self.assertEqual(dead, 0, "no event ended in a dead-letter log")
+        counters = Counter()
+        for service in SERVICES:
+            counters.update(api.call(service, "status")["counters"])
+        self.assertEqual(counters["events_dead"], 0, "no event ended in a dead-letter log")
         print(f"orders={len(order_ids)} confirmed={len(confirmed)} cancelled={len(cancelled)} "
               f"charged={sum(charged[o] for o in order_ids)} "
               f"refunded={sum(refunded[o] for o in order_ids)} "
               f"payment_failed={sum(failed[o] for o in order_ids)} "
               f"notifications={sum(1 for k in sent if k[0] in order_ids)}", flush=True)
+        print("since the last restarts: " + " ".join(
+            f"{k}={counters[k]}" for k in ("events_gap", "events_duplicate", "replays_requested",
+                                           "replays_served")), flush=True)
 
 
 if __name__ == "__main__":
