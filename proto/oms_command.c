@@ -10,92 +10,82 @@
 #define LEVEL_MAX  (INT64_C (1) << 53)
 #define REPLAY_MAX 4096
 
-#define REQ_STR(name, chars_, max_, required_)                                                     \
-    {                                                                                              \
-        .key = #name, .type = OMS_T_STR, .offset = offsetof (oms_request_t, name),                 \
-        .required = required_, .chars = chars_, .max = max_                                        \
-    }
-#define REQ_INT(name, min_, max_, required_)                                                       \
-    {                                                                                              \
-        .key = #name, .type = OMS_T_INT, .offset = offsetof (oms_request_t, name),                 \
-        .required = required_, .min = min_, .max = max_                                            \
-    }
-#define REQ_UINT(name, min_, max_)                                                                 \
-    {                                                                                              \
-        .key = #name, .type = OMS_T_UINT, .offset = offsetof (oms_request_t, name),                \
-        .required = true, .min = min_, .max = max_                                                 \
-    }
-#define REQ_SCHEMA(name, fields)                                                                   \
-    {                                                                                              \
-        name, fields, sizeof fields / sizeof fields[0], sizeof (oms_request_t)                     \
-    }
-
-#define CMD      REQ_STR (cmd, OMS_C_NAME, OMS_NAME_MAX, true)
-#define ORDER_ID REQ_STR (order_id, OMS_C_ID, OMS_ID_MAX, true)
-#define CUSTOMER REQ_STR (customer, OMS_C_ID, OMS_ID_MAX, true)
-#define SKU      REQ_STR (sku, OMS_C_ID, OMS_SKU_MAX, true)
-#define TOPIC    REQ_STR (topic, OMS_C_NAME, OMS_NAME_MAX, true)
+#define CMD      OMS_STR (oms_request_t, cmd, OMS_C_NAME, OMS_NAME_MAX, true)
+#define ORDER_ID OMS_STR (oms_request_t, order_id, OMS_C_ID, OMS_ID_MAX, true)
+#define CUSTOMER OMS_STR (oms_request_t, customer, OMS_C_ID, OMS_ID_MAX, true)
+#define SKU      OMS_STR (oms_request_t, sku, OMS_C_ID, OMS_SKU_MAX, true)
+#define TOPIC    OMS_STR (oms_request_t, topic, OMS_C_NAME, OMS_NAME_MAX, true)
 
 static const oms_field_t s_place_fields[] = {
     CMD,
-    REQ_STR (request_id, OMS_C_ID, OMS_ID_MAX, true),
+    OMS_STR (oms_request_t, request_id, OMS_C_ID, OMS_ID_MAX, true),
     CUSTOMER,
-    {.key = "items",
-     .type = OMS_T_ITEMS,
-     .offset = offsetof (oms_request_t, items),
-     .required = true,
-     .min = 1,
-     .max = OMS_ITEMS_MAX,
-     .count_offset = offsetof (oms_request_t, n_items)},
-    REQ_STR (method, OMS_C_NAME, OMS_NAME_MAX, true),
-    REQ_STR (card, OMS_C_DIGITS, OMS_CARD_MAX, false),
+    OMS_ITEMS (oms_request_t, items, n_items, 1, true),
+    OMS_STR (oms_request_t, method, OMS_C_NAME, OMS_NAME_MAX, true),
+    OMS_STR (oms_request_t, card, OMS_C_DIGITS, OMS_CARD_MAX, false),
 };
 static const oms_field_t s_cancel_fields[] = {CMD, ORDER_ID};
 static const oms_field_t s_get_fields[] = {CMD, ORDER_ID};
 static const oms_field_t s_stock_set_fields[] = {
     CMD,
     SKU,
-    REQ_INT (qty, 0, LEVEL_MAX, true),
-    REQ_INT (price_cents, 1, OMS_CENTS_MAX, false),
+    OMS_INT (oms_request_t, qty, 0, LEVEL_MAX, true),
+    OMS_INT (oms_request_t, price_cents, 1, OMS_CENTS_MAX, false),
 };
 static const oms_field_t s_stock_get_fields[] = {CMD, SKU};
 static const oms_field_t s_wallet_credit_fields[] = {
     CMD,
     CUSTOMER,
-    REQ_INT (amount_cents, 1, OMS_CENTS_MAX, true),
+    OMS_INT (oms_request_t, amount_cents, 1, OMS_CENTS_MAX, true),
 };
 static const oms_field_t s_wallet_get_fields[] = {CMD, CUSTOMER};
 static const oms_field_t s_notifications_fields[] = {
     CMD,
-    REQ_STR (order_id, OMS_C_ID, OMS_ID_MAX, false),
-    REQ_STR (customer, OMS_C_ID, OMS_ID_MAX, false),
+    OMS_STR (oms_request_t, order_id, OMS_C_ID, OMS_ID_MAX, false),
+    OMS_STR (oms_request_t, customer, OMS_C_ID, OMS_ID_MAX, false),
 };
 static const oms_field_t s_channel_set_fields[] = {
     CMD,
     CUSTOMER,
-    REQ_STR (channel, OMS_C_NAME, OMS_NAME_MAX, true),
+    OMS_STR (oms_request_t, channel, OMS_C_NAME, OMS_NAME_MAX, true),
 };
 static const oms_field_t s_replay_fields[] = {
     CMD,
     TOPIC,
-    REQ_UINT (from, 1, UINT64_MAX),
-    REQ_UINT (max, 1, REPLAY_MAX),
+    OMS_UINT (oms_request_t, from, 1, UINT64_MAX, true),
+    OMS_UINT (oms_request_t, max, 1, REPLAY_MAX, true),
 };
 static const oms_field_t s_status_fields[] = {CMD};
-static const oms_field_t s_position_set_fields[] = {CMD, TOPIC, REQ_UINT (seq, 0, UINT64_MAX)};
+static const oms_field_t s_position_set_fields[] = {
+    CMD, TOPIC, OMS_UINT (oms_request_t, seq, 0, UINT64_MAX, true)};
 
-static const oms_schema_t s_place = REQ_SCHEMA ("place", s_place_fields);
-static const oms_schema_t s_cancel = REQ_SCHEMA ("cancel", s_cancel_fields);
-static const oms_schema_t s_get = REQ_SCHEMA ("get", s_get_fields);
-static const oms_schema_t s_stock_set = REQ_SCHEMA ("stock.set", s_stock_set_fields);
-static const oms_schema_t s_stock_get = REQ_SCHEMA ("stock.get", s_stock_get_fields);
-static const oms_schema_t s_wallet_credit = REQ_SCHEMA ("wallet.credit", s_wallet_credit_fields);
-static const oms_schema_t s_wallet_get = REQ_SCHEMA ("wallet.get", s_wallet_get_fields);
-static const oms_schema_t s_notifications = REQ_SCHEMA ("notifications", s_notifications_fields);
-static const oms_schema_t s_channel_set = REQ_SCHEMA ("channel.set", s_channel_set_fields);
-static const oms_schema_t s_replay = REQ_SCHEMA ("replay", s_replay_fields);
-static const oms_schema_t s_status = REQ_SCHEMA ("status", s_status_fields);
-static const oms_schema_t s_position_set = REQ_SCHEMA ("position.set", s_position_set_fields);
+static const oms_field_t s_metrics_fields[] = {CMD};
+static const oms_field_t s_dlq_list_fields[] = {CMD};
+static const oms_field_t s_dlq_one_fields[] = {CMD,
+                                               OMS_UINT (oms_request_t, id, 1, UINT64_MAX, true)};
+
+static const oms_schema_t s_place = OMS_SCHEMA (oms_request_t, "place", s_place_fields);
+static const oms_schema_t s_cancel = OMS_SCHEMA (oms_request_t, "cancel", s_cancel_fields);
+static const oms_schema_t s_get = OMS_SCHEMA (oms_request_t, "get", s_get_fields);
+static const oms_schema_t s_stock_set = OMS_SCHEMA (oms_request_t, "stock.set", s_stock_set_fields);
+static const oms_schema_t s_stock_get = OMS_SCHEMA (oms_request_t, "stock.get", s_stock_get_fields);
+static const oms_schema_t s_wallet_credit =
+    OMS_SCHEMA (oms_request_t, "wallet.credit", s_wallet_credit_fields);
+static const oms_schema_t s_wallet_get =
+    OMS_SCHEMA (oms_request_t, "wallet.get", s_wallet_get_fields);
+static const oms_schema_t s_notifications =
+    OMS_SCHEMA (oms_request_t, "notifications", s_notifications_fields);
+static const oms_schema_t s_channel_set =
+    OMS_SCHEMA (oms_request_t, "channel.set", s_channel_set_fields);
+static const oms_schema_t s_replay = OMS_SCHEMA (oms_request_t, "replay", s_replay_fields);
+static const oms_schema_t s_status = OMS_SCHEMA (oms_request_t, "status", s_status_fields);
+static const oms_schema_t s_position_set =
+    OMS_SCHEMA (oms_request_t, "position.set", s_position_set_fields);
+static const oms_schema_t s_metrics = OMS_SCHEMA (oms_request_t, "metrics", s_metrics_fields);
+static const oms_schema_t s_dlq_list = OMS_SCHEMA (oms_request_t, "dlq.list", s_dlq_list_fields);
+static const oms_schema_t s_dlq_show = OMS_SCHEMA (oms_request_t, "dlq.show", s_dlq_one_fields);
+static const oms_schema_t s_dlq_retry = OMS_SCHEMA (oms_request_t, "dlq.retry", s_dlq_one_fields);
+static const oms_schema_t s_dlq_drop = OMS_SCHEMA (oms_request_t, "dlq.drop", s_dlq_one_fields);
 
 static const oms_command_type_t s_commands[] = {
     {"place", &s_place},
@@ -110,6 +100,11 @@ static const oms_command_type_t s_commands[] = {
     {"replay", &s_replay},
     {"status", &s_status},
     {"position.set", &s_position_set},
+    {"metrics", &s_metrics},
+    {"dlq.list", &s_dlq_list},
+    {"dlq.show", &s_dlq_show},
+    {"dlq.retry", &s_dlq_retry},
+    {"dlq.drop", &s_dlq_drop},
 };
 #define COMMANDS (sizeof s_commands / sizeof s_commands[0])
 

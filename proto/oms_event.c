@@ -13,33 +13,13 @@
 //  Stock levels stay exact in a double, for clients whose numbers are doubles.
 #define LEVEL_MAX (INT64_C (1) << 53)
 
-#define BODY_STR(name, chars_, max_, required_)                                                    \
-    {                                                                                              \
-        .key = #name, .type = OMS_T_STR, .offset = offsetof (oms_body_t, name),                    \
-        .required = required_, .chars = chars_, .max = max_                                        \
-    }
-#define BODY_INT(name, min_, max_)                                                                 \
-    {                                                                                              \
-        .key = #name, .type = OMS_T_INT, .offset = offsetof (oms_body_t, name), .required = true,  \
-        .min = min_, .max = max_                                                                   \
-    }
-#define BODY_SCHEMA(name, fields)                                                                  \
-    {                                                                                              \
-        name, fields, sizeof fields / sizeof fields[0], sizeof (oms_body_t)                        \
-    }
-
-#define ORDER_ID   BODY_STR (order_id, OMS_C_ID, OMS_ID_MAX, true)
-#define CUSTOMER   BODY_STR (customer, OMS_C_ID, OMS_ID_MAX, true)
-#define METHOD     BODY_STR (method, OMS_C_NAME, OMS_NAME_MAX, true)
-#define CARD_LAST4 BODY_STR (card_last4, OMS_C_DIGITS, 4, false)
-#define REASON     BODY_STR (reason, OMS_C_ANY, OMS_TEXT_MAX, true)
-#define AMOUNT     BODY_INT (amount_cents, 0, OMS_CENTS_MAX)
-#define ITEMS                                                                                      \
-    {                                                                                              \
-        .key = "items", .type = OMS_T_ITEMS, .offset = offsetof (oms_body_t, items),               \
-        .required = true, .min = 1, .max = OMS_ITEMS_MAX,                                          \
-        .count_offset = offsetof (oms_body_t, n_items)                                             \
-    }
+#define ORDER_ID   OMS_STR (oms_body_t, order_id, OMS_C_ID, OMS_ID_MAX, true)
+#define CUSTOMER   OMS_STR (oms_body_t, customer, OMS_C_ID, OMS_ID_MAX, true)
+#define METHOD     OMS_STR (oms_body_t, method, OMS_C_NAME, OMS_NAME_MAX, true)
+#define CARD_LAST4 OMS_STR (oms_body_t, card_last4, OMS_C_DIGITS, 4, false)
+#define REASON     OMS_STR (oms_body_t, reason, OMS_C_ANY, OMS_TEXT_MAX, true)
+#define AMOUNT     OMS_INT (oms_body_t, amount_cents, 0, OMS_CENTS_MAX, true)
+#define ITEMS      OMS_ITEMS (oms_body_t, items, n_items, 1, true)
 
 static const oms_field_t s_order_placed_fields[] = {ORDER_ID, CUSTOMER, ITEMS, METHOD, CARD_LAST4};
 static const oms_field_t s_order_confirmed_fields[] = {ORDER_ID, CUSTOMER, AMOUNT};
@@ -48,9 +28,11 @@ static const oms_field_t s_stock_reserved_fields[] = {ORDER_ID, CUSTOMER, AMOUNT
                                                       CARD_LAST4};
 static const oms_field_t s_stock_rejected_fields[] = {ORDER_ID, CUSTOMER, REASON};
 static const oms_field_t s_stock_updated_fields[] = {
-    BODY_STR (sku, OMS_C_ID, OMS_SKU_MAX, true), BODY_INT (available, 0, LEVEL_MAX),
-    BODY_INT (reserved, 0, LEVEL_MAX),           BODY_INT (sold, 0, LEVEL_MAX),
-    BODY_INT (price_cents, 0, OMS_CENTS_MAX),
+    OMS_STR (oms_body_t, sku, OMS_C_ID, OMS_SKU_MAX, true),
+    OMS_INT (oms_body_t, available, 0, LEVEL_MAX, true),
+    OMS_INT (oms_body_t, reserved, 0, LEVEL_MAX, true),
+    OMS_INT (oms_body_t, sold, 0, LEVEL_MAX, true),
+    OMS_INT (oms_body_t, price_cents, 0, OMS_CENTS_MAX, true),
 };
 static const oms_field_t s_payment_completed_fields[] = {ORDER_ID, CUSTOMER, AMOUNT, METHOD};
 static const oms_field_t s_payment_failed_fields[] = {ORDER_ID, CUSTOMER, METHOD, REASON};
@@ -58,14 +40,14 @@ static const oms_field_t s_payment_refunded_fields[] = {ORDER_ID, CUSTOMER, AMOU
 static const oms_field_t s_notification_sent_fields[] = {
     ORDER_ID,
     CUSTOMER,
-    BODY_STR (kind, OMS_C_NAME, OMS_NAME_MAX, true),
-    BODY_STR (channel, OMS_C_NAME, OMS_NAME_MAX, true),
-    BODY_STR (text, OMS_C_ANY, OMS_TEXT_MAX, true),
+    OMS_STR (oms_body_t, kind, OMS_C_NAME, OMS_NAME_MAX, true),
+    OMS_STR (oms_body_t, channel, OMS_C_NAME, OMS_NAME_MAX, true),
+    OMS_STR (oms_body_t, text, OMS_C_ANY, OMS_TEXT_MAX, true),
 };
 static const oms_field_t s_heartbeat_fields[] = {
-    BODY_STR (name, OMS_C_NAME, OMS_NAME_MAX, true),
-    BODY_STR (instance, OMS_C_ID, OMS_ID_MAX, true),
-    BODY_STR (version, OMS_C_ANY, OMS_NAME_MAX, true),
+    OMS_STR (oms_body_t, name, OMS_C_NAME, OMS_NAME_MAX, true),
+    OMS_STR (oms_body_t, instance, OMS_C_ID, OMS_ID_MAX, true),
+    OMS_STR (oms_body_t, version, OMS_C_ANY, OMS_NAME_MAX, true),
     {.key = "uptime_ns",
      .type = OMS_T_UINT,
      .offset = offsetof (oms_body_t, uptime_ns),
@@ -79,25 +61,27 @@ static const oms_field_t s_heartbeat_fields[] = {
      .count_offset = offsetof (oms_body_t, n_heads)},
 };
 
-static const oms_schema_t s_order_placed = BODY_SCHEMA ("order.placed", s_order_placed_fields);
+static const oms_schema_t s_order_placed =
+    OMS_SCHEMA (oms_body_t, "order.placed", s_order_placed_fields);
 static const oms_schema_t s_order_confirmed =
-    BODY_SCHEMA ("order.confirmed", s_order_confirmed_fields);
+    OMS_SCHEMA (oms_body_t, "order.confirmed", s_order_confirmed_fields);
 static const oms_schema_t s_order_cancelled =
-    BODY_SCHEMA ("order.cancelled", s_order_cancelled_fields);
+    OMS_SCHEMA (oms_body_t, "order.cancelled", s_order_cancelled_fields);
 static const oms_schema_t s_stock_reserved =
-    BODY_SCHEMA ("stock.reserved", s_stock_reserved_fields);
+    OMS_SCHEMA (oms_body_t, "stock.reserved", s_stock_reserved_fields);
 static const oms_schema_t s_stock_rejected =
-    BODY_SCHEMA ("stock.rejected", s_stock_rejected_fields);
-static const oms_schema_t s_stock_updated = BODY_SCHEMA ("stock.updated", s_stock_updated_fields);
+    OMS_SCHEMA (oms_body_t, "stock.rejected", s_stock_rejected_fields);
+static const oms_schema_t s_stock_updated =
+    OMS_SCHEMA (oms_body_t, "stock.updated", s_stock_updated_fields);
 static const oms_schema_t s_payment_completed =
-    BODY_SCHEMA ("payment.completed", s_payment_completed_fields);
+    OMS_SCHEMA (oms_body_t, "payment.completed", s_payment_completed_fields);
 static const oms_schema_t s_payment_failed =
-    BODY_SCHEMA ("payment.failed", s_payment_failed_fields);
+    OMS_SCHEMA (oms_body_t, "payment.failed", s_payment_failed_fields);
 static const oms_schema_t s_payment_refunded =
-    BODY_SCHEMA ("payment.refunded", s_payment_refunded_fields);
+    OMS_SCHEMA (oms_body_t, "payment.refunded", s_payment_refunded_fields);
 static const oms_schema_t s_notification_sent =
-    BODY_SCHEMA ("notification.sent", s_notification_sent_fields);
-static const oms_schema_t s_heartbeat = BODY_SCHEMA ("heartbeat", s_heartbeat_fields);
+    OMS_SCHEMA (oms_body_t, "notification.sent", s_notification_sent_fields);
+static const oms_schema_t s_heartbeat = OMS_SCHEMA (oms_body_t, "heartbeat", s_heartbeat_fields);
 
 const oms_event_type_t oms_event_types[] = {
     {"order.placed", "order", &s_order_placed, true},
@@ -114,33 +98,17 @@ const oms_event_type_t oms_event_types[] = {
     {NULL, NULL, NULL, false},
 };
 
-#define ENV_STR(name, required_)                                                                   \
-    {                                                                                              \
-        .key = #name, .type = OMS_T_STR, .offset = offsetof (oms_event_t, name),                   \
-        .required = required_, .chars = OMS_C_ID, .max = OMS_ID_MAX                                \
-    }
-#define ENV_NAME(name)                                                                             \
-    {                                                                                              \
-        .key = #name, .type = OMS_T_STR, .offset = offsetof (oms_event_t, name), .required = true, \
-        .chars = OMS_C_NAME, .max = OMS_NAME_MAX                                                   \
-    }
-#define ENV_UINT(name, min_)                                                                       \
-    {                                                                                              \
-        .key = #name, .type = OMS_T_UINT, .offset = offsetof (oms_event_t, name),                  \
-        .required = true, .min = min_, .max = UINT64_MAX                                           \
-    }
-
 //  "version" takes any uint here so that a wrong one is reported as
 //  OMS_E_VERSION rather than as a range error.
 static const oms_field_t s_envelope_fields[] = {
-    ENV_UINT (version, 0),
-    ENV_STR (id, true),
-    ENV_NAME (type),
-    ENV_NAME (producer),
-    ENV_UINT (seq, 1),
-    ENV_UINT (ts_ns, 0),
-    ENV_STR (correlation_id, false),
-    ENV_STR (causation_id, false),
+    OMS_UINT (oms_event_t, version, 0, UINT64_MAX, true),
+    OMS_STR (oms_event_t, id, OMS_C_ID, OMS_ID_MAX, true),
+    OMS_STR (oms_event_t, type, OMS_C_NAME, OMS_NAME_MAX, true),
+    OMS_STR (oms_event_t, producer, OMS_C_NAME, OMS_NAME_MAX, true),
+    OMS_UINT (oms_event_t, seq, 1, UINT64_MAX, true),
+    OMS_UINT (oms_event_t, ts_ns, 0, UINT64_MAX, true),
+    OMS_STR (oms_event_t, correlation_id, OMS_C_ID, OMS_ID_MAX, false),
+    OMS_STR (oms_event_t, causation_id, OMS_C_ID, OMS_ID_MAX, false),
     {.key = "data", .type = OMS_T_MAP, .offset = offsetof (oms_event_t, data), .required = true},
 };
 #define ENVELOPE_FIELDS (sizeof s_envelope_fields / sizeof s_envelope_fields[0])

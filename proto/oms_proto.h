@@ -138,12 +138,12 @@ typedef struct {
 #define OMS_INT(T, name, min_, max_, required_)                                                    \
     {.key = #name, .type = OMS_T_INT, .offset = offsetof (T, name), .required = (required_),       \
      .min = (min_), .max = (max_)}
-#define OMS_UINT(T, name, required_)                                                               \
+#define OMS_UINT(T, name, min_, max_, required_)                                                   \
     {.key = #name, .type = OMS_T_UINT, .offset = offsetof (T, name), .required = (required_),      \
-     .max = UINT64_MAX}
-#define OMS_ITEMS(T, name, count, required_)                                                       \
+     .min = (min_), .max = (max_)}
+#define OMS_ITEMS(T, name, count, min_, required_)                                                 \
     {.key = #name, .type = OMS_T_ITEMS, .offset = offsetof (T, name), .required = (required_),     \
-     .max = OMS_ITEMS_MAX, .count_offset = offsetof (T, count)}
+     .min = (min_), .max = OMS_ITEMS_MAX, .count_offset = offsetof (T, count)}
 #define OMS_SCHEMA(T, name, fields)                                                                \
     {name, fields, sizeof fields / sizeof fields[0], sizeof (T)}
 
@@ -307,6 +307,7 @@ typedef struct {
     uint64_t from;
     uint64_t max;
     uint64_t seq;
+    uint64_t id;                    //  a dead letter
 } oms_request_t;
 
 typedef struct {

@@ -43,7 +43,7 @@ typedef struct {
 static const oms_field_t s_reservation_fields[] = {
     OMS_STR (reservation_t, order_id, OMS_C_ID, OMS_ID_MAX, true),
     OMS_STR (reservation_t, state, OMS_C_NAME, 15, true),
-    OMS_ITEMS (reservation_t, items, n_items, false),
+    OMS_ITEMS (reservation_t, items, n_items, 0, false),
     OMS_INT (reservation_t, amount_cents, 0, OMS_CENTS_MAX, false),
 };
 static const oms_schema_t s_reservation =

@@ -26,7 +26,7 @@ static const oms_field_t s_notice_fields[] = {
     OMS_STR (notice_t, channel, OMS_C_NAME, OMS_NAME_MAX, true),
     OMS_STR (notice_t, text, OMS_C_ANY, OMS_TEXT_MAX, true),
     OMS_STR (notice_t, customer, OMS_C_ID, OMS_ID_MAX, true),
-    OMS_UINT (notice_t, ts_ns, true),
+    OMS_UINT (notice_t, ts_ns, 0, UINT64_MAX, true),
 };
 static const oms_schema_t s_notice = OMS_SCHEMA (notice_t, "notification", s_notice_fields);
 //  What a query shows: the first four fields.

@@ -29,13 +29,13 @@ static const oms_field_t s_order_fields[] = {
     OMS_STR (order_t, order_id, OMS_C_ID, OMS_ID_MAX, true),
     OMS_STR (order_t, status, OMS_C_ID, 15, true),
     OMS_STR (order_t, customer, OMS_C_ID, OMS_ID_MAX, true),
-    OMS_ITEMS (order_t, items, n_items, true),
+    OMS_ITEMS (order_t, items, n_items, 1, true),
     OMS_INT (order_t, total_cents, 0, OMS_CENTS_MAX, true),
     OMS_STR (order_t, reason, OMS_C_ANY, OMS_TEXT_MAX, false),
     OMS_STR (order_t, method, OMS_C_NAME, OMS_NAME_MAX, true),
     OMS_STR (order_t, card_last4, OMS_C_DIGITS, 4, false),
-    OMS_UINT (order_t, created_ns, true),
-    OMS_UINT (order_t, deadline_ns, false),
+    OMS_UINT (order_t, created_ns, 0, UINT64_MAX, true),
+    OMS_UINT (order_t, deadline_ns, 0, UINT64_MAX, false),
 };
 static const oms_schema_t s_order = OMS_SCHEMA (order_t, "order", s_order_fields);
 
