@@ -26,6 +26,7 @@
 
 #include "oms_config.h"
 #include "oms_log.h"
+#include "oms_metrics.h"
 #include "oms_proto.h"
 
 #define BROKER_NAME "broker"
@@ -58,6 +59,7 @@ typedef struct {
     uint64_t started_ns;           //  monotonic, for uptime
     uint64_t heartbeat_seq;        //  last heartbeat's seq, from 1 per process
     broker_counters_t counters;
+    oms_metrics_t *metrics;        //  served over HTTP when broker/metrics is set
 } broker_t;
 
 //  Set by SIGINT/SIGTERM; the loop stops when it sees it (zmq_poll also
@@ -115,6 +117,7 @@ static void s_destroy (broker_t **self_p)
         zsock_destroy (&self->tap);
         zsock_destroy (&self->backend);
         zsock_destroy (&self->frontend);
+        oms_metrics_destroy (&self->metrics);
         free (self);
         *self_p = NULL;
     }
@@ -164,6 +167,12 @@ static broker_t *s_new (oms_config_t *cfg)
     int host_max = (int)(sizeof (self->instance) - 2 - strlen (pid));
     snprintf (self->instance, sizeof (self->instance), "%.*s:%s", host_max, host, pid);
     self->started_ns = s_clock_ns (CLOCK_MONOTONIC);
+    self->metrics = oms_metrics_new (BROKER_NAME);
+    const char *metrics = oms_config_str (cfg, "broker/metrics");
+    if (!self->metrics || (*metrics && oms_metrics_serve (self->metrics, metrics))) {
+        s_destroy (&self);
+        return NULL;
+    }
 
     char frontend_ep[256], backend_ep[256], tap_ep[256];
     oms_info ("frontend=%s backend=%s tap=%s hwm=%" PRId64,
@@ -242,13 +251,37 @@ static int s_send_event (zsock_t *sock, const char *topic, const msgpack_sbuffer
     return 0;
 }
 
+//  The counters as metrics, refreshed with every heartbeat.
+static void s_publish_metrics (broker_t *self)
+{
+    const broker_counters_t *c = &self->counters;
+    struct {
+        const char *name, *help;
+        uint64_t value;
+    } gauges[] = {
+        {"oms_broker_events", "events forwarded to subscribers since start", c->events},
+        {"oms_broker_event_bytes", "bytes of events forwarded since start", c->event_bytes},
+        {"oms_broker_subscriptions", "subscription messages forwarded since start",
+         c->subscriptions},
+        {"oms_broker_dropped", "messages a full or failing socket refused since start",
+         c->dropped},
+        {"oms_broker_tapped", "event copies sent to the tap since start", c->tapped},
+    };
+    for (size_t i = 0; i < sizeof gauges / sizeof gauges[0]; i++)
+        oms_metrics_set (self->metrics, gauges[i].name, gauges[i].help, NULL,
+                         (double)gauges[i].value);
+    oms_metrics_set (self->metrics, "oms_uptime_seconds", "seconds since the process started",
+                     NULL, (double)(s_clock_ns (CLOCK_MONOTONIC) - self->started_ns) / 1e9);
+    oms_metrics_publish (self->metrics);
+}
+
 //  Publishes heartbeat.broker to subscribers and the tap. The broker owns
 //  no durable events, so its heartbeat carries no heads.
 static void s_send_heartbeat (broker_t *self)
 {
     oms_event_t event;
     uint64_t uptime_ns = s_clock_ns (CLOCK_MONOTONIC) - self->started_ns;
-    oms_event_heartbeat (&event, BROKER_NAME, self->instance, OMS_VERSION, uptime_ns, NULL, 0);
+    oms_event_heartbeat (&event, BROKER_NAME, self->instance, OMS_VERSION, uptime_ns, NULL, 0, NULL, 0);
     event.version = OMS_PROTO_VERSION;
     snprintf (event.producer, sizeof (event.producer), "%s", BROKER_NAME);
     event.seq = ++self->heartbeat_seq;
@@ -308,6 +341,7 @@ static int s_run (broker_t *self)
             uint64_t now = s_clock_ns (CLOCK_MONOTONIC);
             if (now >= next_heartbeat) {
                 s_send_heartbeat (self);
+                s_publish_metrics (self);
                 next_heartbeat += interval_ns;
                 //  After a stall, keep the period rather than catch up.
                 if (next_heartbeat <= now)

@@ -59,6 +59,12 @@ static const oms_field_t s_heartbeat_fields[] = {
      .required = false,
      .max = OMS_HEADS_MAX,
      .count_offset = offsetof (oms_body_t, n_heads)},
+    {.key = "positions",
+     .type = OMS_T_HEADS,
+     .offset = offsetof (oms_body_t, positions),
+     .required = false,
+     .max = OMS_HEADS_MAX,
+     .count_offset = offsetof (oms_body_t, n_positions)},
 };
 
 static const oms_schema_t s_order_placed =
@@ -354,9 +360,22 @@ void oms_event_notification_sent (oms_event_t *event, const char *order_id, cons
     COPY (event->data.text, text);
 }
 
+static uint32_t s_copy_heads (oms_head_t *dest, const oms_head_t *source, uint32_t count)
+{
+    if (!source)
+        return 0;
+    if (count > OMS_HEADS_MAX)
+        count = OMS_HEADS_MAX;
+    for (uint32_t i = 0; i < count; i++) {
+        COPY (dest[i].topic, source[i].topic);
+        dest[i].seq = source[i].seq;
+    }
+    return count;
+}
+
 void oms_event_heartbeat (oms_event_t *event, const char *name, const char *instance,
                           const char *version, uint64_t uptime_ns, const oms_head_t *heads,
-                          uint32_t n_heads)
+                          uint32_t n_heads, const oms_head_t *positions, uint32_t n_positions)
 {
     s_start (event, "");
     snprintf (event->type, sizeof event->type, "%s%s", OMS_HEARTBEAT_PREFIX, name ? name : "");
@@ -364,11 +383,6 @@ void oms_event_heartbeat (oms_event_t *event, const char *name, const char *inst
     COPY (event->data.instance, instance);
     COPY (event->data.version, version);
     event->data.uptime_ns = uptime_ns;
-    if (!heads || n_heads > OMS_HEADS_MAX)
-        n_heads = heads ? OMS_HEADS_MAX : 0;
-    for (uint32_t i = 0; i < n_heads; i++) {
-        COPY (event->data.heads[i].topic, heads[i].topic);
-        event->data.heads[i].seq = heads[i].seq;
-    }
-    event->data.n_heads = n_heads;
+    event->data.n_heads = s_copy_heads (event->data.heads, heads, n_heads);
+    event->data.n_positions = s_copy_heads (event->data.positions, positions, n_positions);
 }

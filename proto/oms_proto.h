@@ -213,8 +213,10 @@ typedef struct {
     char instance[OMS_ID_MAX + 1];
     char version[OMS_NAME_MAX + 1];
     uint64_t uptime_ns;
-    oms_head_t heads[OMS_HEADS_MAX];
+    oms_head_t heads[OMS_HEADS_MAX];        //  newest seq of each type it publishes
     uint32_t n_heads;
+    oms_head_t positions[OMS_HEADS_MAX];    //  last applied seq of each type it follows
+    uint32_t n_positions;
 } oms_body_t;
 
 typedef struct {
@@ -283,7 +285,7 @@ void oms_event_notification_sent (oms_event_t *event, const char *order_id, cons
                                   const char *kind, const char *channel, const char *text);
 void oms_event_heartbeat (oms_event_t *event, const char *name, const char *instance,
                           const char *version, uint64_t uptime_ns, const oms_head_t *heads,
-                          uint32_t n_heads);
+                          uint32_t n_heads, const oms_head_t *positions, uint32_t n_positions);
 
 // ---------------------------------------------------------------------------
 //  Commands: one msgpack map per request, on a service's api endpoint.

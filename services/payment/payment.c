@@ -148,7 +148,8 @@ s_on_order_cancelled (oms_ctx_t *ctx, const oms_event_t *event)
     payment_charge_t charge = s_charge_of (&payment);
     rc = method ? method->refund (ctx, &charge) : OMS_E_INVALID;
     if (rc)
-        return rc;
+        return oms_ctx_fail (ctx, "refund of %lld by %s failed: %s", (long long) charge.amount_cents,
+                             payment.method, oms_strerror (rc));
     snprintf (payment.state, sizeof payment.state, "refunded");
     rc = s_save (ctx, &payment);
     if (rc)

@@ -50,7 +50,9 @@ typedef struct {
     {"services/" name "/store", "", S_STRING, true,                                 \
      "directory of the " name " store; <home>/" name " when empty"},                \
     {"services/" name "/host", "localhost", S_STRING, false,                        \
-     "the machine the " name " process runs on, for multi-machine deployments"}
+     "the machine the " name " process runs on, for multi-machine deployments"},    \
+    {"services/" name "/metrics", "", S_STRING, true,                               \
+     "host:port of the " name " service's Prometheus endpoint; none when empty"}
 // clang-format on
 
 static const s_key_t s_keys[] = {
@@ -66,6 +68,8 @@ static const s_key_t s_keys[] = {
      "what the broker's XPUB binds; broker/backend when empty"},
     {"broker/tap", "", S_ENDPOINT, true, "a PUB endpoint the broker binds that sees every event"},
     {"broker/hwm", "100000", S_INT, false, "the broker's high-water mark, in messages"},
+    {"broker/metrics", "", S_STRING, true,
+     "host:port of the broker's Prometheus endpoint; none when empty"},
     S_SERVICE_KEYS ("order", "7410"),
     S_SERVICE_KEYS ("inventory", "7411"),
     S_SERVICE_KEYS ("payment", "7412"),

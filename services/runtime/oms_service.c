@@ -16,6 +16,7 @@
 #include "oms_service.h"
 #include "oms_bus.h"
 #include "oms_inbox.h"
+#include "oms_metrics.h"
 #include "oms_outbox.h"
 #include <assert.h>
 #include <czmq.h>
@@ -29,6 +30,9 @@
 #define PRUNE_BUDGET   10000
 #define REPLAY_BYTES   (512 * 1024)
 #define RETRY_GONE_MS  10000
+#define PEERS_MAX      16
+#define DEAD_LIST_MAX  1000
+#define RATE_WINDOW_NS 2000000000ull
 
 //  The runtime's own sub-databases, in every store.
 static const char *const s_runtime_dbs[] = {"outbox", "heads", "positions", "dead", "meta", NULL};
@@ -61,6 +65,36 @@ typedef struct {
     uint64_t commit_failures;
 } s_counters_t;
 
+//  What this process last heard from another one's heartbeat.
+typedef struct {
+    char name[OMS_NAME_MAX + 1];
+    char instance[OMS_ID_MAX + 1];
+    char version[OMS_NAME_MAX + 1];
+    uint64_t uptime_ns;
+    uint64_t last_seen_ns;
+    oms_head_t heads[OMS_HEADS_MAX];
+    uint32_t n_heads;
+    oms_head_t positions[OMS_HEADS_MAX];
+    uint32_t n_positions;
+} s_peer_t;
+
+//  A dead letter as stored in `dead`.
+typedef struct {
+    char topic[OMS_NAME_MAX + 1];
+    char error[OMS_TEXT_MAX + 1];
+    uint64_t ts_ns;
+    oms_bin_t body;
+} s_dead_t;
+
+static const oms_field_t s_dead_fields[] = {
+    OMS_STR (s_dead_t, topic, OMS_C_ANY, OMS_NAME_MAX, true),
+    OMS_STR (s_dead_t, error, OMS_C_ANY, OMS_TEXT_MAX, true),
+    OMS_UINT (s_dead_t, ts_ns, 0, UINT64_MAX, true),
+    {.key = "body", .type = OMS_T_BIN, .offset = offsetof (s_dead_t, body), .required = true,
+     .max = OMS_MSG_MAX},
+};
+static const oms_schema_t s_dead = OMS_SCHEMA (s_dead_t, "dead letter", s_dead_fields);
+
 typedef struct {
     const oms_service_def_t *def;
     oms_config_t *config;
@@ -72,6 +106,7 @@ typedef struct {
     zsock_t *api;
     zsock_t *fetchers[OMS_SERVICES_COUNT];
     char instance[OMS_ID_MAX + 1];
+    char host[64];
     uint64_t started_ns;
     uint64_t heartbeat_seq;
     bool catching_up;
@@ -89,6 +124,13 @@ typedef struct {
     uint64_t heartbeat_ns, replay_timeout_ns, retention_ns;
     uint64_t replay_batch, retention_events;
     s_counters_t counters;
+    size_t batch_units;             //  units of work in the open batch
+    oms_metrics_t *metrics;
+    s_peer_t peers[PEERS_MAX];
+    size_t n_peers;
+    //  events in and out per second, measured over RATE_WINDOW_NS
+    uint64_t rate_since_ns, rate_applied, rate_emitted;
+    uint64_t in_per_s, out_per_s;
 } s_service_t;
 
 struct _oms_ctx_t {
@@ -119,6 +161,14 @@ s_mono_ns (void)
     struct timespec ts;
     clock_gettime (CLOCK_MONOTONIC, &ts);
     return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+}
+
+//  "topic=<type>", the label of a per-type series.
+static const char *
+s_topic_label (char *label, size_t size, const char *type)
+{
+    snprintf (label, size, "topic=%.*s", OMS_NAME_MAX, type);
+    return label;
 }
 
 static int
@@ -214,6 +264,9 @@ oms_ctx_emit (oms_ctx_t *ctx, oms_event_t *event)
     msgpack_sbuffer_write (&self->pending_bytes, self->scratch.data + OMS_OUTBOX_STAMP,
                            pending->size);
     self->counters.events_emitted++;
+    char label[OMS_NAME_MAX + 8];
+    oms_metrics_count (self->metrics, "oms_events_emitted_total", "events appended to the outbox",
+                       s_topic_label (label, sizeof label, event->type), 1);
     oms_debug ("emit %s seq=%llu corr=%s cause=%s", event->type, (unsigned long long) event->seq,
                event->correlation_id, event->causation_id);
     return 0;
@@ -364,6 +417,7 @@ s_unit (s_service_t *self, oms_ctx_t *ctx, s_unit_fn *fn, void *arg)
         return rc;
     size_t n_pending = self->n_pending, bytes = self->pending_bytes.size;
     uint64_t emitted = self->counters.events_emitted;
+    self->batch_units++;
     rc = fn (ctx, arg);
     if (rc == 0)
         rc = oms_txn_commit (&ctx->txn);
@@ -417,7 +471,15 @@ s_commit (s_service_t *self)
 {
     int rc = 0;
     if (self->batch) {
+        uint64_t start = s_mono_ns ();
         rc = oms_txn_commit (&self->batch);
+        oms_metrics_observe (self->metrics, "oms_commit_seconds",
+                             "time to commit (and fsync) one batch", NULL,
+                             (double) (s_mono_ns () - start) / 1e9);
+        oms_metrics_observe (self->metrics, "oms_commit_batch_size",
+                             "events and commands in one committed batch", NULL,
+                             (double) self->batch_units);
+        self->batch_units = 0;
         if (rc == 0)
             self->counters.commits++;
         else {
@@ -470,6 +532,10 @@ s_dead_letter (s_service_t *self, const char *topic, const uint8_t *body, size_t
                const char *error)
 {
     self->counters.events_dead++;
+    char label[OMS_NAME_MAX + 8];
+    oms_metrics_count (self->metrics, "oms_dead_letters_total",
+                       "events whose handler failed, kept in the dead-letter store",
+                       s_topic_label (label, sizeof label, topic), 1);
     oms_error ("dead letter: topic=%s error=\"%s\"", topic, error);
     uint64_t next = 1;
     oms_val_t value;
@@ -478,24 +544,12 @@ s_dead_letter (s_service_t *self, const char *topic, const uint8_t *body, size_t
     uint8_t key[8], counter[8];
     oms_be64_put (key, next);
     oms_be64_put (counter, next + 1);
-    msgpack_sbuffer buffer;
-    msgpack_sbuffer_init (&buffer);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, 4);
-    oms_pack_str (&pk, "topic");
-    oms_pack_str (&pk, topic);
-    oms_pack_str (&pk, "error");
-    oms_pack_str (&pk, error);
-    oms_pack_str (&pk, "ts_ns");
-    msgpack_pack_uint64 (&pk, s_wall_ns ());
-    oms_pack_str (&pk, "body");
-    msgpack_pack_bin (&pk, size);
-    msgpack_pack_bin_body (&pk, body, size);
-    if (oms_txn_put (self->batch, self->dead, key, 8, buffer.data, buffer.size)
+    s_dead_t dead = {.ts_ns = s_wall_ns (), .body = {body, size}};
+    s_copy (dead.topic, sizeof dead.topic, topic);
+    s_copy (dead.error, sizeof dead.error, error);
+    if (oms_txn_put_record (self->batch, self->dead, key, 8, &s_dead, &dead)
         || oms_txn_put (self->batch, self->meta, "dead_next", 9, counter, 8))
         oms_error ("dead letter: cannot store it");
-    msgpack_sbuffer_destroy (&buffer);
 }
 
 static void s_fetch (s_service_t *self, oms_inbox_entry_t *entry);
@@ -544,17 +598,28 @@ s_apply (s_service_t *self, const char *topic, const uint8_t *body, size_t size,
     }
     oms_ctx_t ctx = {.cause = &event};
     s_event_unit_t unit = {subscription, &event};
+    uint64_t start = s_mono_ns ();
     rc = s_unit (self, &ctx, s_run_handler, &unit);
+    char label[OMS_NAME_MAX + 8];
+    s_topic_label (label, sizeof label, topic);
+    oms_metrics_observe (self->metrics, "oms_handler_seconds", "time spent in an event handler",
+                         label, (double) (s_mono_ns () - start) / 1e9);
     if (rc == OMS_E_FULL || !self->batch) {
         //  Not the event's fault: leave it unapplied; it is fetched again.
         oms_error ("cannot apply %s seq=%llu: %s", topic, (unsigned long long) event.seq,
                    oms_strerror (rc));
         return;
     }
-    if (rc == 0)
+    if (rc == 0) {
         self->counters.events_applied++;
-    else
+        oms_metrics_count (self->metrics, "oms_events_handled_total",
+                           "events applied by their handler", label, 1);
+    }
+    else {
+        oms_metrics_count (self->metrics, "oms_handler_errors_total",
+                           "events whose handler failed", label, 1);
         s_dead_letter (self, topic, body, size, ctx.error[0] ? ctx.error : oms_strerror (rc));
+    }
     if (oms_inbox_advance (entry, self->batch, self->positions, event.seq))
         oms_error ("store: cannot record position of %s", topic);
 }
@@ -563,6 +628,30 @@ static void
 s_on_event (void *arg, const char *topic, const uint8_t *body, size_t size)
 {
     s_apply (arg, topic, body, size, 0);
+}
+
+//  Keeps the latest heartbeat of each process, for `status`: who is alive,
+//  what it has published and how far it has got.
+static void
+s_remember_peer (s_service_t *self, const oms_event_t *event)
+{
+    s_peer_t *peer = NULL;
+    for (size_t i = 0; i < self->n_peers && !peer; i++)
+        if (strcmp (self->peers[i].name, event->data.name) == 0)
+            peer = &self->peers[i];
+    if (!peer && self->n_peers < PEERS_MAX)
+        peer = &self->peers[self->n_peers++];
+    if (!peer)
+        return;
+    s_copy (peer->name, sizeof peer->name, event->data.name);
+    s_copy (peer->instance, sizeof peer->instance, event->data.instance);
+    s_copy (peer->version, sizeof peer->version, event->data.version);
+    peer->uptime_ns = event->data.uptime_ns;
+    peer->last_seen_ns = s_wall_ns ();
+    memcpy (peer->heads, event->data.heads, sizeof peer->heads);
+    peer->n_heads = event->data.n_heads;
+    memcpy (peer->positions, event->data.positions, sizeof peer->positions);
+    peer->n_positions = event->data.n_positions;
 }
 
 static void
@@ -574,6 +663,7 @@ s_on_heartbeat (void *arg, const char *topic, const uint8_t *body, size_t size)
         self->counters.events_rejected++;
         return;
     }
+    s_remember_peer (self, &event);
     for (uint32_t i = 0; i < event.data.n_heads; i++) {
         oms_inbox_entry_t *entry = oms_inbox_find (&self->inbox, event.data.heads[i].topic);
         if (entry && strcmp (entry->owner, event.producer) == 0) {
@@ -771,6 +861,18 @@ s_pack_counter (msgpack_packer *pk, const char *key, uint64_t value)
     msgpack_pack_uint64 (pk, value);
 }
 
+static void
+s_pack_heads (msgpack_packer *pk, const oms_head_t *heads, uint32_t count)
+{
+    msgpack_pack_array (pk, count);
+    for (uint32_t i = 0; i < count; i++) {
+        msgpack_pack_map (pk, 2);
+        oms_pack_str (pk, "topic");
+        oms_pack_str (pk, heads[i].topic);
+        s_pack_counter (pk, "seq", heads[i].seq);
+    }
+}
+
 static int
 s_cmd_status (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
 {
@@ -778,6 +880,7 @@ s_cmd_status (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
     s_service_t *self = ctx->self;
     oms_reply_str (reply, "name", self->def->name);
     oms_reply_str (reply, "instance", self->instance);
+    oms_reply_str (reply, "host", self->host);
     oms_reply_str (reply, "version", OMS_VERSION);
     oms_reply_int (reply, "uptime_ns", (int64_t) (s_wall_ns () - self->started_ns));
     oms_reply_bool (reply, "catching_up", self->catching_up);
@@ -803,6 +906,28 @@ s_cmd_status (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
         oms_pack_str (&reply->pk, entry->owner);
         s_pack_counter (&reply->pk, "seq", entry->position);
         s_pack_counter (&reply->pk, "known", entry->known);
+    }
+    oms_reply_key (reply, "rates");
+    msgpack_pack_map (&reply->pk, 2);
+    s_pack_counter (&reply->pk, "in_per_s", self->in_per_s);
+    s_pack_counter (&reply->pk, "out_per_s", self->out_per_s);
+    oms_reply_key (reply, "peers");
+    msgpack_pack_array (&reply->pk, (uint32_t) self->n_peers);
+    for (size_t i = 0; i < self->n_peers; i++) {
+        s_peer_t *peer = &self->peers[i];
+        msgpack_pack_map (&reply->pk, 7);
+        oms_pack_str (&reply->pk, "name");
+        oms_pack_str (&reply->pk, peer->name);
+        oms_pack_str (&reply->pk, "instance");
+        oms_pack_str (&reply->pk, peer->instance);
+        oms_pack_str (&reply->pk, "version");
+        oms_pack_str (&reply->pk, peer->version);
+        s_pack_counter (&reply->pk, "uptime_ns", peer->uptime_ns);
+        s_pack_counter (&reply->pk, "last_seen_ns", peer->last_seen_ns);
+        oms_pack_str (&reply->pk, "heads");
+        s_pack_heads (&reply->pk, peer->heads, peer->n_heads);
+        oms_pack_str (&reply->pk, "positions");
+        s_pack_heads (&reply->pk, peer->positions, peer->n_positions);
     }
     s_counters_t *c = &self->counters;
     oms_reply_key (reply, "counters");
@@ -846,10 +971,161 @@ s_cmd_position_set (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *r
     return 0;
 }
 
+static int
+s_cmd_metrics (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
+{
+    (void) request;
+    char *text = oms_metrics_render (ctx->self->metrics);
+    if (!text)
+        return OMS_E_NOMEM;
+    oms_reply_str (reply, "text", text);
+    free (text);
+    return 0;
+}
+
+//  Reads dead letter `id`; the body is borrowed from the transaction.
+static int
+s_dead_get (oms_ctx_t *ctx, uint64_t id, s_dead_t *dead)
+{
+    uint8_t key[8];
+    oms_be64_put (key, id);
+    int rc = oms_txn_get_record (ctx->txn, ctx->self->dead, key, 8, &s_dead, dead);
+    if (rc == OMS_E_NOTFOUND)
+        return oms_ctx_fail (ctx, "no dead letter %llu in %s", (unsigned long long) id,
+                             ctx->self->def->name);
+    return rc;
+}
+
+static int
+s_cmd_dlq_list (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
+{
+    (void) request;
+    oms_cursor_t *cursor;
+    int rc = oms_cursor_open (ctx->txn, ctx->self->dead, &cursor);
+    if (rc)
+        return rc;
+    //  The array's length comes first: pack the entries aside, then splice.
+    msgpack_sbuffer entries;
+    msgpack_sbuffer_init (&entries);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &entries, msgpack_sbuffer_write);
+    uint32_t count = 0;
+    oms_val_t key, value;
+    rc = oms_cursor_seek (cursor, NULL, 0, &key, &value);
+    while (rc == 0 && count < DEAD_LIST_MAX) {
+        s_dead_t dead;
+        msgpack_unpacked result;
+        if (key.size == 8
+            && oms_msgpack_parse (value.data, value.size, &result, NULL) == 0
+            && oms_schema_unpack (&s_dead, &result.data, &dead, "", NULL) == 0) {
+            msgpack_pack_map (&pk, 5);
+            s_pack_counter (&pk, "id", oms_be64_get (key.data));
+            oms_pack_str (&pk, "topic");
+            oms_pack_str (&pk, dead.topic);
+            oms_pack_str (&pk, "error");
+            oms_pack_str (&pk, dead.error);
+            s_pack_counter (&pk, "ts_ns", dead.ts_ns);
+            s_pack_counter (&pk, "size", dead.body.size);
+            count++;
+        }
+        msgpack_unpacked_destroy (&result);
+        rc = oms_cursor_next (cursor, &key, &value);
+    }
+    oms_cursor_close (&cursor);
+    if (rc == OMS_E_NOTFOUND || rc == 0) {
+        oms_reply_key (reply, "dead");
+        msgpack_pack_array (&reply->pk, count);
+        msgpack_sbuffer_write (&reply->buffer, entries.data, entries.size);
+        rc = 0;
+    }
+    msgpack_sbuffer_destroy (&entries);
+    return rc;
+}
+
+static int
+s_cmd_dlq_show (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
+{
+    s_dead_t dead;
+    int rc = s_dead_get (ctx, request->id, &dead);
+    if (rc)
+        return rc;
+    oms_reply_int (reply, "id", (int64_t) request->id);
+    oms_reply_str (reply, "topic", dead.topic);
+    oms_reply_str (reply, "error", dead.error);
+    oms_reply_int (reply, "ts_ns", (int64_t) dead.ts_ns);
+    oms_reply_key (reply, "body");
+    msgpack_pack_bin (&reply->pk, dead.body.size);
+    msgpack_pack_bin_body (&reply->pk, dead.body.data, dead.body.size);
+    return 0;
+}
+
+//  Runs the dead letter's handler again, in this command's transaction, and
+//  deletes the dead letter in the same one: applied exactly once, or not at
+//  all (it stays, with nothing changed).
+static int
+s_cmd_dlq_retry (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
+{
+    s_service_t *self = ctx->self;
+    s_dead_t dead;
+    int rc = s_dead_get (ctx, request->id, &dead);
+    if (rc)
+        return rc;
+    static oms_event_t event;
+    oms_fault_t fault;
+    char reason[128];
+    rc = oms_event_decode (dead.body.data, dead.body.size, dead.topic, &event, &fault);
+    if (rc)
+        return oms_ctx_fail (ctx, "still failing: %s",
+                             oms_fault_str (&fault, reason, sizeof reason));
+    const oms_subscription_t *subscription = s_subscription (self, event.type);
+    if (!subscription)
+        return oms_ctx_fail (ctx, "%s has no handler for %s", self->def->name, event.type);
+    oms_ctx_t unit = *ctx;
+    unit.cause = &event;
+    unit.request = NULL;
+    unit.error[0] = 0;
+    rc = subscription->handler (&unit, &event);
+    if (rc)
+        return oms_ctx_fail (ctx, "still failing: %s",
+                             unit.error[0] ? unit.error : oms_strerror (rc));
+    uint8_t key[8];
+    oms_be64_put (key, request->id);
+    rc = oms_txn_del (ctx->txn, self->dead, key, 8);
+    if (rc)
+        return rc;
+    oms_info ("dead letter %llu retried: topic=%s corr=%s", (unsigned long long) request->id,
+              event.type, event.correlation_id);
+    oms_reply_int (reply, "id", (int64_t) request->id);
+    oms_reply_str (reply, "topic", event.type);
+    oms_reply_bool (reply, "applied", true);
+    return 0;
+}
+
+static int
+s_cmd_dlq_drop (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
+{
+    uint8_t key[8];
+    oms_be64_put (key, request->id);
+    int rc = oms_txn_del (ctx->txn, ctx->self->dead, key, 8);
+    if (rc == OMS_E_NOTFOUND)
+        return oms_ctx_fail (ctx, "no dead letter %llu in %s", (unsigned long long) request->id,
+                             ctx->self->def->name);
+    if (rc == 0) {
+        oms_warn ("dead letter %llu dropped by operator", (unsigned long long) request->id);
+        oms_reply_int (reply, "id", (int64_t) request->id);
+    }
+    return rc;
+}
+
 static const oms_command_def_t s_runtime_commands[] = {
     {"replay", s_cmd_replay},
     {"status", s_cmd_status},
     {"position.set", s_cmd_position_set},
+    {"metrics", s_cmd_metrics},
+    {"dlq.list", s_cmd_dlq_list},
+    {"dlq.show", s_cmd_dlq_show},
+    {"dlq.retry", s_cmd_dlq_retry},
+    {"dlq.drop", s_cmd_dlq_drop},
     {NULL, NULL}};
 
 static const oms_command_def_t *
@@ -950,6 +1226,45 @@ s_serve (s_service_t *self)
 // ---------------------------------------------------------------------------
 //  Timers
 
+//  Events in and out per second over the last window, and the totals as
+//  metrics (the same numbers `status` reports).
+static void
+s_measure_rates (s_service_t *self)
+{
+    uint64_t now = s_mono_ns ();
+    if (now - self->rate_since_ns >= RATE_WINDOW_NS) {
+        uint64_t span = now - self->rate_since_ns;
+        self->in_per_s = (self->counters.events_applied - self->rate_applied) * 1000000000ull / span;
+        self->out_per_s =
+            (self->counters.events_emitted - self->rate_emitted) * 1000000000ull / span;
+        self->rate_since_ns = now;
+        self->rate_applied = self->counters.events_applied;
+        self->rate_emitted = self->counters.events_emitted;
+    }
+    s_counters_t *c = &self->counters;
+    struct {
+        const char *name, *help;
+        uint64_t value;
+    } gauges[] = {
+        {"oms_events_duplicate", "duplicate events dropped since start", c->events_duplicate},
+        {"oms_events_gap", "events that revealed a gap since start", c->events_gap},
+        {"oms_events_rejected", "undecodable events since start", c->events_rejected},
+        {"oms_requests_rejected", "undecodable requests since start", c->requests_rejected},
+        {"oms_commands", "commands handled since start", c->commands},
+        {"oms_commands_failed", "commands refused or failed since start", c->commands_failed},
+        {"oms_replays_served", "replay requests answered since start", c->replays_served},
+        {"oms_replays_requested", "replay requests sent since start", c->replays_requested},
+        {"oms_replay_errors", "replay answers refused or malformed since start",
+         c->replay_errors},
+        {"oms_commit_failures", "batches that failed to commit since start", c->commit_failures},
+    };
+    for (size_t i = 0; i < sizeof gauges / sizeof gauges[0]; i++)
+        oms_metrics_set (self->metrics, gauges[i].name, gauges[i].help, NULL,
+                         (double) gauges[i].value);
+    oms_metrics_set (self->metrics, "oms_uptime_seconds", "seconds since the process started",
+                     NULL, (double) (s_wall_ns () - self->started_ns) / 1e9);
+}
+
 static void
 s_heartbeat (s_service_t *self)
 {
@@ -963,9 +1278,28 @@ s_heartbeat (s_service_t *self)
         oms_outbox_bounds (txn, self->outbox, self->heads, self->owned[i], &first, &heads[i].seq);
     }
     oms_txn_abort (&txn);
+    oms_head_t positions[OMS_INBOX_MAX];
+    char label[OMS_NAME_MAX + 8];
+    for (size_t i = 0; i < self->inbox.count; i++) {
+        oms_inbox_entry_t *entry = &self->inbox.entries[i];
+        s_copy (positions[i].topic, sizeof positions[i].topic, entry->type);
+        positions[i].seq = entry->position;
+        oms_metrics_set (self->metrics, "oms_lag_events",
+                         "events of a type known to exist and not yet applied",
+                         s_topic_label (label, sizeof label, entry->type),
+                         (double) (entry->known - entry->position));
+    }
+    for (size_t i = 0; i < self->n_owned; i++)
+        oms_metrics_set (self->metrics, "oms_outbox_head", "newest seq of a type in the outbox",
+                         s_topic_label (label, sizeof label, heads[i].topic),
+                         (double) heads[i].seq);
+    s_measure_rates (self);
+    oms_metrics_publish (self->metrics);
+
     static oms_event_t event;
     oms_event_heartbeat (&event, self->def->name, self->instance, OMS_VERSION,
-                         s_wall_ns () - self->started_ns, heads, (uint32_t) self->n_owned);
+                         s_wall_ns () - self->started_ns, heads, (uint32_t) self->n_owned,
+                         positions, (uint32_t) self->inbox.count);
     snprintf (event.type, sizeof event.type, OMS_HEARTBEAT_PREFIX "%s", self->def->name);
     s_copy (event.producer, sizeof event.producer, self->def->name);
     event.seq = ++self->heartbeat_seq;
@@ -1139,6 +1473,9 @@ s_open (s_service_t *self)
         }
     }
     oms_bus_subscribe (OMS_HEARTBEAT_PREFIX, s_on_heartbeat, self);
+    const char *metrics = oms_config_service (self->config, def->name, "metrics");
+    if (*metrics && oms_metrics_serve (self->metrics, metrics))
+        return -1;
 
     oms_txn_t *txn;
     int rc = oms_store_begin (self->store, false, &txn);
@@ -1169,6 +1506,7 @@ s_close (s_service_t *self)
     msgpack_sbuffer_destroy (&self->pending_bytes);
     msgpack_sbuffer_destroy (&self->scratch);
     oms_config_destroy (&self->config);
+    oms_metrics_destroy (&self->metrics);
 }
 
 //  Start-up catch-up is over when every type has been fetched up to the
@@ -1279,9 +1617,11 @@ oms_service_main (const oms_service_def_t *def, int argc, char *argv[])
         oms_config_destroy (&self.config);
         return 2;
     }
-    char host[64] = "localhost";
-    gethostname (host, sizeof host - 1);
-    snprintf (self.instance, sizeof self.instance, "%.40s:%d", host, (int) getpid ());
+    snprintf (self.host, sizeof self.host, "localhost");
+    gethostname (self.host, sizeof self.host - 1);
+    snprintf (self.instance, sizeof self.instance, "%.40s:%d", self.host, (int) getpid ());
+    self.metrics = oms_metrics_new (def->name);
+    self.rate_since_ns = s_mono_ns ();
     self.started_ns = s_wall_ns ();
     self.batch_max = (size_t) oms_config_int (self.config, "runtime/batch");
     self.heartbeat_ns = (uint64_t) oms_config_int (self.config, "runtime/heartbeat_ms") * 1000000ull;

@@ -31,7 +31,7 @@ static void s_build (oms_event_t *events)
     oms_event_payment_refunded (&events[8], "o-1", "alice", 2500, "card");
     oms_event_notification_sent (&events[9], "o-1", "alice", "confirmed", "email",
                                  "Your order o-1 is confirmed: 25.00 \xe2\x82\xac");
-    oms_event_heartbeat (&events[10], "order", "order-1@host", "0.1.0", 123456789, heads, 2);
+    oms_event_heartbeat (&events[10], "order", "order-1@host", "0.1.0", 123456789, heads, 2, heads, 1);
 }
 
 //  What the outbox would add when it emits the event.

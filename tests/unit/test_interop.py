@@ -72,6 +72,7 @@ HEARTBEAT = [
     ("version", "text", 32, True),
     ("uptime_ns", "uint", None, True),
     ("heads", "heads", 16, False),
+    ("positions", "heads", 16, False),
 ]
 
 

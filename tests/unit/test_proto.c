@@ -541,8 +541,8 @@ static void s_every_event (oms_event_t *events)
     oms_event_notification_sent (&events[9], "o-1", "alice", "confirmed", "sms",
                                  "\xc3\xa9t\xc3\xa9: order o-1 confirmed");
     oms_event_heartbeat (&events[10], "order", "order-7f3a@host", "0.1.0", 99, heads,
-                         OMS_HEADS_MAX);
-    oms_event_heartbeat (&events[11], "broker", "broker-1", "", 0, NULL, 0);
+                         OMS_HEADS_MAX, heads, 3);
+    oms_event_heartbeat (&events[11], "broker", "broker-1", "", 0, NULL, 0, NULL, 0);
     for (int i = 0; i < EVERY_EVENT; i++)
         s_stamp (&events[i], (uint64_t)i + 1, i % 2 ? "cmd/r-1" : "");
 }
@@ -816,9 +816,10 @@ Test (event, factories_truncate_strings_to_their_limits)
     oms_event_t event;
     oms_event_order_cancelled (&event, "o-1", "alice", long_text);
     cr_expect_eq (strlen (event.data.reason), OMS_TEXT_MAX);
-    oms_event_heartbeat (&event, "payment", "p-1", "0.1.0", 1, NULL, 5);
+    oms_event_heartbeat (&event, "payment", "p-1", "0.1.0", 1, NULL, 5, NULL, 7);
     cr_expect_str_eq (event.type, "heartbeat.payment");
     cr_expect_eq (event.data.n_heads, 0);
+    cr_expect_eq (event.data.n_positions, 0);
 }
 
 Test (event, encode_refuses_what_would_not_decode)
