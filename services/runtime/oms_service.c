@@ -766,8 +766,6 @@ s_on_fetched (s_service_t *self, zsock_t *fetcher)
         oms_warn ("replay: answer for %s lacks start, head or events", type);
         goto leave;
     }
-    if (head->via.u64 > entry->known)
-        entry->known = head->via.u64;
     for (uint32_t i = 0; i < events->via.array.size; i++) {
         const msgpack_object *body = &events->via.array.ptr[i];
         if (body->type != MSGPACK_OBJECT_BIN)
@@ -775,6 +773,11 @@ s_on_fetched (s_service_t *self, zsock_t *fetcher)
         s_apply (self, type, (const uint8_t *) body->via.bin.ptr, body->via.bin.size,
                  start->via.u64 + i);
     }
+    //  The producer's own word on its head overrides what live traffic
+    //  suggested: a forged or corrupt seq must not keep us fetching events
+    //  that will never exist. An event newer than this answer shows up in the
+    //  next heartbeat.
+    entry->known = head->via.u64 > entry->position ? head->via.u64 : entry->position;
     if (oms_inbox_behind (entry))
         s_fetch (self, entry);
 leave:
