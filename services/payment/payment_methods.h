@@ -28,6 +28,10 @@ typedef struct {
     int (*refund) (oms_ctx_t *ctx, const payment_charge_t *charge);
 } payment_method_t;
 
+//  A refund with nothing to do in payment's own store: the card acquirer,
+//  the bank or the courier settles it outside.
+int payment_refund_elsewhere (oms_ctx_t *ctx, const payment_charge_t *charge);
+
 //  The method called `name`, or NULL.
 const payment_method_t *payment_method (const char *name);
 

@@ -13,12 +13,4 @@ s_charge (oms_ctx_t *ctx, const payment_charge_t *charge, char *reason, size_t s
     return PAYMENT_APPROVED;
 }
 
-static int
-s_refund (oms_ctx_t *ctx, const payment_charge_t *charge)
-{
-    (void) ctx;
-    (void) charge;
-    return 0;
-}
-
-const payment_method_t payment_cod = {"cod", s_charge, s_refund};
+const payment_method_t payment_cod = {"cod", s_charge, payment_refund_elsewhere};
