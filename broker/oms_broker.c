@@ -28,6 +28,7 @@
 #include "oms_log.h"
 #include "oms_metrics.h"
 #include "oms_proto.h"
+#include "oms_security.h"
 
 #define BROKER_NAME "broker"
 
@@ -48,6 +49,7 @@ typedef struct {
     uint64_t dropped;            //  messages a full or failing socket refused
     uint64_t tapped;             //  event copies sent to the tap
     uint64_t heartbeats;         //  own heartbeats published
+    uint64_t subscriptions_refused; //  messages from subscribers that are not a subscription
 } broker_counters_t;
 
 typedef struct {
@@ -60,6 +62,7 @@ typedef struct {
     uint64_t heartbeat_seq;        //  last heartbeat's seq, from 1 per process
     broker_counters_t counters;
     oms_metrics_t *metrics;        //  served over HTTP when broker/metrics is set
+    oms_security_t *security;      //  CURVE, and who may publish what
 } broker_t;
 
 //  Set by SIGINT/SIGTERM; the loop stops when it sees it (zmq_poll also
@@ -79,9 +82,11 @@ static uint64_t s_clock_ns (clockid_t clock)
     return (uint64_t)ts.tv_sec * UINT64_C (1000000000) + (uint64_t)ts.tv_nsec;
 }
 
-//  Creates a socket with both high-water marks set and binds it. Logs the
-//  endpoint and the reason on failure.
-static zsock_t *s_socket_bind (int type, const char *role, const char *endpoint, int hwm)
+//  Creates a socket with both high-water marks and the largest frame it
+//  accepts (max_bytes) set, a CURVE server when security says so, and binds
+//  it. Logs the endpoint and the reason on failure.
+static zsock_t *s_socket_bind (int type, const char *role, const char *endpoint, int hwm,
+                               int max_bytes, oms_security_t *security)
 {
     zsock_t *sock = zsock_new (type);
     if (!sock) {
@@ -90,6 +95,11 @@ static zsock_t *s_socket_bind (int type, const char *role, const char *endpoint,
     }
     zsock_set_sndhwm (sock, hwm);
     zsock_set_rcvhwm (sock, hwm);
+    zsock_set_maxmsgsize (sock, max_bytes);
+    if (oms_security_server (security, sock) == -1) {
+        zsock_destroy (&sock);
+        return NULL;
+    }
     if (zmq_bind (zsock_resolve (sock), endpoint) == -1) {
         oms_error ("cannot bind %s=%s: %s", role, endpoint, zmq_strerror (zmq_errno ()));
         zsock_destroy (&sock);
@@ -117,6 +127,7 @@ static void s_destroy (broker_t **self_p)
         zsock_destroy (&self->tap);
         zsock_destroy (&self->backend);
         zsock_destroy (&self->frontend);
+        oms_security_destroy (&self->security);
         oms_metrics_destroy (&self->metrics);
         free (self);
         *self_p = NULL;
@@ -146,12 +157,22 @@ static broker_t *s_new (oms_config_t *cfg)
         return NULL;
     }
     self->heartbeat_ms = oms_config_int (cfg, "runtime/heartbeat_ms");
+    int max_bytes = (int)oms_config_int (cfg, "limits/max_message_bytes");
+    char error[256];
+    self->security = oms_security_new (cfg, BROKER_NAME, error, sizeof (error));
+    if (!self->security) {
+        oms_error ("%s", error);
+        s_destroy (&self);
+        return NULL;
+    }
 
-    self->frontend = s_socket_bind (ZMQ_XSUB, "frontend", frontend, (int)hwm);
+    self->frontend = s_socket_bind (ZMQ_XSUB, "frontend", frontend, (int)hwm, max_bytes,
+                                    self->security);
     if (self->frontend)
-        self->backend = s_socket_bind (ZMQ_XPUB, "backend", backend, (int)hwm);
+        self->backend = s_socket_bind (ZMQ_XPUB, "backend", backend, (int)hwm, max_bytes,
+                                       self->security);
     if (self->backend && *tap)
-        self->tap = s_socket_bind (ZMQ_PUB, "tap", tap, (int)hwm);
+        self->tap = s_socket_bind (ZMQ_PUB, "tap", tap, (int)hwm, max_bytes, self->security);
     if (!self->frontend || !self->backend || (*tap && !self->tap)) {
         s_destroy (&self);
         return NULL;
@@ -175,11 +196,72 @@ static broker_t *s_new (oms_config_t *cfg)
     }
 
     char frontend_ep[256], backend_ep[256], tap_ep[256];
-    oms_info ("frontend=%s backend=%s tap=%s hwm=%" PRId64,
+    oms_info ("frontend=%s backend=%s tap=%s hwm=%" PRId64 " curve=%s",
               s_bound_endpoint (self->frontend, frontend_ep, sizeof (frontend_ep)),
               s_bound_endpoint (self->backend, backend_ep, sizeof (backend_ep)),
-              s_bound_endpoint (self->tap, tap_ep, sizeof (tap_ep)), hwm);
+              s_bound_endpoint (self->tap, tap_ep, sizeof (tap_ep)), hwm,
+              oms_security_enabled (self->security) ? "on" : "off");
     return self;
+}
+
+//  Whether the publisher of the event whose topic frame is `frame` owns that
+//  topic. With CURVE on, the publisher is the certificate name of the key
+//  zauth put in the frame's "User-Id"; anything else is counted, logged at
+//  a bounded rate and dropped, so a listed key cannot speak for another
+//  process (or, for an operator's key, for any).
+static bool s_may_forward (broker_t *self, zmq_msg_t *frame)
+{
+    if (!oms_security_enabled (self->security))
+        return true;
+    const char *user_id = zmq_msg_gets (frame, "User-Id");
+    const char *publisher = oms_security_peer (self->security, user_id);
+    char topic[OMS_NAME_MAX + 1] = "";
+    size_t size = zmq_msg_size (frame);
+    if (size <= OMS_NAME_MAX) {
+        memcpy (topic, zmq_msg_data (frame), size);
+        topic[size] = '\0';
+    }
+    if (size <= OMS_NAME_MAX && strlen (topic) == size &&
+        oms_security_may_publish (publisher, topic))
+        return true;
+    char shown[OMS_NAME_MAX + 1];
+    size_t n = 0;
+    for (size_t i = 0; i < size && n < OMS_NAME_MAX; i++) {
+        char c = ((const char *)zmq_msg_data (frame))[i];
+        shown[n++] = c >= 0x21 && c <= 0x7e ? c : '?';
+    }
+    shown[n] = '\0';
+    oms_security_refuse (self->security, "dropped topic=%s from %s: not its owner", shown,
+                         publisher ? publisher : "an unknown key");
+    return false;
+}
+
+//  Whether a message from a subscriber, whose first frame is `frame`, is a
+//  subscription the frontend may pass on to the publishers: one frame, 1
+//  (subscribe) or 0 (unsubscribe), then a prefix no longer than a topic. A
+//  longer prefix matches no event, and the frontend's XSUB keeps what it
+//  passes on in a trie that libzmq unwinds recursively, a level per byte: a
+//  prefix of a few hundred kilobytes subscribed and then unsubscribed would
+//  overflow the broker's stack. Anything else is counted and dropped.
+static bool s_may_subscribe (broker_t *self, zmq_msg_t *frame)
+{
+    size_t size = zmq_msg_size (frame);
+    const uint8_t *data = (const uint8_t *)zmq_msg_data (frame);
+    if (!zmq_msg_more (frame) && size >= 1 && size <= 1 + OMS_NAME_MAX && data[0] <= 1)
+        return true;
+    self->counters.subscriptions_refused++;
+    oms_debug ("dropped a message of %zu bytes from a subscriber: not a subscription", size);
+    return false;
+}
+
+//  Reads and discards the rest of a message whose first frame is `frame`.
+static int s_discard (zmq_msg_t *frame, void *source)
+{
+    while (zmq_msg_more (frame)) {
+        if (zmq_msg_recv (frame, source, 0) == -1 && zmq_errno () != EINTR)
+            return -1;
+    }
+    return 0;
 }
 
 //  Moves up to BROKER_BATCH whole messages from `from` to `to`, and copies
@@ -199,6 +281,14 @@ static int s_forward (broker_t *self, zsock_t *from, zsock_t *to, zsock_t *tap, 
             int error = zmq_errno ();
             zmq_msg_close (&frame);
             return error == EAGAIN ? 0 : -1;
+        }
+        if ((from == self->frontend && !s_may_forward (self, &frame)) ||
+            (from == self->backend && !s_may_subscribe (self, &frame))) {
+            int rc = s_discard (&frame, source);
+            zmq_msg_close (&frame);
+            if (rc == -1)
+                return -1;
+            continue;
         }
         //  The other frames of a message arrive with its first, so reading
         //  them cannot block; a failed send stops the sending (never a
@@ -258,18 +348,22 @@ static void s_publish_metrics (broker_t *self)
     struct {
         const char *name, *help;
         uint64_t value;
-    } gauges[] = {
-        {"oms_broker_events", "events forwarded to subscribers since start", c->events},
-        {"oms_broker_event_bytes", "bytes of events forwarded since start", c->event_bytes},
-        {"oms_broker_subscriptions", "subscription messages forwarded since start",
+    } totals[] = {
+        {"oms_broker_events_total", "events forwarded to subscribers", c->events},
+        {"oms_broker_event_bytes_total", "bytes of events forwarded", c->event_bytes},
+        {"oms_broker_subscriptions_total", "subscription messages forwarded",
          c->subscriptions},
-        {"oms_broker_dropped", "messages a full or failing socket refused since start",
+        {"oms_broker_dropped_total", "messages a full or failing socket refused",
          c->dropped},
-        {"oms_broker_tapped", "event copies sent to the tap since start", c->tapped},
+        {"oms_broker_tapped_total", "event copies sent to the tap", c->tapped},
+        {"oms_broker_subscriptions_refused_total",
+         "messages from subscribers that are not a subscription", c->subscriptions_refused},
+        {"oms_broker_refused_total",
+         "events dropped because their publisher does not own the topic",
+         oms_security_refused (self->security)},
     };
-    for (size_t i = 0; i < sizeof gauges / sizeof gauges[0]; i++)
-        oms_metrics_set (self->metrics, gauges[i].name, gauges[i].help, NULL,
-                         (double)gauges[i].value);
+    for (size_t i = 0; i < sizeof totals / sizeof totals[0]; i++)
+        oms_metrics_total (self->metrics, totals[i].name, totals[i].help, NULL, totals[i].value);
     oms_metrics_set (self->metrics, "oms_uptime_seconds", "seconds since the process started",
                      NULL, (double)(s_clock_ns (CLOCK_MONOTONIC) - self->started_ns) / 1e9);
     oms_metrics_publish (self->metrics);
@@ -506,10 +600,10 @@ int main (int argc, char *argv[])
     const broker_counters_t *counters = &broker->counters;
     oms_info ("stopped events=%" PRIu64 " event_bytes=%" PRIu64 " subscriptions=%" PRIu64
               " subscription_bytes=%" PRIu64 " dropped=%" PRIu64 " tapped=%" PRIu64
-              " heartbeats=%" PRIu64,
+              " heartbeats=%" PRIu64 " refused=%" PRIu64,
               counters->events, counters->event_bytes, counters->subscriptions,
               counters->subscription_bytes, counters->dropped, counters->tapped,
-              counters->heartbeats);
+              counters->heartbeats, oms_security_refused (broker->security));
 
 leave:
     s_destroy (&broker);

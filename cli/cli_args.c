@@ -74,7 +74,10 @@ int cli_args_parse (cli_args_t *self, int argc, char **argv, const cli_opt_t *co
         if (opt->has_value) {
             if (eq)
                 value = eq + 1;
-            else if (i + 1 < argc)
+            else if (opt->has_value == CLI_VALUE_OPTIONAL) {
+                if (i + 1 < argc && isdigit ((unsigned char)argv[i + 1][0]))
+                    value = argv[++i];
+            } else if (i + 1 < argc)
                 value = argv[++i];
             else {
                 snprintf (error, size, "%s needs a value", opt->name);

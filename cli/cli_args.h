@@ -17,9 +17,13 @@
 //  One option a command accepts. Tables end with an entry whose name is NULL.
 typedef struct {
     const char *name; //  "--item", or "-h"
-    bool has_value;
+    int has_value;    //  false: a flag; true: needs a value; CLI_VALUE_OPTIONAL
     bool repeatable;
 } cli_opt_t;
+
+//  An option whose value may be left out ("--watch" or "--watch 2"): it is
+//  then given as "--name=VALUE" or as a next argument that starts with a digit.
+#define CLI_VALUE_OPTIONAL 2
 
 #define CLI_ARGS_MAX 256
 

@@ -23,6 +23,43 @@ struct _cli_reply_t {
     bool ok;
 };
 
+//  Every socket of the process follows one configuration's security keys;
+//  the certificate is loaded with the first socket, so commands that open
+//  none (keygen) never need one.
+static struct {
+    oms_config_t *config;
+    oms_security_t *security;
+} s_secure;
+
+void cli_client_secure (oms_config_t *config)
+{
+    s_secure.config = config;
+}
+
+int cli_client_curve (zsock_t *sock, const char *server, char *error, size_t size)
+{
+    if (!s_secure.config || !oms_config_bool (s_secure.config, "security/curve"))
+        return 0;
+    if (!s_secure.security) {
+        char why[512];
+        s_secure.security = oms_security_new (
+            s_secure.config, oms_config_str (s_secure.config, "cli/identity"), why, sizeof why);
+        if (!s_secure.security) {
+            snprintf (error, size, "cli/identity %s: %s",
+                      oms_config_str (s_secure.config, "cli/identity"), why);
+            return -1;
+        }
+    }
+    return oms_security_client (s_secure.security, sock, server, error, size);
+}
+
+int cli_client_max_bytes (void)
+{
+    if (!s_secure.config)
+        return OMS_MSG_MAX;
+    return (int)oms_config_int (s_secure.config, "limits/max_message_bytes");
+}
+
 static zsock_t *s_connect (const char *service, const char *endpoint, char *error, size_t size)
 {
     zsock_t *sock = zsock_new (ZMQ_DEALER);
@@ -31,9 +68,11 @@ static zsock_t *s_connect (const char *service, const char *endpoint, char *erro
         return NULL;
     }
     zsock_set_linger (sock, 0);
-    zsock_set_maxmsgsize (sock, OMS_MSG_MAX);
+    zsock_set_maxmsgsize (sock, cli_client_max_bytes ());
     zsock_set_sndtimeo (sock, 0);
-    if (zsock_connect (sock, "%s", endpoint) != 0) {
+    if (cli_client_curve (sock, service, error, size) != 0)
+        zsock_destroy (&sock);
+    else if (zsock_connect (sock, "%s", endpoint) != 0) {
         snprintf (error, size, "cannot connect to %s service at %s: %s", service, endpoint,
                   zmq_strerror (zmq_errno ()));
         zsock_destroy (&sock);
@@ -211,6 +250,20 @@ int cli_client_call (cli_client_t *self, const oms_request_t *req, int timeout_m
     snprintf (error, size, "%s service at %s did not answer within %d ms", self->service,
               self->endpoint, timeout_ms);
     return OMS_E_TIMEOUT;
+}
+
+cli_reply_t *cli_request (const char *service, const char *endpoint, const oms_request_t *req,
+                          int timeout_ms, int attempts, char *error, size_t size)
+{
+    cli_reply_t *reply = NULL;
+    cli_client_t *client = cli_client_new (service, endpoint, error, size);
+    if (client && cli_client_call (client, req, timeout_ms, attempts, &reply, error, size) == 0 &&
+        !cli_reply_ok (reply)) {
+        cli_reply_error (reply, error, size);
+        cli_reply_destroy (&reply);
+    }
+    cli_client_destroy (&client);
+    return reply;
 }
 
 void cli_reply_destroy (cli_reply_t **self_p)

@@ -11,10 +11,25 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <czmq.h>
+#include "oms_config.h"
 #include "oms_proto.h"
+#include "oms_security.h"
 
 typedef struct _cli_client_t cli_client_t;
 typedef struct _cli_reply_t cli_reply_t;
+
+//  Makes every socket this process opens from now on follow the security/
+//  keys of `config` (borrowed: it must outlive them). With security/curve on
+//  the first socket loads the certificate named by cli/identity, and fails
+//  with the reason when it cannot.
+void cli_client_secure (oms_config_t *config);
+//  Makes `sock` a CURVE client of the process `server` ("broker" or a
+//  service) when the configuration says so; call it before connecting.
+//  0, or -1 with `error` filled.
+int cli_client_curve (zsock_t *sock, const char *server, char *error, size_t size);
+//  The largest frame a socket of this process may accept: limits/max_message_bytes
+//  of the configuration given to cli_client_secure, else OMS_MSG_MAX.
+int cli_client_max_bytes (void);
 
 //  Connects to `endpoint` on behalf of `service` (used in messages). NULL
 //  with `error` filled when the endpoint is refused. Caller owns the client.
@@ -39,6 +54,13 @@ int cli_client_call (cli_client_t *self, const oms_request_t *req, int timeout_m
 int cli_client_send (cli_client_t *self, const oms_request_t *req, char *error, size_t size);
 zsock_t *cli_client_socket (cli_client_t *self);
 int cli_client_recv (cli_client_t *self, cli_reply_t **reply_p, char *error, size_t size);
+
+//  One whole request: connects to `service` at `endpoint`, calls (see
+//  cli_client_call) and checks that the service accepted the request.
+//  Returns the reply (caller owns it), or NULL with `error` filled: why no
+//  answer came, or the service's own refusal text.
+cli_reply_t *cli_request (const char *service, const char *endpoint, const oms_request_t *req,
+                          int timeout_ms, int attempts, char *error, size_t size);
 
 void cli_reply_destroy (cli_reply_t **self_p);
 //  The reply map. Borrowed: valid until the reply is destroyed.

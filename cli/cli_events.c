@@ -25,6 +25,7 @@ typedef struct {
     zmsg_t *msg;    //  owns the frames
     zframe_t *body; //  borrowed from msg
     oms_event_t event;
+    msgpack_unpacked raw; //  the body's map; points into body
 } s_received_t;
 
 static zsock_t *s_subscribe (const char *endpoint, const char *const *prefixes, size_t n_prefixes,
@@ -36,12 +37,14 @@ static zsock_t *s_subscribe (const char *endpoint, const char *const *prefixes, 
         return NULL;
     }
     zsock_set_linger (sub, 0);
-    zsock_set_maxmsgsize (sub, OMS_MSG_MAX);
+    zsock_set_maxmsgsize (sub, cli_client_max_bytes ());
     if (n_prefixes == 0)
         zsock_set_subscribe (sub, "");
     for (size_t i = 0; i < n_prefixes; i++)
         zsock_set_subscribe (sub, prefixes[i]);
-    if (zsock_connect (sub, "%s", endpoint) != 0) {
+    if (cli_client_curve (sub, "broker", error, size) != 0)
+        zsock_destroy (&sub);
+    else if (zsock_connect (sub, "%s", endpoint) != 0) {
         snprintf (error, size, "cannot connect to the broker at %s: %s", endpoint,
                   zmq_strerror (zmq_errno ()));
         zsock_destroy (&sub);
@@ -61,6 +64,7 @@ static int s_poll (zsock_t *sock, int64_t timeout_ms)
 //  1 nothing was read.
 static int s_receive (zsock_t *sub, s_received_t *received, char *error, size_t size)
 {
+    msgpack_unpacked_init (&received->raw);
     received->msg = zmsg_recv (sub);
     if (!received->msg)
         return 1;
@@ -78,17 +82,26 @@ static int s_receive (zsock_t *sub, s_received_t *received, char *error, size_t 
     }
     memcpy (received->topic, zframe_data (topic), topic_size);
     received->topic[topic_size] = '\0';
+    return cli_event_decode (received->topic, zframe_data (received->body),
+                             zframe_size (received->body), &received->event, &received->raw, error,
+                             size);
+}
 
+int cli_event_decode (const char *topic, const uint8_t *data, size_t size, oms_event_t *event,
+                      msgpack_unpacked *raw, char *error, size_t error_size)
+{
     oms_fault_t fault = {0};
-    int rc = oms_event_decode (zframe_data (received->body), zframe_size (received->body),
-                               received->topic, &received->event, &fault);
+    int rc = oms_event_decode (data, size, topic, event, &fault);
+    //  Decoded already, so this parse cannot fail; it gives the raw map.
+    if (rc == 0)
+        rc = oms_msgpack_parse (data, size, raw, &fault);
     if (rc != 0) {
         char why[128];
         char shown[64];
         if (fault.code == 0)
             fault.code = rc;
-        snprintf (error, size, "undecodable event on topic %s: %s",
-                  cli_printable (received->topic, shown, sizeof shown),
+        snprintf (error, error_size, "undecodable event on topic %s: %s",
+                  cli_printable (topic, shown, sizeof shown),
                   oms_fault_str (&fault, why, sizeof why));
         return -1;
     }
@@ -175,6 +188,7 @@ static bool s_event_names_order (zsock_t *sub, const char *order_id)
     char error[256];
     bool match = s_receive (sub, &received, error, sizeof error) == 0 &&
                  strcmp (received.event.data.order_id, order_id) == 0;
+    msgpack_unpacked_destroy (&received.raw);
     zmsg_destroy (&received.msg);
     return match;
 }
@@ -250,7 +264,7 @@ static void s_on_signal (int signum)
 }
 
 //  Installs the stop handlers without SA_RESTART, so a blocked poll returns.
-static void s_catch_stop_signals (void)
+void cli_catch_stop_signals (void)
 {
     struct sigaction action;
     memset (&action, 0, sizeof action);
@@ -258,6 +272,11 @@ static void s_catch_stop_signals (void)
     sigemptyset (&action.sa_mask);
     sigaction (SIGINT, &action, NULL);
     sigaction (SIGTERM, &action, NULL);
+}
+
+bool cli_stop_requested (void)
+{
+    return s_stopping != 0;
 }
 
 //  Writes `"key": value` from the raw envelope, or the decoded value when the
@@ -282,13 +301,13 @@ static void s_print_envelope_uint (const msgpack_object *raw, const char *key, u
         printf ("%" PRIu64, decoded);
 }
 
-static void s_print_event (const s_received_t *received, const msgpack_object *raw, bool json)
+void cli_event_print (const char *topic, const oms_event_t *event, const msgpack_object *raw,
+                      bool json)
 {
-    const oms_event_t *event = &received->event;
     const msgpack_object *data = cli_map_get (raw, "data");
     if (json) {
         printf ("{\"topic\": ");
-        cli_json_print_str (stdout, received->topic, strlen (received->topic));
+        cli_json_print_str (stdout, topic, strlen (topic));
         s_print_envelope_str (raw, "id", event->id);
         s_print_envelope_str (raw, "type", event->type);
         s_print_envelope_str (raw, "producer", event->producer);
@@ -304,8 +323,8 @@ static void s_print_event (const s_received_t *received, const msgpack_object *r
         cli_json_print (stdout, data);
     else
         printf ("{}");
-    printf (json ? "}\n" : "\n");
-    fflush (stdout);
+    if (json)
+        putchar ('}');
 }
 
 //  Prints one ready message. 1 printed, 0 nothing to print, -1 undecodable.
@@ -319,17 +338,12 @@ static int s_tail_one (zsock_t *sub, bool json)
         fprintf (stderr, "oms: %s\n", error);
         result = -1;
     } else if (rc == 0) {
-        //  Decoded already, so this parse cannot fail; it gives the raw map.
-        msgpack_unpacked raw;
-        msgpack_unpacked_init (&raw);
-        oms_fault_t fault;
-        if (oms_msgpack_parse (zframe_data (received.body), zframe_size (received.body), &raw,
-                               &fault) == 0) {
-            s_print_event (&received, &raw.data, json);
-            result = 1;
-        }
-        msgpack_unpacked_destroy (&raw);
+        cli_event_print (received.topic, &received.event, &received.raw.data, json);
+        putchar ('\n');
+        fflush (stdout);
+        result = 1;
     }
+    msgpack_unpacked_destroy (&received.raw);
     zmsg_destroy (&received.msg);
     return result;
 }
@@ -345,7 +359,7 @@ int cli_tail (oms_config_t *config, const char *const *prefixes, size_t n_prefix
         return 1;
     }
     //  After the first socket, so that these replace czmq's own handlers.
-    s_catch_stop_signals ();
+    cli_catch_stop_signals ();
     int64_t deadline = timeout_s < 0 ? -1 : zclock_mono () + (int64_t)(timeout_s * 1000);
     int64_t printed = 0;
     size_t undecodable = 0;

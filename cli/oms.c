@@ -18,14 +18,17 @@
 #include "cli_client.h"
 #include "cli_events.h"
 #include "cli_json.h"
+#include "cli_keygen.h"
+#include "cli_load.h"
+#include "cli_ops.h"
+#include "cli_scenario.h"
 #include "oms_config.h"
 #include "oms_proto.h"
 
-#define PLACE_ATTEMPTS    3
-#define STATUS_TIMEOUT_MS 1000
-#define WAIT_DEFAULT_S    30
-#define SECONDS_MAX       (7 * 24 * 3600.0)
-#define STOCK_QTY_MAX     (INT64_C (1) << 53) //  the protocol's bound on stock levels
+#define PLACE_ATTEMPTS 3
+#define WAIT_DEFAULT_S 30
+#define SECONDS_MAX    (7 * 24 * 3600.0)
+#define STOCK_QTY_MAX  (INT64_C (1) << 53) //  the protocol's bound on stock levels
 
 typedef struct {
     oms_config_t *config;
@@ -85,16 +88,10 @@ static cli_reply_t *s_call (s_ctx_t *ctx, const char *service, const oms_request
                             int timeout_ms, int attempts)
 {
     char error[512];
-    cli_reply_t *reply = NULL;
-    cli_client_t *client = cli_client_new (
-        service, oms_config_service (ctx->config, service, "api"), error, sizeof error);
-    if (!client || cli_client_call (client, req, timeout_ms, attempts, &reply, error, sizeof error))
+    cli_reply_t *reply = cli_request (service, oms_config_service (ctx->config, service, "api"),
+                                      req, timeout_ms, attempts, error, sizeof error);
+    if (!reply)
         s_fail ("%s", error);
-    else if (!cli_reply_ok (reply)) {
-        s_fail ("%s", cli_reply_error (reply, error, sizeof error));
-        cli_reply_destroy (&reply);
-    }
-    cli_client_destroy (&client);
     return reply;
 }
 
@@ -541,134 +538,11 @@ static int s_cmd_channel (s_ctx_t *ctx)
     return s_call_and_print (ctx, "notification", &req, "customer", fields, 1);
 }
 
-// ---------------------------------------------------------------------------
-//  status: every asked service at once, so that down services cost one
-//  short timeout in all, not one each.
-
-typedef struct {
-    const char *service;
-    const char *endpoint;
-    cli_client_t *client;
-    cli_reply_t *reply;
-    char error[256];
-} s_probe_t;
-
-static void s_probe_send (s_probe_t *probe)
+//  The operator's commands (status, metrics, dlq, events, resync) live in
+//  cli_ops, which parses their arguments.
+static int s_cmd_ops (s_ctx_t *ctx)
 {
-    oms_request_t req;
-    s_request (&req, "status");
-    probe->client =
-        cli_client_new (probe->service, probe->endpoint, probe->error, sizeof probe->error);
-    if (probe->client && cli_client_send (probe->client, &req, probe->error, sizeof probe->error))
-        cli_client_destroy (&probe->client);
-}
-
-//  Collects the replies until each probe answered or the deadline passed.
-static void s_probe_collect (s_probe_t *probes, size_t n, int timeout_ms)
-{
-    int64_t deadline = zclock_mono () + timeout_ms;
-    for (;;) {
-        zmq_pollitem_t items[OMS_SERVICES_COUNT];
-        s_probe_t *waiting[OMS_SERVICES_COUNT];
-        size_t n_items = 0;
-        for (size_t i = 0; i < n; i++)
-            if (probes[i].client && !probes[i].reply && !probes[i].error[0]) {
-                items[n_items] = (zmq_pollitem_t){
-                    zsock_resolve (cli_client_socket (probes[i].client)), 0, ZMQ_POLLIN, 0};
-                waiting[n_items++] = &probes[i];
-            }
-        int64_t left = deadline - zclock_mono ();
-        if (n_items == 0 || left <= 0 || zmq_poll (items, (int)n_items, (long)left) < 0)
-            break;
-        for (size_t i = 0; i < n_items; i++)
-            if (items[i].revents & ZMQ_POLLIN)
-                cli_client_recv (waiting[i]->client, &waiting[i]->reply, waiting[i]->error,
-                                 sizeof waiting[i]->error);
-    }
-    for (size_t i = 0; i < n; i++)
-        if (!probes[i].reply && !probes[i].error[0])
-            snprintf (probes[i].error, sizeof probes[i].error, "did not answer within %d ms",
-                      timeout_ms);
-}
-
-static void s_print_probes (s_ctx_t *ctx, const s_probe_t *probes, size_t n)
-{
-    if (!ctx->json)
-        printf ("%-12s %-5s %s\n", "SERVICE", "STATE", "ENDPOINT");
-    else
-        putchar ('[');
-    for (size_t i = 0; i < n; i++) {
-        const s_probe_t *probe = &probes[i];
-        if (!ctx->json) {
-            printf ("%-12s %-5s %s\n", probe->service, probe->reply ? "up" : "down",
-                    probe->endpoint);
-            continue;
-        }
-        printf ("%s{\"service\": \"%s\", \"up\": %s, \"endpoint\": ", i ? ", " : "", probe->service,
-                probe->reply ? "true" : "false");
-        cli_json_print_str (stdout, probe->endpoint, strlen (probe->endpoint));
-        if (probe->reply) {
-            //  The reply's own fields, after ours: {"service", "up", ...}.
-            const msgpack_object *map = cli_reply_map (probe->reply);
-            for (uint32_t k = 0; k < map->via.map.size; k++) {
-                const msgpack_object_kv *kv = &map->via.map.ptr[k];
-                if (cli_str_eq (&kv->key, "ok"))
-                    continue;
-                printf (", ");
-                cli_json_print_key (stdout, &kv->key);
-                printf (": ");
-                cli_json_print (stdout, &kv->val);
-            }
-        } else {
-            printf (", \"error\": ");
-            cli_json_print_str (stdout, probe->error, strlen (probe->error));
-        }
-        putchar ('}');
-    }
-    if (ctx->json)
-        printf ("]\n");
-}
-
-static int s_status_services (s_ctx_t *ctx, s_probe_t *probes, size_t *n)
-{
-    *n = ctx->args.n_positional ? ctx->args.n_positional : OMS_SERVICES_COUNT;
-    if (*n > OMS_SERVICES_COUNT)
-        return s_fail ("too many services; usage: oms %s", s_command->synopsis);
-    for (size_t i = 0; i < *n; i++) {
-        const char *name = ctx->args.n_positional ? s_arg (ctx, i) : oms_service_names[i];
-        char shown[64];
-        if (!oms_config_is_service (name))
-            return s_fail ("unknown service: %s (one of order, inventory, payment, notification)",
-                           cli_printable (name, shown, sizeof shown));
-        for (size_t j = 0; j < i; j++)
-            if (strcmp (probes[j].service, name) == 0)
-                return s_fail ("service named twice: %s", name);
-        memset (&probes[i], 0, sizeof probes[i]);
-        probes[i].service = name;
-        probes[i].endpoint = oms_config_service (ctx->config, name, "api");
-    }
-    return 0;
-}
-
-static int s_cmd_status (s_ctx_t *ctx)
-{
-    s_probe_t probes[OMS_SERVICES_COUNT];
-    size_t n = 0;
-    if (s_status_services (ctx, probes, &n))
-        return 1;
-    for (size_t i = 0; i < n; i++)
-        s_probe_send (&probes[i]);
-    s_probe_collect (probes, n,
-                     ctx->timeout_ms < STATUS_TIMEOUT_MS ? ctx->timeout_ms : STATUS_TIMEOUT_MS);
-    s_print_probes (ctx, probes, n);
-    int rc = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!probes[i].reply)
-            rc = 1;
-        cli_reply_destroy (&probes[i].reply);
-        cli_client_destroy (&probes[i].client);
-    }
-    return rc;
+    return cli_ops_run (s_command->name, ctx->config, &ctx->args, ctx->json);
 }
 
 static int s_cmd_tail (s_ctx_t *ctx)
@@ -691,6 +565,29 @@ static int s_cmd_tail (s_ctx_t *ctx)
         return 1;
     return cli_tail (ctx->config, ctx->args.positional, ctx->args.n_positional, count, timeout_s,
                      ctx->json);
+}
+
+static int s_cmd_load (s_ctx_t *ctx)
+{
+    if (s_expect (ctx, 0, 0))
+        return 1;
+    return cli_load (ctx->config, &ctx->args, ctx->json);
+}
+
+static int s_cmd_scenario (s_ctx_t *ctx)
+{
+    if (s_expect (ctx, 1, 1))
+        return 1;
+    if (ctx->json)
+        return s_fail ("scenario has no --json output");
+    cli_scenario_env_t env = {ctx->config, cli_args_value (&ctx->args, "--config"),
+                              ctx->timeout_ms};
+    return cli_scenario_main (s_arg (ctx, 0), &env);
+}
+
+static int s_cmd_keygen (s_ctx_t *ctx)
+{
+    return cli_keygen (&ctx->args, ctx->json);
 }
 
 static int s_cmd_help (s_ctx_t *ctx);
@@ -729,10 +626,21 @@ static const s_command_t s_commands[] = {
      "notifications --order ID | --customer ID", "list the notifications sent"},
     {"channel", s_cmd_channel, s_no_opts, "channel CUSTOMER email|sms",
      "choose how a customer is notified"},
-    {"status", s_cmd_status, s_no_opts, "status [SERVICE ...]",
-     "check which services answer (exit 1 if any is down)"},
+    {"status", s_cmd_ops, cli_status_opts, CLI_STATUS_SYNOPSIS, CLI_STATUS_SUMMARY},
+    {"metrics", s_cmd_ops, cli_ops_no_opts, CLI_METRICS_SYNOPSIS, CLI_METRICS_SUMMARY},
+    {"dlq", s_cmd_ops, cli_ops_no_opts, CLI_DLQ_SYNOPSIS, CLI_DLQ_SUMMARY},
+    {"events", s_cmd_ops, cli_events_opts, CLI_EVENTS_SYNOPSIS, CLI_EVENTS_SUMMARY},
+    {"resync", s_cmd_ops, cli_resync_opts, CLI_RESYNC_SYNOPSIS, CLI_RESYNC_SUMMARY},
     {"tail", s_cmd_tail, s_tail_opts, "tail [TOPIC_PREFIX ...] [--count N] [--timeout SEC]",
      "print live events"},
+    {"load", s_cmd_load, cli_load_opts,
+     "load --orders N [--rate R] [--skus K] [--pay METHOD:WEIGHT,...] [--window W] "
+     "[--declines PCT] [--timeout SEC]",
+     "place N orders open-loop and report orders/s and place-to-terminal latency"},
+    {"scenario", s_cmd_scenario, s_no_opts, "scenario FILE",
+     "run a scripted scenario (docs/SCENARIOS.md); exit 1 if a step failed"},
+    {"keygen", s_cmd_keygen, cli_keygen_opts, "keygen NAME [--dir DIR]",
+     "write a CURVE certificate pair NAME.cert and NAME.cert_secret (docs/SECURITY.md)"},
     {"help", s_cmd_help, s_no_opts, "help [COMMAND]", "show this help"},
 };
 #define COMMANDS_COUNT (sizeof s_commands / sizeof s_commands[0])
@@ -811,6 +719,7 @@ static int s_load_config (s_ctx_t *ctx)
     }
     int64_t timeout_ms = oms_config_int (ctx->config, "cli/timeout_ms");
     ctx->timeout_ms = timeout_ms < 1 ? 1 : timeout_ms > INT_MAX ? INT_MAX : (int)timeout_ms;
+    cli_client_secure (ctx->config);
     return 0;
 }
 

@@ -121,15 +121,6 @@ const oms_command_type_t *oms_command_type (const char *cmd)
     return cmd ? s_lookup (cmd, strlen (cmd)) : NULL;
 }
 
-static int s_fail (oms_fault_t *fault, int code, const char *field)
-{
-    if (fault) {
-        fault->code = code;
-        snprintf (fault->field, sizeof fault->field, "%s", field);
-    }
-    return code;
-}
-
 int oms_request_encode (const oms_request_t *req, msgpack_sbuffer *buffer)
 {
     if (!req || !buffer)
@@ -152,9 +143,9 @@ int oms_request_encode (const oms_request_t *req, msgpack_sbuffer *buffer)
 int oms_request_decode (const uint8_t *data, size_t size, oms_request_t *req, oms_fault_t *fault)
 {
     memset (req, 0, sizeof *req);
-    s_fail (fault, OMS_OK, "");
+    oms_fault_set (fault, OMS_OK, "");
     if (size > OMS_MSG_MAX)
-        return s_fail (fault, OMS_E_TOO_BIG, "");
+        return oms_fault_set (fault, OMS_E_TOO_BIG, "");
 
     msgpack_unpacked msg;
     int rc = oms_msgpack_parse (data, size, &msg, fault);
@@ -163,14 +154,87 @@ int oms_request_decode (const uint8_t *data, size_t size, oms_request_t *req, om
     const msgpack_object *cmd = oms_msgpack_get (&msg.data, "cmd");
     const oms_command_type_t *command = NULL;
     if (!cmd)
-        rc = s_fail (fault, OMS_E_MISSING, "cmd");
+        rc = oms_fault_set (fault, OMS_E_MISSING, "cmd");
     else if (cmd->type != MSGPACK_OBJECT_STR)
-        rc = s_fail (fault, OMS_E_TYPE, "cmd");
+        rc = oms_fault_set (fault, OMS_E_TYPE, "cmd");
     else if (!(command = s_lookup (cmd->via.str.ptr, cmd->via.str.size)))
-        rc = s_fail (fault, OMS_E_UNKNOWN, "cmd");
+        rc = oms_fault_set (fault, OMS_E_UNKNOWN, "cmd");
     else
         rc = oms_schema_unpack (command->schema, &msg.data, req, "", fault);
 leave:
     msgpack_unpacked_destroy (&msg);
     return rc;
+}
+
+//  Copies a str value into a NUL-terminated field; false if it does not fit.
+static bool s_copy_str (char *dest, size_t size, const msgpack_object *value)
+{
+    if (value->via.str.size >= size || memchr (value->via.str.ptr, 0, value->via.str.size))
+        return false;
+    memcpy (dest, value->via.str.ptr, value->via.str.size);
+    dest[value->via.str.size] = 0;
+    return true;
+}
+
+//  The value of `key` if it has the wanted type; NULL when absent. A present
+//  value of another type is a fault.
+static const msgpack_object *s_field (const msgpack_object *map, const char *key,
+                                      msgpack_object_type type, int *rc, oms_fault_t *fault)
+{
+    const msgpack_object *value = oms_msgpack_get (map, key);
+    if (value && value->type != type) {
+        *rc = oms_fault_set (fault, OMS_E_TYPE, key);
+        return NULL;
+    }
+    return value;
+}
+
+int oms_replay_answer_decode (const uint8_t *data, size_t size, msgpack_unpacked *result,
+                              oms_replay_answer_t *answer, oms_fault_t *fault)
+{
+    memset (answer, 0, sizeof *answer);
+    oms_fault_set (fault, OMS_OK, "");
+    int rc = oms_msgpack_parse (data, size, result, fault);
+    if (rc)
+        return rc;
+    const msgpack_object *map = &result->data;
+    const msgpack_object *ok = s_field (map, "ok", MSGPACK_OBJECT_BOOLEAN, &rc, fault);
+    const msgpack_object *topic = s_field (map, "topic", MSGPACK_OBJECT_STR, &rc, fault);
+    if (rc)
+        return rc;
+    if (!ok)
+        return oms_fault_set (fault, OMS_E_MISSING, "ok");
+    if (topic && !s_copy_str (answer->topic, sizeof answer->topic, topic))
+        return oms_fault_set (fault, OMS_E_TOO_LONG, "topic");
+    answer->ok = ok->via.boolean;
+    if (!answer->ok) {
+        const msgpack_object *error = s_field (map, "error", MSGPACK_OBJECT_STR, &rc, fault);
+        if (error && !s_copy_str (answer->error, sizeof answer->error, error))
+            return oms_fault_set (fault, OMS_E_TOO_LONG, "error");
+        return rc;
+    }
+    if (!topic)
+        return oms_fault_set (fault, OMS_E_MISSING, "topic");
+    static const char *const numbers[] = {"start", "first", "head"};
+    uint64_t *targets[] = {&answer->start, &answer->first, &answer->head};
+    for (size_t i = 0; i < 3; i++) {
+        const msgpack_object *value =
+            s_field (map, numbers[i], MSGPACK_OBJECT_POSITIVE_INTEGER, &rc, fault);
+        if (rc)
+            return rc;
+        if (!value)
+            return oms_fault_set (fault, OMS_E_MISSING, numbers[i]);
+        *targets[i] = value->via.u64;
+    }
+    const msgpack_object *events = s_field (map, "events", MSGPACK_OBJECT_ARRAY, &rc, fault);
+    if (rc)
+        return rc;
+    if (!events)
+        return oms_fault_set (fault, OMS_E_MISSING, "events");
+    for (uint32_t i = 0; i < events->via.array.size; i++)
+        if (events->via.array.ptr[i].type != MSGPACK_OBJECT_BIN)
+            return oms_fault_set (fault, OMS_E_TYPE, "events");
+    answer->events = events->via.array.ptr;
+    answer->n_events = events->via.array.size;
+    return 0;
 }

@@ -57,3 +57,12 @@ const char *oms_fault_str (const oms_fault_t *fault, char *buf, size_t size)
         snprintf (buf, size, "%s", oms_strerror (fault->code));
     return buf;
 }
+
+int oms_fault_set (oms_fault_t *fault, int code, const char *field)
+{
+    if (fault) {
+        fault->code = code;
+        snprintf (fault->field, sizeof fault->field, "%s", field ? field : "");
+    }
+    return code;
+}

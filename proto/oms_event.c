@@ -152,15 +152,6 @@ static bool s_owned_by (const oms_event_type_t *entry, const char *type, const c
     return strcmp (owner, producer) == 0;
 }
 
-static int s_fail (oms_fault_t *fault, int code, const char *field)
-{
-    if (fault) {
-        fault->code = code;
-        snprintf (fault->field, sizeof fault->field, "%s", field);
-    }
-    return code;
-}
-
 int oms_event_encode (const oms_event_t *event, msgpack_sbuffer *buffer)
 {
     if (!event || !buffer)
@@ -195,9 +186,9 @@ int oms_event_decode (const uint8_t *data, size_t size, const char *topic, oms_e
                       oms_fault_t *fault)
 {
     memset (event, 0, sizeof *event);
-    s_fail (fault, OMS_OK, "");
+    oms_fault_set (fault, OMS_OK, "");
     if (size > OMS_MSG_MAX)
-        return s_fail (fault, OMS_E_TOO_BIG, "");
+        return oms_fault_set (fault, OMS_E_TOO_BIG, "");
 
     msgpack_unpacked msg;
     int rc = oms_msgpack_parse (data, size, &msg, fault);
@@ -208,23 +199,23 @@ int oms_event_decode (const uint8_t *data, size_t size, const char *topic, oms_e
     const msgpack_object *version = oms_msgpack_get (&msg.data, "version");
     if (version && version->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
         version->via.u64 != OMS_PROTO_VERSION) {
-        rc = s_fail (fault, OMS_E_VERSION, "version");
+        rc = oms_fault_set (fault, OMS_E_VERSION, "version");
         goto leave;
     }
     rc = oms_schema_unpack (&s_envelope, &msg.data, event, "", fault);
     if (rc)
         goto leave;
     if (event->version != OMS_PROTO_VERSION) {
-        rc = s_fail (fault, OMS_E_VERSION, "version");
+        rc = oms_fault_set (fault, OMS_E_VERSION, "version");
         goto leave;
     }
     const oms_event_type_t *entry = oms_event_type (event->type);
     if (!entry || (topic && strcmp (topic, event->type) != 0)) {
-        rc = s_fail (fault, OMS_E_TOPIC, "type");
+        rc = oms_fault_set (fault, OMS_E_TOPIC, "type");
         goto leave;
     }
     if (!s_owned_by (entry, event->type, event->producer)) {
-        rc = s_fail (fault, OMS_E_TOPIC, "producer");
+        rc = oms_fault_set (fault, OMS_E_TOPIC, "producer");
         goto leave;
     }
     rc = oms_schema_unpack (entry->schema, oms_msgpack_get (&msg.data, "data"), &event->data,

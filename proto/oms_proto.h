@@ -74,6 +74,9 @@ typedef struct {
     char field[64];
 } oms_fault_t;
 
+//  Records a failure in `fault` (if not NULL) and returns `code`.
+int oms_fault_set (oms_fault_t *fault, int code, const char *field);
+
 //  Formats "field: reason" into buf; returns buf.
 const char *oms_fault_str (const oms_fault_t *fault, char *buf, size_t size);
 
@@ -325,5 +328,23 @@ int oms_request_encode (const oms_request_t *req, msgpack_sbuffer *buffer);
 //  Decodes a request: a map whose "cmd" names a known command, then that
 //  command's schema.
 int oms_request_decode (const uint8_t *data, size_t size, oms_request_t *req, oms_fault_t *fault);
+
+//  A replay answer: {"ok": true, "topic", "start", "first", "head",
+//  "events": [bin...]} (bodies of consecutive seqs from start) or
+//  {"ok": false, "error", "code", "topic"?}.
+typedef struct {
+    bool ok;
+    char topic[OMS_NAME_MAX + 1];       //  "" when a refusal names none
+    char error[OMS_TEXT_MAX + 1];
+    uint64_t start, first, head;
+    const msgpack_object *events;       //  n_events bins, borrowed from `result`
+    uint32_t n_events;
+} oms_replay_answer_t;
+
+//  Decodes a replay answer into `answer`, whose views live as long as
+//  `result` (which the caller destroys, whatever this returns). Every
+//  element of "events" must be a bin.
+int oms_replay_answer_decode (const uint8_t *data, size_t size, msgpack_unpacked *result,
+                              oms_replay_answer_t *answer, oms_fault_t *fault);
 
 #endif

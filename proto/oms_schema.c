@@ -185,15 +185,6 @@ int oms_msgpack_check (const uint8_t *data, size_t size)
     return pos == size ? OMS_OK : OMS_E_TRAILING;
 }
 
-static int s_fail (oms_fault_t *fault, int code, const char *field)
-{
-    if (fault) {
-        fault->code = code;
-        snprintf (fault->field, sizeof fault->field, "%s", field ? field : "");
-    }
-    return code;
-}
-
 int oms_msgpack_parse (const uint8_t *data, size_t size, msgpack_unpacked *result,
                        oms_fault_t *fault)
 {
@@ -201,23 +192,23 @@ int oms_msgpack_parse (const uint8_t *data, size_t size, msgpack_unpacked *resul
     msgpack_unpacked_init (result);
     int rc = oms_msgpack_check (data, size);
     if (rc)
-        return s_fail (fault, rc, "");
+        return oms_fault_set (fault, rc, "");
 
     size_t offset = 0;
     switch (msgpack_unpack_next (result, (const char *)data, size, &offset)) {
     case MSGPACK_UNPACK_SUCCESS:
         break;
     case MSGPACK_UNPACK_NOMEM_ERROR:
-        return s_fail (fault, OMS_E_NOMEM, "");
+        return oms_fault_set (fault, OMS_E_NOMEM, "");
     case MSGPACK_UNPACK_CONTINUE:
-        return s_fail (fault, OMS_E_TRUNCATED, "");
+        return oms_fault_set (fault, OMS_E_TRUNCATED, "");
     default:
-        return s_fail (fault, OMS_E_MALFORMED, "");
+        return oms_fault_set (fault, OMS_E_MALFORMED, "");
     }
     if (offset != size)
-        return s_fail (fault, OMS_E_TRAILING, "");
+        return oms_fault_set (fault, OMS_E_TRAILING, "");
     if (result->data.type != MSGPACK_OBJECT_MAP)
-        return s_fail (fault, OMS_E_TYPE, "");
+        return oms_fault_set (fault, OMS_E_TYPE, "");
     return OMS_OK;
 }
 
@@ -311,19 +302,19 @@ static int s_unpack_value (const oms_field_t *f, const msgpack_object *o, char *
     switch (f->type) {
     case OMS_T_STR: {
         if (o->type != MSGPACK_OBJECT_STR)
-            return s_fail (fault, OMS_E_TYPE, path);
+            return oms_fault_set (fault, OMS_E_TYPE, path);
         int rc = s_check_str (f, o->via.str.ptr, o->via.str.size);
         if (rc)
-            return s_fail (fault, rc, path);
+            return oms_fault_set (fault, rc, path);
         memcpy (at, o->via.str.ptr, o->via.str.size);
         ((char *)at)[o->via.str.size] = 0;
         return OMS_OK;
     }
     case OMS_T_UINT: {
         if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-            return s_fail (fault, OMS_E_TYPE, path);
+            return oms_fault_set (fault, OMS_E_TYPE, path);
         if (!s_uint_ok (f, o->via.u64))
-            return s_fail (fault, OMS_E_RANGE, path);
+            return oms_fault_set (fault, OMS_E_RANGE, path);
         *(uint64_t *)at = o->via.u64;
         return OMS_OK;
     }
@@ -332,44 +323,44 @@ static int s_unpack_value (const oms_field_t *f, const msgpack_object *o, char *
         if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
             value = o->via.i64;
         else if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-            return s_fail (fault, OMS_E_TYPE, path);
+            return oms_fault_set (fault, OMS_E_TYPE, path);
         else if (o->via.u64 > INT64_MAX)
-            return s_fail (fault, OMS_E_RANGE, path);
+            return oms_fault_set (fault, OMS_E_RANGE, path);
         else
             value = (int64_t)o->via.u64;
         if (!s_int_ok (f, value))
-            return s_fail (fault, OMS_E_RANGE, path);
+            return oms_fault_set (fault, OMS_E_RANGE, path);
         *(int64_t *)at = value;
         return OMS_OK;
     }
     case OMS_T_BOOL:
         if (o->type != MSGPACK_OBJECT_BOOLEAN)
-            return s_fail (fault, OMS_E_TYPE, path);
+            return oms_fault_set (fault, OMS_E_TYPE, path);
         *(bool *)at = o->via.boolean;
         return OMS_OK;
     case OMS_T_BIN:
         if (o->type != MSGPACK_OBJECT_BIN)
-            return s_fail (fault, OMS_E_TYPE, path);
+            return oms_fault_set (fault, OMS_E_TYPE, path);
         if (o->via.bin.size > f->max)
-            return s_fail (fault, OMS_E_TOO_LONG, path);
+            return oms_fault_set (fault, OMS_E_TOO_LONG, path);
         ((oms_bin_t *)at)->data = (const uint8_t *)o->via.bin.ptr;
         ((oms_bin_t *)at)->size = o->via.bin.size;
         return OMS_OK;
     case OMS_T_MAP:
         if (o->type != MSGPACK_OBJECT_MAP)
-            return s_fail (fault, OMS_E_TYPE, path);
+            return oms_fault_set (fault, OMS_E_TYPE, path);
         if (f->schema)
             return oms_schema_unpack (f->schema, o, at, path, fault);
         return OMS_OK;
     case OMS_T_ITEMS:
     case OMS_T_HEADS: {
         if (o->type != MSGPACK_OBJECT_ARRAY)
-            return s_fail (fault, OMS_E_TYPE, path);
+            return oms_fault_set (fault, OMS_E_TYPE, path);
         uint32_t n = o->via.array.size;
         if (n > f->max)
-            return s_fail (fault, OMS_E_TOO_MANY, path);
+            return oms_fault_set (fault, OMS_E_TOO_MANY, path);
         if (f->min > 0 && n < (uint64_t)f->min)
-            return s_fail (fault, OMS_E_RANGE, path);
+            return oms_fault_set (fault, OMS_E_RANGE, path);
         const oms_schema_t *element = s_element_schema (f);
         for (uint32_t i = 0; i < n; i++) {
             char element_path[sizeof fault->field];
@@ -383,7 +374,7 @@ static int s_unpack_value (const oms_field_t *f, const msgpack_object *o, char *
         return OMS_OK;
     }
     }
-    return s_fail (fault, OMS_E_TYPE, path);
+    return oms_fault_set (fault, OMS_E_TYPE, path);
 }
 
 static size_t s_field_size (const oms_field_t *f)
@@ -431,13 +422,13 @@ int oms_schema_unpack (const oms_schema_t *schema, const msgpack_object *map, vo
         path = "";
     s_zero (schema, record);
     if (!map || map->type != MSGPACK_OBJECT_MAP)
-        return s_fail (fault, OMS_E_TYPE, path);
+        return oms_fault_set (fault, OMS_E_TYPE, path);
 
     uint64_t seen = 0;
     for (uint32_t i = 0; i < map->via.map.size; i++) {
         const msgpack_object *key = &map->via.map.ptr[i].key;
         if (key->type != MSGPACK_OBJECT_STR)
-            return s_fail (fault, OMS_E_TYPE, path);
+            return oms_fault_set (fault, OMS_E_TYPE, path);
         char field_path[sizeof fault->field];
         s_path_key (field_path, sizeof field_path, path, key->via.str.ptr, key->via.str.size);
 
@@ -447,9 +438,9 @@ int oms_schema_unpack (const oms_schema_t *schema, const msgpack_object *map, vo
                  memcmp (schema->fields[index].key, key->via.str.ptr, key->via.str.size) == 0))
             index++;
         if (index == schema->n_fields)
-            return s_fail (fault, OMS_E_UNKNOWN, field_path);
+            return oms_fault_set (fault, OMS_E_UNKNOWN, field_path);
         if (seen & ((uint64_t)1 << index))
-            return s_fail (fault, OMS_E_DUPLICATE, field_path);
+            return oms_fault_set (fault, OMS_E_DUPLICATE, field_path);
         seen |= (uint64_t)1 << index;
 
         int rc = s_unpack_value (&schema->fields[index], &map->via.map.ptr[i].val, record,
@@ -462,7 +453,7 @@ int oms_schema_unpack (const oms_schema_t *schema, const msgpack_object *map, vo
             char field_path[sizeof fault->field];
             const char *key = schema->fields[i].key;
             s_path_key (field_path, sizeof field_path, path, key, strlen (key));
-            return s_fail (fault, OMS_E_MISSING, field_path);
+            return oms_fault_set (fault, OMS_E_MISSING, field_path);
         }
     return OMS_OK;
 }

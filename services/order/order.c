@@ -121,6 +121,29 @@ s_subject (oms_ctx_t *ctx, const oms_event_t *event, order_t *order)
 // ---------------------------------------------------------------------------
 //  Commands
 
+//  The operator's limits on one order (limits/max_items, limits/max_qty),
+//  inside the codec's own. 0, or OMS_E_LIMIT with the reason set.
+static int
+s_within_limits (oms_ctx_t *ctx, const oms_request_t *request)
+{
+    oms_config_t *config = oms_ctx_config (ctx);
+    int64_t max_items = oms_config_int (config, "limits/max_items");
+    int64_t max_qty = oms_config_int (config, "limits/max_qty");
+    if (request->n_items > max_items) {
+        oms_ctx_fail (ctx, "order has %u lines; at most %lld allowed (limits/max_items)",
+                      request->n_items, (long long) max_items);
+        return OMS_E_LIMIT;
+    }
+    for (uint32_t i = 0; i < request->n_items; i++)
+        if (request->items[i].qty > max_qty) {
+            oms_ctx_fail (ctx, "sku %s: quantity %lld is over the limit of %lld (limits/max_qty)",
+                          request->items[i].sku, (long long) request->items[i].qty,
+                          (long long) max_qty);
+            return OMS_E_LIMIT;
+        }
+    return 0;
+}
+
 static int
 s_place (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
 {
@@ -136,6 +159,8 @@ s_place (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
         oms_reply_bool (reply, "created", false);
         return 0;
     }
+    if (s_within_limits (ctx, request))
+        return OMS_E_LIMIT;
     static order_t order;
     memset (&order, 0, sizeof order);
     for (uint32_t i = 0; i < request->n_items; i++) {
@@ -233,13 +258,23 @@ s_cancel_command (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *rep
 // ---------------------------------------------------------------------------
 //  Events
 
+//  Most updates are level changes of a known SKU: only a new SKU or a new
+//  price is written.
 static int
 s_on_stock_updated (oms_ctx_t *ctx, const oms_event_t *event)
 {
-    catalog_t entry = {.price_cents = event->data.price_cents};
-    snprintf (entry.sku, sizeof entry.sku, "%s", event->data.sku);
-    return oms_txn_put_record (oms_ctx_txn (ctx), oms_ctx_db (ctx, "catalog"), entry.sku,
-                               strlen (entry.sku), &s_catalog, &entry);
+    oms_txn_t *txn = oms_ctx_txn (ctx);
+    oms_db_t catalog = oms_ctx_db (ctx, "catalog");
+    const char *sku = event->data.sku;
+    catalog_t entry;
+    int rc = oms_txn_get_record (txn, catalog, sku, strlen (sku), &s_catalog, &entry);
+    if (rc == 0 && entry.price_cents == event->data.price_cents)
+        return 0;
+    if (rc && rc != OMS_E_NOTFOUND)
+        return rc;
+    entry.price_cents = event->data.price_cents;
+    snprintf (entry.sku, sizeof entry.sku, "%s", sku);
+    return oms_txn_put_record (txn, catalog, entry.sku, strlen (entry.sku), &s_catalog, &entry);
 }
 
 static int

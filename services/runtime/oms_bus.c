@@ -26,18 +26,25 @@ static struct {
     s_handler_t handlers[HANDLERS_MAX];
     size_t n_handlers;
     oms_bus_stats_t stats;
+    int max_bytes;      //  limits/max_message_bytes, for every socket
 } s_bus;
 
 static zsock_t *
-s_socket (int type, const char *endpoint, int hwm)
+s_socket (int type, const char *endpoint, int hwm, oms_security_t *security)
 {
     zsock_t *sock = zsock_new (type);
     if (!sock)
         return NULL;
     zsock_set_sndhwm (sock, hwm);
     zsock_set_rcvhwm (sock, hwm);
+    zsock_set_maxmsgsize (sock, s_bus.max_bytes);
     zsock_set_linger (sock, 0);
-    if (zsock_connect (sock, "%s", endpoint)) {
+    char error[256];
+    if (oms_security_client (security, sock, "broker", error, sizeof error)) {
+        oms_error ("bus: %s", error);
+        zsock_destroy (&sock);
+    }
+    else if (zsock_connect (sock, "%s", endpoint)) {
         oms_error ("bus: cannot connect to %s: %s", endpoint, zmq_strerror (zmq_errno ()));
         zsock_destroy (&sock);
     }
@@ -45,17 +52,18 @@ s_socket (int type, const char *endpoint, int hwm)
 }
 
 int
-oms_bus_start (oms_config_t *config, bool publish, bool subscribe)
+oms_bus_start (oms_config_t *config, oms_security_t *security, bool publish, bool subscribe)
 {
     assert (!s_bus.started);
     int hwm = (int) oms_config_int (config, "runtime/hwm");
+    s_bus.max_bytes = (int) oms_config_int (config, "limits/max_message_bytes");
     if (publish) {
-        s_bus.pub = s_socket (ZMQ_PUB, oms_config_str (config, "broker/frontend"), hwm);
+        s_bus.pub = s_socket (ZMQ_PUB, oms_config_str (config, "broker/frontend"), hwm, security);
         if (!s_bus.pub)
             return -1;
     }
     if (subscribe) {
-        s_bus.sub = s_socket (ZMQ_SUB, oms_config_str (config, "broker/backend"), hwm);
+        s_bus.sub = s_socket (ZMQ_SUB, oms_config_str (config, "broker/backend"), hwm, security);
         if (!s_bus.sub) {
             zsock_destroy (&s_bus.pub);
             return -1;

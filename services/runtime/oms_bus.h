@@ -10,6 +10,7 @@
 #define OMS_BUS_H
 
 #include "oms_config.h"
+#include "oms_security.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,9 +18,11 @@
 typedef void (oms_bus_fn) (void *arg, const char *topic, const uint8_t *body, size_t size);
 
 //  Creates the process's bus from config (broker/frontend, broker/backend,
-//  runtime/hwm). `publish` opens the PUB side, `subscribe` the SUB side.
-//  0, or -1 after logging why. Starting twice is a programmer error.
-int oms_bus_start (oms_config_t *config, bool publish, bool subscribe);
+//  runtime/hwm, limits/max_message_bytes). `publish` opens the PUB side,
+//  `subscribe` the SUB side, each a CURVE client of the broker when
+//  `security` says so (it may be NULL). 0, or -1 after logging why.
+//  Starting twice is a programmer error.
+int oms_bus_start (oms_config_t *config, oms_security_t *security, bool publish, bool subscribe);
 
 //  Closes the bus; safe when it was never started.
 void oms_bus_stop (void);

@@ -11,11 +11,13 @@
     instead of surfacing later as a socket that binds somewhere unexpected.
 */
 #include "oms_config.h"
+#include "oms_proto.h"
 
 #include <assert.h>
 #include <ctype.h>
 #include <czmq.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,10 +89,43 @@ static const s_key_t s_keys[] = {
     {"runtime/retention_events", "10000000", S_INT, false, "outbox events kept per type at most"},
     {"order/saga_timeout_ms", "30000", S_INT, false,
      "an order not confirmed or cancelled by then is cancelled"},
+    {"limits/max_message_bytes", "1114112", S_INT, false,
+     "largest message frame any socket accepts from the network; a peer that sends more is "
+     "disconnected"},
+    {"limits/max_items", "64", S_INT, false, "most lines in one order"},
+    {"limits/max_qty", "1000000", S_INT, false, "largest quantity of one order line"},
+    {"limits/requests_per_s", "20000", S_INT, false,
+     "requests a second each client may send to one api endpoint; 0 for no limit"},
+    {"limits/burst", "20000", S_INT, false,
+     "requests a client may send at once, above requests_per_s, after a quiet spell"},
+    {"limits/clients", "1024", S_INT, false,
+     "clients each api endpoint's rate limit remembers; the least recently seen is forgotten"},
     {"cli/timeout_ms", "5000", S_INT, false, "how long the CLI waits for a reply"},
+    {"cli/identity", "cli", S_STRING, false,
+     "the certificate name the CLI uses when security/curve is on"},
+    {"security/curve", "false", S_BOOL, false, "CURVE encryption and authentication on every socket"},
+    {"security/certs", "", S_STRING, true,
+     "directory of the public certificates every server accepts; <home>/certs when empty"},
+    {"security/keys", "", S_STRING, true,
+     "directory of this machine's secret certificates, <name>.cert_secret; <home>/keys when empty"},
 };
 
 #define S_KEYS_COUNT (sizeof s_keys / sizeof s_keys[0])
+
+//  Integer keys whose values must lie in a narrower range than 0 to 2^63-1.
+//  A message cap below the codec's would cut off messages the protocol
+//  allows; items and quantities cannot exceed what the codec accepts.
+static const struct {
+    const char *key;
+    int64_t min, max;
+} s_ranges[] = {
+    {"limits/max_message_bytes", OMS_MSG_MAX, INT32_MAX},
+    {"limits/max_items", 1, OMS_ITEMS_MAX},
+    {"limits/max_qty", 1, OMS_QTY_MAX},
+    {"limits/requests_per_s", 0, 1000000000},
+    {"limits/burst", 1, 1000000000},
+    {"limits/clients", 1, 1000000},
+};
 
 //  Long enough for every key above with room to spare; a longer path in a
 //  file cannot be a key.
@@ -184,6 +219,21 @@ static bool s_is_endpoint (const char *value)
     return false;
 }
 
+//  NULL when `number` is in the range of `key`, else why not.
+static const char *s_out_of_range (const char *key, int64_t number)
+{
+    static _Thread_local char why[64];
+    for (size_t index = 0; index < sizeof s_ranges / sizeof s_ranges[0]; index++) {
+        if (strcmp (s_ranges[index].key, key) == 0 &&
+            (number < s_ranges[index].min || number > s_ranges[index].max)) {
+            snprintf (why, sizeof why, "is not from %" PRId64 " to %" PRId64,
+                      s_ranges[index].min, s_ranges[index].max);
+            return why;
+        }
+    }
+    return NULL;
+}
+
 //  Checks `value` against the form of `def`; NULL when it fits, else why not.
 static const char *s_check (const s_key_t *def, const char *value)
 {
@@ -197,7 +247,9 @@ static const char *s_check (const s_key_t *def, const char *value)
     case S_ENDPOINT:
         return s_is_endpoint (value) ? NULL : "is not an endpoint (tcp://, ipc:// or inproc://)";
     case S_INT:
-        return s_parse_int (value, &number) ? NULL : "is not a decimal integer from 0 to 2^63-1";
+        if (!s_parse_int (value, &number))
+            return "is not a decimal integer from 0 to 2^63-1";
+        return s_out_of_range (def->key, number);
     case S_BOOL:
         return s_parse_bool (value, &flag) ? NULL : "is not true, false, yes, no, 1 or 0";
     case S_LEVEL:

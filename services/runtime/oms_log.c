@@ -2,8 +2,10 @@
 
     A line is formatted whole into one buffer and written by one fprintf:
     stdio locks the stream for the call, so lines from the threads of one
-    process never interleave, and stderr's unbuffered writes keep lines of
-    concurrent processes whole too (each line is a single write).
+    process never interleave. Unbuffered, each line is a single write, so
+    lines of concurrent processes stay whole too. A busy service instead
+    buffers (oms_log_buffer) and flushes once per turn of its loop: one write
+    for many lines; errors are flushed at once.
 */
 #include "oms_log.h"
 
@@ -41,6 +43,17 @@ void oms_log_set_level (oms_log_level_t level)
         s_level = level;
 }
 
+void oms_log_buffer (void)
+{
+    static char buffer[1 << 16];
+    setvbuf (stderr, buffer, _IOFBF, sizeof buffer);
+}
+
+void oms_log_flush (void)
+{
+    fflush (stderr);
+}
+
 bool oms_log_enabled (oms_log_level_t level)
 {
     return level <= s_level;
@@ -73,5 +86,7 @@ void oms_log (oms_log_level_t level, const char *format, ...)
     const char *process = s_process[0] ? s_process : program_invocation_short_name;
     fprintf (stderr, "%s.%06ldZ %s %s: %s\n", stamp, (long)(now.tv_nsec / 1000),
              s_level_names[level], process, message);
+    if (level == OMS_LOG_ERROR)
+        fflush (stderr);
     errno = saved_errno;
 }

@@ -15,6 +15,10 @@ typedef enum { OMS_LOG_ERROR, OMS_LOG_WARN, OMS_LOG_INFO, OMS_LOG_DEBUG } oms_lo
 //  "warn", "info" or "debug". -1 for an unknown level name.
 int oms_log_init (const char *process, const char *level);
 void oms_log_set_level (oms_log_level_t level);
+//  Buffers lines until oms_log_flush (or an error line) instead of writing
+//  each at once: for a process that logs many lines per turn of its loop.
+void oms_log_buffer (void);
+void oms_log_flush (void);
 bool oms_log_enabled (oms_log_level_t level);
 
 void oms_log (oms_log_level_t level, const char *format, ...) __attribute__ ((format (printf, 2, 3)));

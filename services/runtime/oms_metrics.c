@@ -111,6 +111,15 @@ oms_metrics_count (oms_metrics_t *self, const char *name, const char *help, cons
 }
 
 void
+oms_metrics_total (oms_metrics_t *self, const char *name, const char *help, const char *label,
+                   uint64_t total)
+{
+    s_series_t *series = s_series (self, name, help, label, S_COUNTER);
+    if (series)
+        series->value = (double) total;
+}
+
+void
 oms_metrics_set (oms_metrics_t *self, const char *name, const char *help, const char *label,
                  double value)
 {
@@ -152,6 +161,31 @@ s_labels (char *out, size_t size, const char *process, const char *label, const 
         snprintf (out + used, size - (size_t) used, "}");
 }
 
+static void
+s_render_series (oms_metrics_t *self, const s_series_t *series, FILE *out)
+{
+    char labels[256];
+    if (series->kind != S_HISTOGRAM) {
+        s_labels (labels, sizeof labels, self->process, series->label, NULL);
+        fprintf (out, "%s%s %.17g\n", series->name, labels, series->value);
+        return;
+    }
+    size_t count;
+    const double *bounds = s_bounds (series->name, &count);
+    for (size_t b = 0; b < count; b++) {
+        char le[32];
+        snprintf (le, sizeof le, "le=%g", bounds[b]);
+        s_labels (labels, sizeof labels, self->process, series->label, le);
+        fprintf (out, "%s_bucket%s %llu\n", series->name, labels,
+                 (unsigned long long) series->buckets[b]);
+    }
+    s_labels (labels, sizeof labels, self->process, series->label, "le=+Inf");
+    fprintf (out, "%s_bucket%s %llu\n", series->name, labels, (unsigned long long) series->count);
+    s_labels (labels, sizeof labels, self->process, series->label, NULL);
+    fprintf (out, "%s_sum%s %.17g\n%s_count%s %llu\n", series->name, labels, series->value,
+             series->name, labels, (unsigned long long) series->count);
+}
+
 char *
 oms_metrics_render (oms_metrics_t *self)
 {
@@ -161,40 +195,20 @@ oms_metrics_render (oms_metrics_t *self)
     if (!out)
         return NULL;
     static const char *const types[] = {"counter", "gauge", "histogram"};
+    //  The exposition format wants each name's samples together, right after
+    //  its HELP and TYPE: walk the names in order of first use.
     for (size_t i = 0; i < self->n_series; i++) {
-        s_series_t *series = &self->series[i];
-        bool first = true;  //  HELP and TYPE once per name, before its first series
-        for (size_t j = 0; j < i; j++)
-            if (strcmp (self->series[j].name, series->name) == 0)
-                first = false;
-        if (first)
-            fprintf (out, "# HELP %s %s\n# TYPE %s %s\n", series->name, series->help,
-                     series->name, types[series->kind]);
-    }
-    //  Samples grouped by name, as the exposition format wants.
-    for (size_t i = 0; i < self->n_series; i++) {
-        s_series_t *series = &self->series[i];
-        char labels[256];
-        if (series->kind != S_HISTOGRAM) {
-            s_labels (labels, sizeof labels, self->process, series->label, NULL);
-            fprintf (out, "%s%s %.17g\n", series->name, labels, series->value);
+        const char *name = self->series[i].name;
+        bool seen = false;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = strcmp (self->series[j].name, name) == 0;
+        if (seen)
             continue;
-        }
-        size_t count;
-        const double *bounds = s_bounds (series->name, &count);
-        for (size_t b = 0; b < count; b++) {
-            char le[32];
-            snprintf (le, sizeof le, "le=%g", bounds[b]);
-            s_labels (labels, sizeof labels, self->process, series->label, le);
-            fprintf (out, "%s_bucket%s %llu\n", series->name, labels,
-                     (unsigned long long) series->buckets[b]);
-        }
-        s_labels (labels, sizeof labels, self->process, series->label, "le=+Inf");
-        fprintf (out, "%s_bucket%s %llu\n", series->name, labels,
-                 (unsigned long long) series->count);
-        s_labels (labels, sizeof labels, self->process, series->label, NULL);
-        fprintf (out, "%s_sum%s %.17g\n%s_count%s %llu\n", series->name, labels, series->value,
-                 series->name, labels, (unsigned long long) series->count);
+        fprintf (out, "# HELP %s %s\n# TYPE %s %s\n", name, self->series[i].help, name,
+                 types[self->series[i].kind]);
+        for (size_t j = i; j < self->n_series; j++)
+            if (strcmp (self->series[j].name, name) == 0)
+                s_render_series (self, &self->series[j], out);
     }
     fclose (out);
     return text;

@@ -16,8 +16,10 @@
 #include "oms_service.h"
 #include "oms_bus.h"
 #include "oms_inbox.h"
+#include "oms_limit.h"
 #include "oms_metrics.h"
 #include "oms_outbox.h"
+#include "oms_security.h"
 #include <assert.h>
 #include <czmq.h>
 #include <getopt.h>
@@ -63,6 +65,8 @@ typedef struct {
     uint64_t replay_errors;
     uint64_t commits;
     uint64_t commit_failures;
+    uint64_t requests_rate_limited;     //  refused by the per-client rate limit
+    uint64_t commands_over_limit;       //  refused by a limits/ key (OMS_E_LIMIT)
 } s_counters_t;
 
 //  What this process last heard from another one's heartbeat.
@@ -105,6 +109,7 @@ typedef struct {
     size_t n_owned;
     zsock_t *api;
     zsock_t *fetchers[OMS_SERVICES_COUNT];
+    oms_security_t *security;       //  CURVE on every socket, when configured
     char instance[OMS_ID_MAX + 1];
     char host[64];
     uint64_t started_ns;
@@ -123,6 +128,7 @@ typedef struct {
     size_t batch_max;
     uint64_t heartbeat_ns, replay_timeout_ns, retention_ns;
     uint64_t replay_batch, retention_events;
+    oms_limit_t *limit;             //  per-client rate limit of the api endpoint
     s_counters_t counters;
     size_t batch_units;             //  units of work in the open batch
     oms_metrics_t *metrics;
@@ -355,9 +361,12 @@ s_reply_init (oms_reply_t *reply)
 }
 
 //  Queues the answer to send after the commit: {"ok": true, entries...}
-//  or {"ok": false, "error": text, "code": n}. Takes the envelope.
+//  or {"ok": false, "error": text, "code": n, "topic"?}: a refusal names the
+//  topic it concerns, so a replay fetcher knows which type was refused.
+//  Takes the envelope.
 static void
-s_answer (s_service_t *self, zmsg_t **envelope_p, oms_reply_t *reply, int rc, const char *error)
+s_answer (s_service_t *self, zmsg_t **envelope_p, oms_reply_t *reply, int rc, const char *error,
+          const char *topic)
 {
     if (self->n_answers == self->max_answers) {
         self->max_answers = self->max_answers ? self->max_answers * 2 : 64;
@@ -377,13 +386,17 @@ s_answer (s_service_t *self, zmsg_t **envelope_p, oms_reply_t *reply, int rc, co
         msgpack_sbuffer_write (&answer->body, reply->buffer.data, reply->buffer.size);
     }
     else {
-        msgpack_pack_map (&pk, 3);
+        msgpack_pack_map (&pk, topic && *topic ? 4 : 3);
         oms_pack_str (&pk, "ok");
         msgpack_pack_false (&pk);
         oms_pack_str (&pk, "error");
         oms_pack_str (&pk, error && *error ? error : oms_strerror (rc));
         oms_pack_str (&pk, "code");
         msgpack_pack_int (&pk, rc);
+        if (topic && *topic) {
+            oms_pack_str (&pk, "topic");
+            oms_pack_str (&pk, topic);
+        }
     }
 }
 
@@ -499,6 +512,7 @@ s_commit (s_service_t *self)
     self->n_pending = 0;
     msgpack_sbuffer_clear (&self->pending_bytes);
     s_send_answers (self, rc);
+    oms_log_flush ();
 }
 
 // ---------------------------------------------------------------------------
@@ -529,14 +543,14 @@ s_subscription (s_service_t *self, const char *type)
 //  inspect and retry it; its position advances so processing goes on.
 static void
 s_dead_letter (s_service_t *self, const char *topic, const uint8_t *body, size_t size,
-               const char *error)
+               const char *corr, const char *error)
 {
     self->counters.events_dead++;
     char label[OMS_NAME_MAX + 8];
     oms_metrics_count (self->metrics, "oms_dead_letters_total",
                        "events whose handler failed, kept in the dead-letter store",
                        s_topic_label (label, sizeof label, topic), 1);
-    oms_error ("dead letter: topic=%s error=\"%s\"", topic, error);
+    oms_error ("dead letter: topic=%s corr=%s error=\"%s\"", topic, corr, error);
     uint64_t next = 1;
     oms_val_t value;
     if (oms_txn_get (self->batch, self->meta, "dead_next", 9, &value) == 0 && value.size == 8)
@@ -570,7 +584,7 @@ s_apply (s_service_t *self, const char *topic, const uint8_t *body, size_t size,
         oms_warn ("rejected event on %s: %s", topic, oms_fault_str (&fault, reason, sizeof reason));
         oms_inbox_entry_t *entry = expected ? oms_inbox_find (&self->inbox, topic) : NULL;
         if (entry && expected == entry->position + 1 && s_batch (self) == 0) {
-            s_dead_letter (self, topic, body, size, reason);
+            s_dead_letter (self, topic, body, size, "", reason);
             oms_inbox_advance (entry, self->batch, self->positions, expected);
         }
         return;
@@ -618,7 +632,8 @@ s_apply (s_service_t *self, const char *topic, const uint8_t *body, size_t size,
     else {
         oms_metrics_count (self->metrics, "oms_handler_errors_total",
                            "events whose handler failed", label, 1);
-        s_dead_letter (self, topic, body, size, ctx.error[0] ? ctx.error : oms_strerror (rc));
+        s_dead_letter (self, topic, body, size, event.correlation_id,
+                       ctx.error[0] ? ctx.error : oms_strerror (rc));
     }
     if (oms_inbox_advance (entry, self->batch, self->positions, event.seq))
         oms_error ("store: cannot record position of %s", topic);
@@ -703,19 +718,6 @@ s_fetch (s_service_t *self, oms_inbox_entry_t *entry)
     msgpack_sbuffer_destroy (&buffer);
 }
 
-static const msgpack_object *
-s_lookup (const msgpack_object *map, const char *key, msgpack_object_type type)
-{
-    size_t length = strlen (key);
-    for (uint32_t i = 0; i < map->via.map.size; i++) {
-        const msgpack_object_kv *kv = &map->via.map.ptr[i];
-        if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == length
-            && memcmp (kv->key.via.str.ptr, key, length) == 0)
-            return kv->val.type == type ? &kv->val : NULL;
-    }
-    return NULL;
-}
-
 //  A replay answer: {"ok", "topic", "start", "first", "head", "events": [bin]}
 //  or an error. Validated like any input from the network.
 static void
@@ -728,56 +730,37 @@ s_on_fetched (s_service_t *self, zsock_t *fetcher)
     zframe_t *frame = zmsg_next (msg);
     msgpack_unpacked result;
     msgpack_unpacked_init (&result);
+    oms_replay_answer_t answer;
+    oms_fault_t fault = {0};
+    oms_inbox_entry_t *entry = NULL;
     if (zmsg_size (msg) != 2 || zframe_size (delimiter) != 0
-        || oms_msgpack_parse (zframe_data (frame), zframe_size (frame), &result, NULL)) {
+        || oms_replay_answer_decode (zframe_data (frame), zframe_size (frame), &result, &answer,
+                                     &fault)
+        || !(entry = oms_inbox_find (&self->inbox, answer.topic))) {
+        char reason[128];
         self->counters.replay_errors++;
-        oms_warn ("replay: malformed answer");
-        goto leave;
-    }
-    const msgpack_object *map = &result.data;
-    const msgpack_object *ok = s_lookup (map, "ok", MSGPACK_OBJECT_BOOLEAN);
-    const msgpack_object *topic = s_lookup (map, "topic", MSGPACK_OBJECT_STR);
-    char type[OMS_NAME_MAX + 1] = "";
-    if (topic && topic->via.str.size <= OMS_NAME_MAX) {
-        memcpy (type, topic->via.str.ptr, topic->via.str.size);
-        type[topic->via.str.size] = 0;
-    }
-    oms_inbox_entry_t *entry = oms_inbox_find (&self->inbox, type);
-    if (!ok || !entry) {
-        self->counters.replay_errors++;
-        oms_warn ("replay: answer without ok or a subscribed topic");
+        oms_warn ("replay: malformed answer: %s",
+                  fault.code ? oms_fault_str (&fault, reason, sizeof reason) : "frames or topic");
         goto leave;
     }
     entry->fetch_sent_ns = 0;
-    if (!ok->via.boolean) {
-        const msgpack_object *error = s_lookup (map, "error", MSGPACK_OBJECT_STR);
+    if (!answer.ok) {
         self->counters.replay_errors++;
         entry->retry_after_ns = s_mono_ns () + RETRY_GONE_MS * 1000000ull;
-        oms_error ("replay: producer=%s topic=%s from=%llu refused: %.*s", entry->owner,
-                   entry->type, (unsigned long long) entry->position + 1,
-                   error ? (int) error->via.str.size : 0, error ? error->via.str.ptr : "");
+        oms_error ("replay: producer=%s topic=%s from=%llu refused: %s", entry->owner, entry->type,
+                   (unsigned long long) entry->position + 1, answer.error);
         goto leave;
     }
-    const msgpack_object *start = s_lookup (map, "start", MSGPACK_OBJECT_POSITIVE_INTEGER);
-    const msgpack_object *head = s_lookup (map, "head", MSGPACK_OBJECT_POSITIVE_INTEGER);
-    const msgpack_object *events = s_lookup (map, "events", MSGPACK_OBJECT_ARRAY);
-    if (!start || !head || !events) {
-        self->counters.replay_errors++;
-        oms_warn ("replay: answer for %s lacks start, head or events", type);
-        goto leave;
-    }
-    for (uint32_t i = 0; i < events->via.array.size; i++) {
-        const msgpack_object *body = &events->via.array.ptr[i];
-        if (body->type != MSGPACK_OBJECT_BIN)
-            break;
-        s_apply (self, type, (const uint8_t *) body->via.bin.ptr, body->via.bin.size,
-                 start->via.u64 + i);
+    for (uint32_t i = 0; i < answer.n_events; i++) {
+        const msgpack_object *body = &answer.events[i];
+        s_apply (self, answer.topic, (const uint8_t *) body->via.bin.ptr, body->via.bin.size,
+                 answer.start + i);
     }
     //  The producer's own word on its head overrides what live traffic
     //  suggested: a forged or corrupt seq must not keep us fetching events
     //  that will never exist. An event newer than this answer shows up in the
     //  next heartbeat.
-    entry->known = head->via.u64 > entry->position ? head->via.u64 : entry->position;
+    entry->known = answer.head > entry->position ? answer.head : entry->position;
     if (oms_inbox_behind (entry))
         s_fetch (self, entry);
 leave:
@@ -934,7 +917,9 @@ s_cmd_status (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
     }
     s_counters_t *c = &self->counters;
     oms_reply_key (reply, "counters");
-    msgpack_pack_map (&reply->pk, 14);
+    oms_bus_stats_t bus;
+    oms_bus_stats (&bus);
+    msgpack_pack_map (&reply->pk, 18);
     s_pack_counter (&reply->pk, "events_applied", c->events_applied);
     s_pack_counter (&reply->pk, "events_duplicate", c->events_duplicate);
     s_pack_counter (&reply->pk, "events_gap", c->events_gap);
@@ -944,11 +929,15 @@ s_cmd_status (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
     s_pack_counter (&reply->pk, "commands", c->commands);
     s_pack_counter (&reply->pk, "commands_failed", c->commands_failed);
     s_pack_counter (&reply->pk, "requests_rejected", c->requests_rejected);
+    s_pack_counter (&reply->pk, "requests_rate_limited", c->requests_rate_limited);
+    s_pack_counter (&reply->pk, "commands_over_limit", c->commands_over_limit);
+    s_pack_counter (&reply->pk, "events_malformed", bus.malformed);
     s_pack_counter (&reply->pk, "replays_served", c->replays_served);
     s_pack_counter (&reply->pk, "replays_requested", c->replays_requested);
     s_pack_counter (&reply->pk, "replay_errors", c->replay_errors);
     s_pack_counter (&reply->pk, "commits", c->commits);
     s_pack_counter (&reply->pk, "commit_failures", c->commit_failures);
+    s_pack_counter (&reply->pk, "commands_denied", oms_security_refused (self->security));
     return 0;
 }
 
@@ -1018,6 +1007,7 @@ s_cmd_dlq_list (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply
     while (rc == 0 && count < DEAD_LIST_MAX) {
         s_dead_t dead;
         msgpack_unpacked result;
+        msgpack_unpacked_init (&result);
         if (key.size == 8
             && oms_msgpack_parse (value.data, value.size, &result, NULL) == 0
             && oms_schema_unpack (&s_dead, &result.data, &dead, "", NULL) == 0) {
@@ -1153,11 +1143,55 @@ s_run_command (oms_ctx_t *ctx, void *arg)
     return unit->command->handler (ctx, unit->request, unit->reply);
 }
 
+//  With CURVE on, who may run a command: a read-only one any listed key, the
+//  others operators only (docs/SECURITY.md). The sender is the "User-Id"
+//  zauth gave the request's frame. 0, or -1 with `error` set (counted).
+static int
+s_authorise (s_service_t *self, zframe_t *frame, const oms_request_t *request, char *error,
+             size_t size)
+{
+    if (!oms_security_enabled (self->security))
+        return 0;
+    const char *peer = oms_security_peer (self->security, zframe_meta (frame, "User-Id"));
+    if (oms_security_may_command (peer, request->cmd))
+        return 0;
+    snprintf (error, size, "denied: %s may not run %s on %s", peer ? peer : "an unknown key",
+              request->cmd, self->def->name);
+    oms_security_refuse (self->security, "%s", error);
+    return -1;
+}
+
+//  The per-client rate limit, checked before anything of a request is read.
+//  A client is its CURVE User-Id when it has one (the same key on every
+//  connection), else its connection (the routing id the ROUTER gave it).
+//  0, or OMS_E_LIMIT with `error` set (counted).
+static int
+s_admit (s_service_t *self, zmsg_t *envelope, zframe_t *body, char *error, size_t size)
+{
+    zframe_t *routing = zmsg_first (envelope);
+    zframe_t *received = body ? body : zmsg_next (envelope);
+    const char *user_id = received ? zframe_meta (received, "User-Id") : NULL;
+    bool ok = user_id && *user_id
+                  ? oms_limit_take (self->limit, user_id, strlen (user_id), s_mono_ns ())
+                  : oms_limit_take (self->limit, zframe_data (routing), zframe_size (routing),
+                                    s_mono_ns ());
+    if (ok)
+        return 0;
+    self->counters.requests_rate_limited++;
+    snprintf (error, size,
+              "rate limit: more than %lld requests a second (burst %lld) from one client to %s; "
+              "retry later",
+              (long long) oms_config_int (self->config, "limits/requests_per_s"),
+              (long long) oms_config_int (self->config, "limits/burst"), self->def->name);
+    return OMS_E_LIMIT;
+}
+
 //  One request from the api socket: [routing...][empty][msgpack map].
 static void
 s_on_request (s_service_t *self, zmsg_t *msg)
 {
     static oms_request_t request;
+    memset (&request, 0, sizeof request);   //  no field of an earlier request may leak into this one
     //  Split the routing envelope from the body at the empty delimiter.
     zmsg_t *envelope = zmsg_new ();
     zframe_t *frame;
@@ -1175,7 +1209,9 @@ s_on_request (s_service_t *self, zmsg_t *msg)
     char error[OMS_TEXT_MAX + 1] = "";
     int rc = OMS_E_FRAMES;
     frame = zmsg_first (msg);
-    if (!delimited || zmsg_size (msg) != 1)
+    if (s_admit (self, envelope, frame, error, sizeof error))
+        rc = OMS_E_LIMIT;
+    else if (!delimited || zmsg_size (msg) != 1)
         snprintf (error, sizeof error, "a request is [empty frame][msgpack map]");
     else {
         oms_fault_t fault;
@@ -1183,10 +1219,14 @@ s_on_request (s_service_t *self, zmsg_t *msg)
         if (rc)
             oms_fault_str (&fault, error, sizeof error);
     }
-    if (rc) {
+    if (rc == OMS_E_LIMIT)
+        oms_debug ("rate limited request: %s", error);
+    else if (rc) {
         self->counters.requests_rejected++;
         oms_warn ("rejected request: %s", error);
     }
+    else if (s_authorise (self, frame, &request, error, sizeof error))
+        rc = OMS_E_DENIED;
     else {
         const oms_command_def_t *command = s_command (self->def->commands, request.cmd);
         if (!command)
@@ -1202,12 +1242,14 @@ s_on_request (s_service_t *self, zmsg_t *msg)
             rc = s_unit (self, &ctx, s_run_command, &unit);
             if (rc) {
                 self->counters.commands_failed++;
+                if (rc == OMS_E_LIMIT)
+                    self->counters.commands_over_limit++;
                 snprintf (error, sizeof error, "%s", ctx.error[0] ? ctx.error : oms_strerror (rc));
             }
         }
     }
     if (delimited)
-        s_answer (self, &envelope, &reply, rc, error);
+        s_answer (self, &envelope, &reply, rc, error, request.topic);
     zmsg_destroy (&envelope);
     msgpack_sbuffer_destroy (&reply.buffer);
 }
@@ -1245,25 +1287,34 @@ s_measure_rates (s_service_t *self)
         self->rate_emitted = self->counters.events_emitted;
     }
     s_counters_t *c = &self->counters;
+    oms_bus_stats_t bus;
+    oms_bus_stats (&bus);
     struct {
         const char *name, *help;
         uint64_t value;
-    } gauges[] = {
-        {"oms_events_duplicate", "duplicate events dropped since start", c->events_duplicate},
-        {"oms_events_gap", "events that revealed a gap since start", c->events_gap},
-        {"oms_events_rejected", "undecodable events since start", c->events_rejected},
-        {"oms_requests_rejected", "undecodable requests since start", c->requests_rejected},
-        {"oms_commands", "commands handled since start", c->commands},
-        {"oms_commands_failed", "commands refused or failed since start", c->commands_failed},
-        {"oms_replays_served", "replay requests answered since start", c->replays_served},
-        {"oms_replays_requested", "replay requests sent since start", c->replays_requested},
-        {"oms_replay_errors", "replay answers refused or malformed since start",
+    } totals[] = {
+        {"oms_events_duplicate_total", "duplicate events dropped", c->events_duplicate},
+        {"oms_events_gap_total", "events that revealed a gap", c->events_gap},
+        {"oms_events_rejected_total", "undecodable events", c->events_rejected},
+        {"oms_requests_rejected_total", "undecodable requests", c->requests_rejected},
+        {"oms_requests_rate_limited_total", "requests refused by the per-client rate limit",
+         c->requests_rate_limited},
+        {"oms_commands_over_limit_total", "commands refused by a configured limit",
+         c->commands_over_limit},
+        {"oms_events_malformed_total", "events with a wrong frame count or topic",
+         bus.malformed},
+        {"oms_commands_total", "commands handled", c->commands},
+        {"oms_commands_failed_total", "commands refused or failed", c->commands_failed},
+        {"oms_replays_served_total", "replay requests answered", c->replays_served},
+        {"oms_replays_requested_total", "replay requests sent", c->replays_requested},
+        {"oms_replay_errors_total", "replay answers refused or malformed",
          c->replay_errors},
-        {"oms_commit_failures", "batches that failed to commit since start", c->commit_failures},
+        {"oms_commit_failures_total", "batches that failed to commit", c->commit_failures},
+        {"oms_commands_denied_total", "commands refused to their sender",
+         oms_security_refused (self->security)},
     };
-    for (size_t i = 0; i < sizeof gauges / sizeof gauges[0]; i++)
-        oms_metrics_set (self->metrics, gauges[i].name, gauges[i].help, NULL,
-                         (double) gauges[i].value);
+    for (size_t i = 0; i < sizeof totals / sizeof totals[0]; i++)
+        oms_metrics_total (self->metrics, totals[i].name, totals[i].help, NULL, totals[i].value);
     oms_metrics_set (self->metrics, "oms_uptime_seconds", "seconds since the process started",
                      NULL, (double) (s_wall_ns () - self->started_ns) / 1e9);
 }
@@ -1440,19 +1491,35 @@ s_open (s_service_t *self)
         if (type->durable && strcmp (type->owner, def->name) == 0 && self->n_owned < OMS_HEADS_MAX)
             self->owned[self->n_owned++] = type->type;
 
+    char error[256];
+    self->security = oms_security_new (self->config, def->name, error, sizeof error);
+    if (!self->security) {
+        oms_error ("%s", error);
+        return -1;
+    }
+
     //  Bind the api endpoint: commands and replay.
+    int max_bytes = (int) oms_config_int (self->config, "limits/max_message_bytes");
     const char *bind = oms_config_service (self->config, def->name, "api_bind");
     if (!*bind)
         bind = oms_config_service (self->config, def->name, "api");
     self->api = zsock_new (ZMQ_ROUTER);
     zsock_set_linger (self->api, 0);
     zsock_set_router_mandatory (self->api, 0);
+    zsock_set_maxmsgsize (self->api, max_bytes);
+    self->limit = oms_limit_new ((uint64_t) oms_config_int (self->config, "limits/requests_per_s"),
+                                 (uint64_t) oms_config_int (self->config, "limits/burst"),
+                                 (size_t) oms_config_int (self->config, "limits/clients"));
+    if (!self->limit)
+        return -1;
+    if (oms_security_server (self->security, self->api))
+        return -1;
     if (zsock_bind (self->api, "%s", bind) < 0) {
         oms_error ("cannot bind api %s: %s", bind, zmq_strerror (zmq_errno ()));
         return -1;
     }
 
-    if (oms_bus_start (self->config, true, true))
+    if (oms_bus_start (self->config, self->security, true, true))
         return -1;
     for (const oms_subscription_t *sub = def->subscriptions; sub->topic; sub++) {
         if (oms_inbox_add (&self->inbox, sub->topic)) {
@@ -1466,7 +1533,14 @@ s_open (s_service_t *self)
             zsock_set_linger (fetcher, 0);
             zsock_set_immediate (fetcher, 1);
             zsock_set_sndhwm (fetcher, 16);
+            zsock_set_maxmsgsize (fetcher, max_bytes);
             const char *api = oms_config_service (self->config, oms_service_names[owner], "api");
+            if (oms_security_client (self->security, fetcher, oms_service_names[owner], error,
+                                     sizeof error)) {
+                oms_error ("%s", error);
+                zsock_destroy (&fetcher);
+                return -1;
+            }
             if (zsock_connect (fetcher, "%s", api)) {
                 oms_error ("cannot connect to %s api %s", oms_service_names[owner], api);
                 zsock_destroy (&fetcher);
@@ -1503,6 +1577,8 @@ s_close (s_service_t *self)
         zsock_destroy (&self->fetchers[i]);
     zsock_destroy (&self->api);
     oms_bus_stop ();
+    oms_security_destroy (&self->security);
+    oms_limit_destroy (&self->limit);
     oms_store_destroy (&self->store);
     free (self->pending);
     free (self->answers);
@@ -1615,6 +1691,7 @@ oms_service_main (const oms_service_def_t *def, int argc, char *argv[])
         return code;
     zsys_init ();
     zsys_set_logstream (stderr);
+    oms_log_buffer ();
     if (oms_log_init (def->name, oms_config_str (self.config, "log/level"))) {
         fprintf (stderr, "oms-%s: bad log level\n", def->name);
         oms_config_destroy (&self.config);

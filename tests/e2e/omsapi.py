@@ -4,6 +4,8 @@ lot (every order, a whole outbox) faster than one CLI process per call.
 Requests and replies follow proto/PROTOCOL.md: [empty frame][msgpack map].
 """
 
+import time
+
 import msgpack
 import zmq
 
@@ -31,7 +33,19 @@ class Api:
 
     def call(self, service, cmd, **fields):
         """Sends one request and returns the reply map; raises ApiError on
-        {"ok": false} or when no answer comes in time."""
+        {"ok": false} or when no answer comes in time. A "rate limit"
+        refusal is asked again after a pause, for up to timeout_ms."""
+        deadline = time.monotonic() + self.timeout_ms / 1000
+        while True:
+            reply = self._call_once(service, cmd, fields)
+            if reply.get("ok"):
+                return reply
+            error = str(reply.get("error"))
+            if not error.startswith("rate limit:") or time.monotonic() > deadline:
+                raise ApiError(f"{service} {cmd}: {error}")
+            time.sleep(0.05)
+
+    def _call_once(self, service, cmd, fields):
         sock = self._socket(service)
         sock.send_multipart([b"", msgpack.packb(dict(cmd=cmd, **fields))])
         if not sock.poll(self.timeout_ms):
@@ -40,10 +54,7 @@ class Api:
             del self.sockets[service]
             raise ApiError(f"{service} did not answer {cmd} within {self.timeout_ms} ms")
         frames = sock.recv_multipart()
-        reply = msgpack.unpackb(frames[-1], raw=False)
-        if not reply.get("ok"):
-            raise ApiError(f"{service} {cmd}: {reply.get('error')}")
-        return reply
+        return msgpack.unpackb(frames[-1], raw=False)
 
     def outbox(self, service, topic):
         """Every retained event of `topic` in `service`'s outbox, decoded."""

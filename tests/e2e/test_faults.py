@@ -15,8 +15,9 @@ import time
 import unittest
 from collections import Counter
 
-from cluster import CARD_DECLINED, CARD_OK, SERVICES, TERMINAL, Cluster, poll, run, uid
-from omsapi import Api, ApiError
+from books import check_books
+from cluster import CARD_DECLINED, CARD_OK, SERVICES, Cluster, run, uid
+from omsapi import Api
 
 ORDERS = int(os.environ.get("OMS_FAULT_ORDERS", "2000"))
 ROUNDS = int(os.environ.get("OMS_FAULT_ROUNDS", "2"))
@@ -126,71 +127,9 @@ class FaultTest(unittest.TestCase):
         wallets = {rich: 10 ** 12, poor: 20000}
         api = Api({s: cluster.endpoint(s) for s in SERVICES})
         try:
-            self.check(cluster, api, set(placed.values()), wallets)
+            counters = check_books(cluster, api, placed.values(), wallets, SETTLE_S)
         finally:
             api.close()
-
-    def check(self, cluster, api, order_ids, wallets):
-        def settled():
-            pending = [o for o in order_ids if api.call("order", "get", order_id=o)["status"]
-                       not in TERMINAL]
-            assert not pending, f"{len(pending)} orders not terminal, e.g. {pending[:3]}"
-            return True
-
-        poll(settled, SETTLE_S, "every order CONFIRMED or CANCELLED")
-        orders = {o: api.call("order", "get", order_id=o) for o in order_ids}
-        confirmed = {o for o, v in orders.items() if v["status"] == "CONFIRMED"}
-        cancelled = set(order_ids) - confirmed
-
-        #  Each service's outbox is its durable record of what it did.
-        def per_order(service, topic):
-            return Counter(e["data"]["order_id"] for e in api.outbox(service, topic))
-
-        def books_balance():
-            charged = per_order("payment", "payment.completed")
-            refunded = per_order("payment", "payment.refunded")
-            failed = per_order("payment", "payment.failed")
-            sent = Counter((e["data"]["order_id"], e["data"]["kind"])
-                           for e in api.outbox("notification", "notification.sent"))
-            for o in order_ids:
-                assert charged[o] <= 1 and refunded[o] <= 1, f"{o} charged or refunded twice"
-                if o in confirmed:
-                    assert charged[o] == 1 and refunded[o] == 0, f"{o} confirmed: charged once"
-                    assert sent[(o, "confirmed")] == 1, f"{o}: one confirmed notification"
-                else:
-                    assert refunded[o] == charged[o], f"{o} cancelled after a charge: refund"
-                    assert sent[(o, "cancelled")] == 1, f"{o}: one cancelled notification"
-                assert sent[(o, "payment_failed")] == (1 if failed[o] else 0), \
-                    f"{o}: payment_failed notification iff payment failed"
-            assert all(n == 1 for n in sent.values()), "a notification sent twice"
-            return charged, refunded, failed, sent
-
-        charged, refunded, failed, sent = poll(books_balance, 30, "payments and notifications")
-        placed_events = per_order("order", "order.placed")
-        self.assertTrue(all(placed_events[o] == 1 for o in order_ids), "one order.placed each")
-
-        cluster.assert_conserved()
-        for sku in cluster.initial:
-            self.assertEqual(cluster.stock(sku)["reserved"], 0, f"{sku}: nothing left reserved")
-
-        #  Wallets end where confirmed wallet orders (and the warm-up orders,
-        #  paid cash) leave them: every cancelled charge came back.
-        for customer, credit in wallets.items():
-            spent = sum(v["total_cents"] for v in orders.values()
-                        if v["customer"] == customer and v["method"] == "wallet"
-                        and v["status"] == "CONFIRMED")
-            self.assertEqual(api.call("payment", "wallet.get", customer=customer)["balance_cents"],
-                             credit - spent, f"{customer}'s wallet")
-
-        counters = Counter()
-        for service in SERVICES:
-            counters.update(api.call(service, "status")["counters"])
-        self.assertEqual(counters["events_dead"], 0, "no event ended in a dead-letter log")
-        print(f"orders={len(order_ids)} confirmed={len(confirmed)} cancelled={len(cancelled)} "
-              f"charged={sum(charged[o] for o in order_ids)} "
-              f"refunded={sum(refunded[o] for o in order_ids)} "
-              f"payment_failed={sum(failed[o] for o in order_ids)} "
-              f"notifications={sum(1 for k in sent if k[0] in order_ids)}", flush=True)
         print("since the last restarts: " + " ".join(
             f"{k}={counters[k]}" for k in ("events_gap", "events_duplicate", "replays_requested",
                                            "replays_served")), flush=True)

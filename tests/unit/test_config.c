@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "oms_config.h"
+#include "oms_proto.h"
 
 extern char **environ;
 
@@ -267,6 +268,40 @@ Test (config, bad_int_in_file_is_rejected_and_named)
     oms_config_t *config = oms_config_new (path, s_error, sizeof s_error);
     cr_assert_not_null (config, "%s", s_error);
     cr_assert_eq (oms_config_int (config, "runtime/batch"), INT64_MAX);
+    oms_config_destroy (&config);
+}
+
+Test (config, limits_default_to_what_the_codec_allows)
+{
+    oms_config_t *config = oms_config_new (NULL, s_error, sizeof s_error);
+    cr_assert_not_null (config, "%s", s_error);
+    cr_assert_gt (oms_config_int (config, "limits/max_message_bytes"), OMS_MSG_MAX);
+    cr_assert_eq (oms_config_int (config, "limits/max_items"), OMS_ITEMS_MAX);
+    cr_assert_eq (oms_config_int (config, "limits/max_qty"), OMS_QTY_MAX);
+    cr_assert_gt (oms_config_int (config, "limits/requests_per_s"), 0);
+    cr_assert_gt (oms_config_int (config, "limits/burst"), 0);
+    cr_assert_gt (oms_config_int (config, "limits/clients"), 0);
+    oms_config_destroy (&config);
+}
+
+Test (config, limits_out_of_range_are_rejected_and_named)
+{
+    s_expect_rejected ("limits\n    max_items = 65\n", "limits/max_items", "from 1 to 64");
+    s_expect_rejected ("limits\n    max_items = 0\n", "limits/max_items", "bad.cfg");
+    s_expect_rejected ("limits\n    max_qty = 1000001\n", "limits/max_qty", "from 1 to 1000000");
+    s_expect_rejected ("limits\n    max_message_bytes = 1000\n", "limits/max_message_bytes",
+                       "from 1048576");
+    s_expect_rejected ("limits\n    burst = 0\n", "limits/burst", NULL);
+    s_expect_rejected ("limits\n    clients = 0\n", "limits/clients", NULL);
+    const char *path = s_write ("edge.cfg", "limits\n    max_items = 1\n    requests_per_s = 0\n"
+                                            "    max_qty = 1000000\n");
+    oms_config_t *config = oms_config_new (path, s_error, sizeof s_error);
+    cr_assert_not_null (config, "%s", s_error);
+    cr_assert_eq (oms_config_int (config, "limits/max_items"), 1);
+    cr_assert_eq (oms_config_int (config, "limits/requests_per_s"), 0);
+    cr_assert_eq (oms_config_set (config, "limits/max_items", "100", s_error, sizeof s_error), -1);
+    cr_assert (strstr (s_error, "limits/max_items"), "%s", s_error);
+    cr_assert_eq (oms_config_int (config, "limits/max_items"), 1);
     oms_config_destroy (&config);
 }
 
