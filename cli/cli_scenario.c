@@ -1669,10 +1669,11 @@ static int s_probe_notifications (s_run_t *self, const cli_step_t *step, int tim
             used += snprintf (detail->text + used, sizeof detail->text - (size_t)used, "%s %s/%s",
                               i ? "," : "", kind, channel);
     }
+    bool none = list->via.array.size == 0;     //  `list` dies with the reply
     cli_reply_destroy (&reply);
     if (rc != 0)
         return -1;
-    if (list->via.array.size == 0)
+    if (none)
         s_say (detail, "%s has no notifications", order_id);
     return count == step->amount ? 1 : 0;
 }
