@@ -12,162 +12,37 @@
     (dropped, and the missing range fetched from the producer's replay
     endpoint). A replayed event takes the same path as a live one, so an
     event is applied once however many copies arrive.
+
+    The runtime's own commands (replay, status, dlq.*...) are in
+    oms_runtime_commands.c; what both files share, in oms_service_private.h.
 */
-#include "oms_service.h"
+#include "oms_service_private.h"
 #include "oms_bus.h"
-#include "oms_inbox.h"
-#include "oms_limit.h"
-#include "oms_metrics.h"
 #include "oms_outbox.h"
-#include "oms_security.h"
 #include <assert.h>
-#include <czmq.h>
 #include <getopt.h>
 #include <stdarg.h>
-#include <time.h>
 #include <unistd.h>
 
 #define TICK_MS        100
 #define PRUNE_MS       10000
 #define PRUNE_BUDGET   10000
-#define REPLAY_BYTES   (512 * 1024)
 #define RETRY_GONE_MS  10000
-#define PEERS_MAX      16
-#define DEAD_LIST_MAX  1000
 #define RATE_WINDOW_NS 2000000000ull
 
 //  The runtime's own sub-databases, in every store.
 static const char *const s_runtime_dbs[] = {"outbox", "heads", "positions", "dead", "meta", NULL};
 
-typedef struct {
-    char topic[OMS_NAME_MAX + 1];
-    size_t offset;      //  of the body in pending_bytes
-    size_t size;
-} s_pending_t;
-
-typedef struct {
-    zmsg_t *envelope;   //  routing frames, delimiter included
-    msgpack_sbuffer body;
-} s_answer_t;
-
-typedef struct {
-    uint64_t events_applied;
-    uint64_t events_duplicate;
-    uint64_t events_gap;
-    uint64_t events_rejected;
-    uint64_t events_dead;
-    uint64_t events_emitted;
-    uint64_t commands;
-    uint64_t commands_failed;
-    uint64_t requests_rejected;
-    uint64_t replays_served;
-    uint64_t replays_requested;
-    uint64_t replay_errors;
-    uint64_t commits;
-    uint64_t commit_failures;
-    uint64_t requests_rate_limited;     //  refused by the per-client rate limit
-    uint64_t commands_over_limit;       //  refused by a limits/ key (OMS_E_LIMIT)
-} s_counters_t;
-
-//  What this process last heard from another one's heartbeat.
-typedef struct {
-    char name[OMS_NAME_MAX + 1];
-    char instance[OMS_ID_MAX + 1];
-    char version[OMS_NAME_MAX + 1];
-    uint64_t uptime_ns;
-    uint64_t last_seen_ns;
-    oms_head_t heads[OMS_HEADS_MAX];
-    uint32_t n_heads;
-    oms_head_t positions[OMS_HEADS_MAX];
-    uint32_t n_positions;
-} s_peer_t;
-
-//  A dead letter as stored in `dead`.
-typedef struct {
-    char topic[OMS_NAME_MAX + 1];
-    char error[OMS_TEXT_MAX + 1];
-    uint64_t ts_ns;
-    oms_bin_t body;
-} s_dead_t;
-
+//  How a dead letter (oms_dead_letter_t) is stored in `dead`.
 static const oms_field_t s_dead_fields[] = {
-    OMS_STR (s_dead_t, topic, OMS_C_ANY, OMS_NAME_MAX, true),
-    OMS_STR (s_dead_t, error, OMS_C_ANY, OMS_TEXT_MAX, true),
-    OMS_UINT (s_dead_t, ts_ns, 0, UINT64_MAX, true),
-    {.key = "body", .type = OMS_T_BIN, .offset = offsetof (s_dead_t, body), .required = true,
-     .max = OMS_MSG_MAX},
+    OMS_STR (oms_dead_letter_t, topic, OMS_C_ANY, OMS_NAME_MAX, true),
+    OMS_STR (oms_dead_letter_t, error, OMS_C_ANY, OMS_TEXT_MAX, true),
+    OMS_UINT (oms_dead_letter_t, ts_ns, 0, UINT64_MAX, true),
+    {.key = "body", .type = OMS_T_BIN, .offset = offsetof (oms_dead_letter_t, body),
+     .required = true, .max = OMS_MSG_MAX},
 };
-static const oms_schema_t s_dead = OMS_SCHEMA (s_dead_t, "dead letter", s_dead_fields);
-
-typedef struct {
-    const oms_service_def_t *def;
-    oms_config_t *config;
-    oms_store_t *store;
-    oms_db_t outbox, heads, positions, dead, meta;
-    oms_inbox_t inbox;
-    const char *owned[OMS_HEADS_MAX];
-    size_t n_owned;
-    zsock_t *api;
-    zsock_t *fetchers[OMS_SERVICES_COUNT];
-    oms_security_t *security;       //  CURVE on every socket, when configured
-    char instance[OMS_ID_MAX + 1];
-    char host[64];
-    uint64_t started_ns;
-    uint64_t heartbeat_seq;
-    bool catching_up;
-    uint64_t catch_up_deadline;
-    //  the open batch
-    oms_txn_t *batch;
-    s_pending_t *pending;
-    size_t n_pending, max_pending;
-    msgpack_sbuffer pending_bytes;
-    s_answer_t *answers;
-    size_t n_answers, max_answers;
-    msgpack_sbuffer scratch;
-    //  settings
-    size_t batch_max;
-    uint64_t heartbeat_ns, replay_timeout_ns, retention_ns;
-    uint64_t replay_batch, retention_events;
-    oms_limit_t *limit;             //  per-client rate limit of the api endpoint
-    s_counters_t counters;
-    size_t batch_units;             //  units of work in the open batch
-    oms_metrics_t *metrics;
-    s_peer_t peers[PEERS_MAX];
-    size_t n_peers;
-    //  events in and out per second, measured over RATE_WINDOW_NS
-    uint64_t rate_since_ns, rate_applied, rate_emitted;
-    uint64_t in_per_s, out_per_s;
-} s_service_t;
-
-struct _oms_ctx_t {
-    s_service_t *self;
-    oms_txn_t *txn;
-    const oms_event_t *cause;
-    const oms_request_t *request;
-    char error[OMS_TEXT_MAX + 1];
-};
-
-struct _oms_reply_t {
-    msgpack_sbuffer buffer;
-    msgpack_packer pk;
-    uint32_t entries;
-};
-
-static uint64_t
-s_wall_ns (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_REALTIME, &ts);
-    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-}
-
-static uint64_t
-s_mono_ns (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-}
+const oms_schema_t oms_dead_letter_schema =
+    OMS_SCHEMA (oms_dead_letter_t, "dead letter", s_dead_fields);
 
 //  "topic=<type>", the label of a per-type series.
 static const char *
@@ -215,7 +90,7 @@ uint64_t
 oms_ctx_now (oms_ctx_t *ctx)
 {
     (void) ctx;
-    return s_wall_ns ();
+    return oms_service_wall_ns ();
 }
 
 int
@@ -237,12 +112,12 @@ s_copy (char *dest, size_t size, const char *source)
 int
 oms_ctx_emit (oms_ctx_t *ctx, oms_event_t *event)
 {
-    s_service_t *self = ctx->self;
+    oms_service_t *self = ctx->self;
     const oms_event_type_t *type = oms_event_type (event->type);
     assert (type && type->durable && strcmp (type->owner, self->def->name) == 0);
 
     s_copy (event->producer, sizeof event->producer, self->def->name);
-    event->ts_ns = s_wall_ns ();
+    event->ts_ns = oms_service_wall_ns ();
     if (event->data.order_id[0])
         s_copy (event->correlation_id, sizeof event->correlation_id, event->data.order_id);
     else if (ctx->cause)
@@ -263,7 +138,7 @@ oms_ctx_emit (oms_ctx_t *ctx, oms_event_t *event)
         self->pending = realloc (self->pending, self->max_pending * sizeof *self->pending);
         assert (self->pending);
     }
-    s_pending_t *pending = &self->pending[self->n_pending++];
+    oms_pending_t *pending = &self->pending[self->n_pending++];
     s_copy (pending->topic, sizeof pending->topic, event->type);
     pending->offset = self->pending_bytes.size;
     pending->size = self->scratch.size - OMS_OUTBOX_STAMP;
@@ -352,8 +227,8 @@ oms_reply_record (oms_reply_t *reply, const oms_schema_t *schema, const void *re
     msgpack_sbuffer_destroy (&buffer);
 }
 
-static void
-s_reply_init (oms_reply_t *reply)
+void
+oms_reply_init (oms_reply_t *reply)
 {
     msgpack_sbuffer_init (&reply->buffer);
     msgpack_packer_init (&reply->pk, &reply->buffer, msgpack_sbuffer_write);
@@ -365,7 +240,7 @@ s_reply_init (oms_reply_t *reply)
 //  topic it concerns, so a replay fetcher knows which type was refused.
 //  Takes the envelope.
 static void
-s_answer (s_service_t *self, zmsg_t **envelope_p, oms_reply_t *reply, int rc, const char *error,
+s_answer (oms_service_t *self, zmsg_t **envelope_p, oms_reply_t *reply, int rc, const char *error,
           const char *topic)
 {
     if (self->n_answers == self->max_answers) {
@@ -373,7 +248,7 @@ s_answer (s_service_t *self, zmsg_t **envelope_p, oms_reply_t *reply, int rc, co
         self->answers = realloc (self->answers, self->max_answers * sizeof *self->answers);
         assert (self->answers);
     }
-    s_answer_t *answer = &self->answers[self->n_answers++];
+    oms_answer_t *answer = &self->answers[self->n_answers++];
     answer->envelope = *envelope_p;
     *envelope_p = NULL;
     msgpack_sbuffer_init (&answer->body);
@@ -404,7 +279,7 @@ s_answer (s_service_t *self, zmsg_t **envelope_p, oms_reply_t *reply, int rc, co
 //  The batch: one write transaction per turn of the loop
 
 static int
-s_batch (s_service_t *self)
+s_batch (oms_service_t *self)
 {
     if (self->batch)
         return 0;
@@ -419,7 +294,7 @@ s_batch (s_service_t *self)
 typedef int (s_unit_fn) (oms_ctx_t *ctx, void *arg);
 
 static int
-s_unit (s_service_t *self, oms_ctx_t *ctx, s_unit_fn *fn, void *arg)
+s_unit (oms_service_t *self, oms_ctx_t *ctx, s_unit_fn *fn, void *arg)
 {
     ctx->self = self;
     ctx->error[0] = 0;
@@ -445,19 +320,19 @@ s_unit (s_service_t *self, oms_ctx_t *ctx, s_unit_fn *fn, void *arg)
 }
 
 static void
-s_publish_pending (s_service_t *self)
+s_publish_pending (oms_service_t *self)
 {
     for (size_t i = 0; i < self->n_pending; i++) {
-        s_pending_t *pending = &self->pending[i];
+        oms_pending_t *pending = &self->pending[i];
         oms_bus_publish (pending->topic, self->pending_bytes.data + pending->offset, pending->size);
     }
 }
 
 static void
-s_send_answers (s_service_t *self, int rc)
+s_send_answers (oms_service_t *self, int rc)
 {
     for (size_t i = 0; i < self->n_answers; i++) {
-        s_answer_t *answer = &self->answers[i];
+        oms_answer_t *answer = &self->answers[i];
         if (rc) {
             //  The work was not stored: the caller must not believe it was.
             msgpack_sbuffer_clear (&answer->body);
@@ -480,15 +355,15 @@ s_send_answers (s_service_t *self, int rc)
 
 //  Ends the turn: commit, then publish and answer.
 static void
-s_commit (s_service_t *self)
+s_commit (oms_service_t *self)
 {
     int rc = 0;
     if (self->batch) {
-        uint64_t start = s_mono_ns ();
+        uint64_t start = oms_service_mono_ns ();
         rc = oms_txn_commit (&self->batch);
         oms_metrics_observe (self->metrics, "oms_commit_seconds",
                              "time to commit (and fsync) one batch", NULL,
-                             (double) (s_mono_ns () - start) / 1e9);
+                             (double) (oms_service_mono_ns () - start) / 1e9);
         oms_metrics_observe (self->metrics, "oms_commit_batch_size",
                              "events and commands in one committed batch", NULL,
                              (double) self->batch_units);
@@ -530,8 +405,8 @@ s_run_handler (oms_ctx_t *ctx, void *arg)
     return unit->subscription->handler (ctx, unit->event);
 }
 
-static const oms_subscription_t *
-s_subscription (s_service_t *self, const char *type)
+const oms_subscription_t *
+oms_service_subscription (oms_service_t *self, const char *type)
 {
     for (const oms_subscription_t *sub = self->def->subscriptions; sub->topic; sub++)
         if (strcmp (sub->topic, type) == 0)
@@ -542,7 +417,7 @@ s_subscription (s_service_t *self, const char *type)
 //  Keeps an event whose handler failed, with the error, so an operator can
 //  inspect and retry it; its position advances so processing goes on.
 static void
-s_dead_letter (s_service_t *self, const char *topic, const uint8_t *body, size_t size,
+s_dead_letter (oms_service_t *self, const char *topic, const uint8_t *body, size_t size,
                const char *corr, const char *error)
 {
     self->counters.events_dead++;
@@ -558,21 +433,21 @@ s_dead_letter (s_service_t *self, const char *topic, const uint8_t *body, size_t
     uint8_t key[8], counter[8];
     oms_be64_put (key, next);
     oms_be64_put (counter, next + 1);
-    s_dead_t dead = {.ts_ns = s_wall_ns (), .body = {body, size}};
+    oms_dead_letter_t dead = {.ts_ns = oms_service_wall_ns (), .body = {body, size}};
     s_copy (dead.topic, sizeof dead.topic, topic);
     s_copy (dead.error, sizeof dead.error, error);
-    if (oms_txn_put_record (self->batch, self->dead, key, 8, &s_dead, &dead)
+    if (oms_txn_put_record (self->batch, self->dead, key, 8, &oms_dead_letter_schema, &dead)
         || oms_txn_put (self->batch, self->meta, "dead_next", 9, counter, 8))
         oms_error ("dead letter: cannot store it");
 }
 
-static void s_fetch (s_service_t *self, oms_inbox_entry_t *entry);
+static void s_fetch (oms_service_t *self, oms_inbox_entry_t *entry);
 
 //  Applies one event body if it is the next of its type. `expected` is the
 //  seq a replayed body must have (0 for live events): a replayed body that
 //  does not decode is dead-lettered at that seq rather than fetched forever.
 static void
-s_apply (s_service_t *self, const char *topic, const uint8_t *body, size_t size,
+s_apply (oms_service_t *self, const char *topic, const uint8_t *body, size_t size,
          uint64_t expected)
 {
     static oms_event_t event;   //  large; one event at a time
@@ -590,7 +465,7 @@ s_apply (s_service_t *self, const char *topic, const uint8_t *body, size_t size,
         return;
     }
     oms_inbox_entry_t *entry = oms_inbox_find (&self->inbox, event.type);
-    const oms_subscription_t *subscription = s_subscription (self, event.type);
+    const oms_subscription_t *subscription = oms_service_subscription (self, event.type);
     if (!entry || !subscription)
         return;
     if (expected && event.seq != expected) {
@@ -612,12 +487,12 @@ s_apply (s_service_t *self, const char *topic, const uint8_t *body, size_t size,
     }
     oms_ctx_t ctx = {.cause = &event};
     s_event_unit_t unit = {subscription, &event};
-    uint64_t start = s_mono_ns ();
+    uint64_t start = oms_service_mono_ns ();
     rc = s_unit (self, &ctx, s_run_handler, &unit);
     char label[OMS_NAME_MAX + 8];
     s_topic_label (label, sizeof label, topic);
     oms_metrics_observe (self->metrics, "oms_handler_seconds", "time spent in an event handler",
-                         label, (double) (s_mono_ns () - start) / 1e9);
+                         label, (double) (oms_service_mono_ns () - start) / 1e9);
     if (rc == OMS_E_FULL || !self->batch) {
         //  Not the event's fault: leave it unapplied; it is fetched again.
         oms_error ("cannot apply %s seq=%llu: %s", topic, (unsigned long long) event.seq,
@@ -648,9 +523,9 @@ s_on_event (void *arg, const char *topic, const uint8_t *body, size_t size)
 //  Keeps the latest heartbeat of each process, for `status`: who is alive,
 //  what it has published and how far it has got.
 static void
-s_remember_peer (s_service_t *self, const oms_event_t *event)
+s_remember_peer (oms_service_t *self, const oms_event_t *event)
 {
-    s_peer_t *peer = NULL;
+    oms_peer_t *peer = NULL;
     for (size_t i = 0; i < self->n_peers && !peer; i++)
         if (strcmp (self->peers[i].name, event->data.name) == 0)
             peer = &self->peers[i];
@@ -662,7 +537,7 @@ s_remember_peer (s_service_t *self, const oms_event_t *event)
     s_copy (peer->instance, sizeof peer->instance, event->data.instance);
     s_copy (peer->version, sizeof peer->version, event->data.version);
     peer->uptime_ns = event->data.uptime_ns;
-    peer->last_seen_ns = s_wall_ns ();
+    peer->last_seen_ns = oms_service_wall_ns ();
     memcpy (peer->heads, event->data.heads, sizeof peer->heads);
     peer->n_heads = event->data.n_heads;
     memcpy (peer->positions, event->data.positions, sizeof peer->positions);
@@ -672,7 +547,7 @@ s_remember_peer (s_service_t *self, const oms_event_t *event)
 static void
 s_on_heartbeat (void *arg, const char *topic, const uint8_t *body, size_t size)
 {
-    s_service_t *self = arg;
+    oms_service_t *self = arg;
     static oms_event_t event;
     if (oms_event_decode (body, size, topic, &event, NULL)) {
         self->counters.events_rejected++;
@@ -694,9 +569,9 @@ s_on_heartbeat (void *arg, const char *topic, const uint8_t *body, size_t size)
 //  Replay: fetching what is missing from a producer
 
 static void
-s_fetch (s_service_t *self, oms_inbox_entry_t *entry)
+s_fetch (oms_service_t *self, oms_inbox_entry_t *entry)
 {
-    uint64_t now = s_mono_ns ();
+    uint64_t now = oms_service_mono_ns ();
     if (entry->fetch_sent_ns && now - entry->fetch_sent_ns < self->replay_timeout_ns)
         return;     //  one request in flight per type
     if (now < entry->retry_after_ns)
@@ -721,7 +596,7 @@ s_fetch (s_service_t *self, oms_inbox_entry_t *entry)
 //  A replay answer: {"ok", "topic", "start", "first", "head", "events": [bin]}
 //  or an error. Validated like any input from the network.
 static void
-s_on_fetched (s_service_t *self, zsock_t *fetcher)
+s_on_fetched (oms_service_t *self, zsock_t *fetcher)
 {
     zmsg_t *msg = zmsg_recv (fetcher);
     if (!msg)
@@ -746,7 +621,7 @@ s_on_fetched (s_service_t *self, zsock_t *fetcher)
     entry->fetch_sent_ns = 0;
     if (!answer.ok) {
         self->counters.replay_errors++;
-        entry->retry_after_ns = s_mono_ns () + RETRY_GONE_MS * 1000000ull;
+        entry->retry_after_ns = oms_service_mono_ns () + RETRY_GONE_MS * 1000000ull;
         oms_error ("replay: producer=%s topic=%s from=%llu refused: %s", entry->owner, entry->type,
                    (unsigned long long) entry->position + 1, answer.error);
         goto leave;
@@ -769,357 +644,8 @@ leave:
 }
 
 // ---------------------------------------------------------------------------
-//  Commands: the runtime's own, then the service's
-
-typedef struct {
-    oms_txn_t *txn;
-    oms_reply_t *reply;
-    const char *type;
-    uint64_t from;
-    uint64_t count;
-    uint64_t start;
-} s_replay_t;
-
-static int
-s_replay_one (void *arg, uint64_t seq, const uint8_t *body, size_t size)
-{
-    s_replay_t *replay = arg;
-    if (replay->count == 0)
-        replay->start = seq;
-    else if (seq != replay->start + replay->count)
-        return OMS_E_STORE;     //  a hole inside the log
-    msgpack_pack_bin (&replay->reply->pk, size);
-    msgpack_pack_bin_body (&replay->reply->pk, body, size);
-    replay->count++;
-    return 0;
-}
-
-//  Bodies must be packed inside the array, whose length is known only after
-//  reading: read into a separate reply and splice it in.
-static int
-s_cmd_replay (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
-{
-    s_service_t *self = ctx->self;
-    const oms_event_type_t *type = oms_event_type (request->topic);
-    if (!type || !type->durable || strcmp (type->owner, self->def->name) != 0)
-        return oms_ctx_fail (ctx, "%s does not publish %s", self->def->name, request->topic);
-    uint64_t first, head;
-    int rc = oms_outbox_bounds (ctx->txn, self->outbox, self->heads, request->topic, &first, &head);
-    if (rc)
-        return rc;
-    if (request->from < first || (first == 0 && head > 0 && request->from <= head)) {
-        oms_error ("replay: producer=%s topic=%s from=%llu is past retention (oldest kept %llu, "
-                   "head %llu)",
-                   self->def->name, request->topic, (unsigned long long) request->from,
-                   (unsigned long long) first, (unsigned long long) head);
-        ctx->error[0] = 0;
-        snprintf (ctx->error, sizeof ctx->error,
-                  "gone: %s %s from %llu is past retention; oldest kept is %llu, head %llu",
-                  self->def->name, request->topic, (unsigned long long) request->from,
-                  (unsigned long long) first, (unsigned long long) head);
-        return OMS_E_GONE;
-    }
-    oms_reply_t bodies;
-    s_reply_init (&bodies);
-    s_replay_t replay = {ctx->txn, &bodies, request->topic, request->from, 0, request->from};
-    uint64_t max = request->max < self->replay_batch ? request->max : self->replay_batch;
-    rc = oms_outbox_read (ctx->txn, self->outbox, request->topic, request->from, max, REPLAY_BYTES,
-                          s_replay_one, &replay);
-    if (rc >= 0) {
-        oms_reply_str (reply, "topic", request->topic);
-        oms_reply_int (reply, "start", (int64_t) replay.start);
-        oms_reply_int (reply, "first", (int64_t) first);
-        oms_reply_int (reply, "head", (int64_t) head);
-        oms_reply_key (reply, "events");
-        msgpack_pack_array (&reply->pk, (uint32_t) replay.count);
-        msgpack_sbuffer_write (&reply->buffer, bodies.buffer.data, bodies.buffer.size);
-        self->counters.replays_served++;
-        rc = 0;
-    }
-    msgpack_sbuffer_destroy (&bodies.buffer);
-    return rc;
-}
-
-static void
-s_pack_counter (msgpack_packer *pk, const char *key, uint64_t value)
-{
-    oms_pack_str (pk, key);
-    msgpack_pack_uint64 (pk, value);
-}
-
-static void
-s_pack_heads (msgpack_packer *pk, const oms_head_t *heads, uint32_t count)
-{
-    msgpack_pack_array (pk, count);
-    for (uint32_t i = 0; i < count; i++) {
-        msgpack_pack_map (pk, 2);
-        oms_pack_str (pk, "topic");
-        oms_pack_str (pk, heads[i].topic);
-        s_pack_counter (pk, "seq", heads[i].seq);
-    }
-}
-
-static int
-s_cmd_status (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
-{
-    (void) request;
-    s_service_t *self = ctx->self;
-    oms_reply_str (reply, "name", self->def->name);
-    oms_reply_str (reply, "instance", self->instance);
-    oms_reply_str (reply, "host", self->host);
-    oms_reply_str (reply, "version", OMS_VERSION);
-    oms_reply_int (reply, "uptime_ns", (int64_t) (s_wall_ns () - self->started_ns));
-    oms_reply_bool (reply, "catching_up", self->catching_up);
-    oms_reply_key (reply, "heads");
-    msgpack_pack_array (&reply->pk, (uint32_t) self->n_owned);
-    for (size_t i = 0; i < self->n_owned; i++) {
-        uint64_t first = 0, head = 0;
-        oms_outbox_bounds (ctx->txn, self->outbox, self->heads, self->owned[i], &first, &head);
-        msgpack_pack_map (&reply->pk, 3);
-        oms_pack_str (&reply->pk, "topic");
-        oms_pack_str (&reply->pk, self->owned[i]);
-        s_pack_counter (&reply->pk, "first", first);
-        s_pack_counter (&reply->pk, "seq", head);
-    }
-    oms_reply_key (reply, "positions");
-    msgpack_pack_array (&reply->pk, (uint32_t) self->inbox.count);
-    for (size_t i = 0; i < self->inbox.count; i++) {
-        oms_inbox_entry_t *entry = &self->inbox.entries[i];
-        msgpack_pack_map (&reply->pk, 4);
-        oms_pack_str (&reply->pk, "topic");
-        oms_pack_str (&reply->pk, entry->type);
-        oms_pack_str (&reply->pk, "producer");
-        oms_pack_str (&reply->pk, entry->owner);
-        s_pack_counter (&reply->pk, "seq", entry->position);
-        s_pack_counter (&reply->pk, "known", entry->known);
-    }
-    oms_reply_key (reply, "rates");
-    msgpack_pack_map (&reply->pk, 2);
-    s_pack_counter (&reply->pk, "in_per_s", self->in_per_s);
-    s_pack_counter (&reply->pk, "out_per_s", self->out_per_s);
-    oms_reply_key (reply, "peers");
-    msgpack_pack_array (&reply->pk, (uint32_t) self->n_peers);
-    for (size_t i = 0; i < self->n_peers; i++) {
-        s_peer_t *peer = &self->peers[i];
-        msgpack_pack_map (&reply->pk, 7);
-        oms_pack_str (&reply->pk, "name");
-        oms_pack_str (&reply->pk, peer->name);
-        oms_pack_str (&reply->pk, "instance");
-        oms_pack_str (&reply->pk, peer->instance);
-        oms_pack_str (&reply->pk, "version");
-        oms_pack_str (&reply->pk, peer->version);
-        s_pack_counter (&reply->pk, "uptime_ns", peer->uptime_ns);
-        s_pack_counter (&reply->pk, "last_seen_ns", peer->last_seen_ns);
-        oms_pack_str (&reply->pk, "heads");
-        s_pack_heads (&reply->pk, peer->heads, peer->n_heads);
-        oms_pack_str (&reply->pk, "positions");
-        s_pack_heads (&reply->pk, peer->positions, peer->n_positions);
-    }
-    s_counters_t *c = &self->counters;
-    oms_reply_key (reply, "counters");
-    oms_bus_stats_t bus;
-    oms_bus_stats (&bus);
-    msgpack_pack_map (&reply->pk, 18);
-    s_pack_counter (&reply->pk, "events_applied", c->events_applied);
-    s_pack_counter (&reply->pk, "events_duplicate", c->events_duplicate);
-    s_pack_counter (&reply->pk, "events_gap", c->events_gap);
-    s_pack_counter (&reply->pk, "events_rejected", c->events_rejected);
-    s_pack_counter (&reply->pk, "events_dead", c->events_dead);
-    s_pack_counter (&reply->pk, "events_emitted", c->events_emitted);
-    s_pack_counter (&reply->pk, "commands", c->commands);
-    s_pack_counter (&reply->pk, "commands_failed", c->commands_failed);
-    s_pack_counter (&reply->pk, "requests_rejected", c->requests_rejected);
-    s_pack_counter (&reply->pk, "requests_rate_limited", c->requests_rate_limited);
-    s_pack_counter (&reply->pk, "commands_over_limit", c->commands_over_limit);
-    s_pack_counter (&reply->pk, "events_malformed", bus.malformed);
-    s_pack_counter (&reply->pk, "replays_served", c->replays_served);
-    s_pack_counter (&reply->pk, "replays_requested", c->replays_requested);
-    s_pack_counter (&reply->pk, "replay_errors", c->replay_errors);
-    s_pack_counter (&reply->pk, "commits", c->commits);
-    s_pack_counter (&reply->pk, "commit_failures", c->commit_failures);
-    s_pack_counter (&reply->pk, "commands_denied", oms_security_refused (self->security));
-    return 0;
-}
-
-//  Operator resynchronisation: sets where this service stands in a type, e.g.
-//  after the producer's retention dropped what it had not yet applied.
-static int
-s_cmd_position_set (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
-{
-    oms_inbox_entry_t *entry = oms_inbox_find (&ctx->self->inbox, request->topic);
-    if (!entry)
-        return oms_ctx_fail (ctx, "%s does not subscribe to %s", ctx->self->def->name,
-                             request->topic);
-    oms_warn ("position of %s set by operator from %llu to %llu", entry->type,
-              (unsigned long long) entry->position, (unsigned long long) request->seq);
-    int rc = oms_inbox_advance (entry, ctx->txn, ctx->self->positions, request->seq);
-    if (rc)
-        return rc;
-    entry->position = request->seq;
-    entry->known = request->seq;
-    entry->retry_after_ns = 0;
-    oms_reply_str (reply, "topic", entry->type);
-    oms_reply_int (reply, "seq", (int64_t) request->seq);
-    return 0;
-}
-
-static int
-s_cmd_metrics (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
-{
-    (void) request;
-    char *text = oms_metrics_render (ctx->self->metrics);
-    if (!text)
-        return OMS_E_NOMEM;
-    oms_reply_str (reply, "text", text);
-    free (text);
-    return 0;
-}
-
-//  Reads dead letter `id`; the body is borrowed from the transaction.
-static int
-s_dead_get (oms_ctx_t *ctx, uint64_t id, s_dead_t *dead)
-{
-    uint8_t key[8];
-    oms_be64_put (key, id);
-    int rc = oms_txn_get_record (ctx->txn, ctx->self->dead, key, 8, &s_dead, dead);
-    if (rc == OMS_E_NOTFOUND)
-        return oms_ctx_fail (ctx, "no dead letter %llu in %s", (unsigned long long) id,
-                             ctx->self->def->name);
-    return rc;
-}
-
-static int
-s_cmd_dlq_list (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
-{
-    (void) request;
-    oms_cursor_t *cursor;
-    int rc = oms_cursor_open (ctx->txn, ctx->self->dead, &cursor);
-    if (rc)
-        return rc;
-    //  The array's length comes first: pack the entries aside, then splice.
-    msgpack_sbuffer entries;
-    msgpack_sbuffer_init (&entries);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &entries, msgpack_sbuffer_write);
-    uint32_t count = 0;
-    oms_val_t key, value;
-    rc = oms_cursor_seek (cursor, NULL, 0, &key, &value);
-    while (rc == 0 && count < DEAD_LIST_MAX) {
-        s_dead_t dead;
-        msgpack_unpacked result;
-        msgpack_unpacked_init (&result);
-        if (key.size == 8
-            && oms_msgpack_parse (value.data, value.size, &result, NULL) == 0
-            && oms_schema_unpack (&s_dead, &result.data, &dead, "", NULL) == 0) {
-            msgpack_pack_map (&pk, 5);
-            s_pack_counter (&pk, "id", oms_be64_get (key.data));
-            oms_pack_str (&pk, "topic");
-            oms_pack_str (&pk, dead.topic);
-            oms_pack_str (&pk, "error");
-            oms_pack_str (&pk, dead.error);
-            s_pack_counter (&pk, "ts_ns", dead.ts_ns);
-            s_pack_counter (&pk, "size", dead.body.size);
-            count++;
-        }
-        msgpack_unpacked_destroy (&result);
-        rc = oms_cursor_next (cursor, &key, &value);
-    }
-    oms_cursor_close (&cursor);
-    if (rc == OMS_E_NOTFOUND || rc == 0) {
-        oms_reply_key (reply, "dead");
-        msgpack_pack_array (&reply->pk, count);
-        msgpack_sbuffer_write (&reply->buffer, entries.data, entries.size);
-        rc = 0;
-    }
-    msgpack_sbuffer_destroy (&entries);
-    return rc;
-}
-
-static int
-s_cmd_dlq_show (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
-{
-    s_dead_t dead;
-    int rc = s_dead_get (ctx, request->id, &dead);
-    if (rc)
-        return rc;
-    oms_reply_int (reply, "id", (int64_t) request->id);
-    oms_reply_str (reply, "topic", dead.topic);
-    oms_reply_str (reply, "error", dead.error);
-    oms_reply_int (reply, "ts_ns", (int64_t) dead.ts_ns);
-    oms_reply_key (reply, "body");
-    msgpack_pack_bin (&reply->pk, dead.body.size);
-    msgpack_pack_bin_body (&reply->pk, dead.body.data, dead.body.size);
-    return 0;
-}
-
-//  Runs the dead letter's handler again, in this command's transaction, and
-//  deletes the dead letter in the same one: applied exactly once, or not at
-//  all (it stays, with nothing changed).
-static int
-s_cmd_dlq_retry (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
-{
-    s_service_t *self = ctx->self;
-    s_dead_t dead;
-    int rc = s_dead_get (ctx, request->id, &dead);
-    if (rc)
-        return rc;
-    static oms_event_t event;
-    oms_fault_t fault;
-    char reason[128];
-    rc = oms_event_decode (dead.body.data, dead.body.size, dead.topic, &event, &fault);
-    if (rc)
-        return oms_ctx_fail (ctx, "still failing: %s",
-                             oms_fault_str (&fault, reason, sizeof reason));
-    const oms_subscription_t *subscription = s_subscription (self, event.type);
-    if (!subscription)
-        return oms_ctx_fail (ctx, "%s has no handler for %s", self->def->name, event.type);
-    oms_ctx_t unit = *ctx;
-    unit.cause = &event;
-    unit.request = NULL;
-    unit.error[0] = 0;
-    rc = subscription->handler (&unit, &event);
-    if (rc)
-        return oms_ctx_fail (ctx, "still failing: %s",
-                             unit.error[0] ? unit.error : oms_strerror (rc));
-    uint8_t key[8];
-    oms_be64_put (key, request->id);
-    rc = oms_txn_del (ctx->txn, self->dead, key, 8);
-    if (rc)
-        return rc;
-    oms_info ("dead letter %llu retried: topic=%s corr=%s", (unsigned long long) request->id,
-              event.type, event.correlation_id);
-    oms_reply_int (reply, "id", (int64_t) request->id);
-    oms_reply_str (reply, "topic", event.type);
-    oms_reply_bool (reply, "applied", true);
-    return 0;
-}
-
-static int
-s_cmd_dlq_drop (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
-{
-    uint8_t key[8];
-    oms_be64_put (key, request->id);
-    int rc = oms_txn_del (ctx->txn, ctx->self->dead, key, 8);
-    if (rc == OMS_E_NOTFOUND)
-        return oms_ctx_fail (ctx, "no dead letter %llu in %s", (unsigned long long) request->id,
-                             ctx->self->def->name);
-    if (rc == 0) {
-        oms_warn ("dead letter %llu dropped by operator", (unsigned long long) request->id);
-        oms_reply_int (reply, "id", (int64_t) request->id);
-    }
-    return rc;
-}
-
-static const oms_command_def_t s_runtime_commands[] = {
-    {"replay", s_cmd_replay},
-    {"status", s_cmd_status},
-    {"position.set", s_cmd_position_set},
-    {"metrics", s_cmd_metrics},
-    {"dlq.list", s_cmd_dlq_list},
-    {"dlq.show", s_cmd_dlq_show},
-    {"dlq.retry", s_cmd_dlq_retry},
-    {"dlq.drop", s_cmd_dlq_drop},
-    {NULL, NULL}};
+//  Requests: the service's commands, then the runtime's own
+//  (oms_runtime_commands.c)
 
 static const oms_command_def_t *
 s_command (const oms_command_def_t *table, const char *cmd)
@@ -1147,7 +673,7 @@ s_run_command (oms_ctx_t *ctx, void *arg)
 //  others operators only (docs/SECURITY.md). The sender is the "User-Id"
 //  zauth gave the request's frame. 0, or -1 with `error` set (counted).
 static int
-s_authorise (s_service_t *self, zframe_t *frame, const oms_request_t *request, char *error,
+s_authorise (oms_service_t *self, zframe_t *frame, const oms_request_t *request, char *error,
              size_t size)
 {
     if (!oms_security_enabled (self->security))
@@ -1166,15 +692,15 @@ s_authorise (s_service_t *self, zframe_t *frame, const oms_request_t *request, c
 //  connection), else its connection (the routing id the ROUTER gave it).
 //  0, or OMS_E_LIMIT with `error` set (counted).
 static int
-s_admit (s_service_t *self, zmsg_t *envelope, zframe_t *body, char *error, size_t size)
+s_admit (oms_service_t *self, zmsg_t *envelope, zframe_t *body, char *error, size_t size)
 {
     zframe_t *routing = zmsg_first (envelope);
     zframe_t *received = body ? body : zmsg_next (envelope);
     const char *user_id = received ? zframe_meta (received, "User-Id") : NULL;
     bool ok = user_id && *user_id
-                  ? oms_limit_take (self->limit, user_id, strlen (user_id), s_mono_ns ())
+                  ? oms_limit_take (self->limit, user_id, strlen (user_id), oms_service_mono_ns ())
                   : oms_limit_take (self->limit, zframe_data (routing), zframe_size (routing),
-                                    s_mono_ns ());
+                                    oms_service_mono_ns ());
     if (ok)
         return 0;
     self->counters.requests_rate_limited++;
@@ -1188,7 +714,7 @@ s_admit (s_service_t *self, zmsg_t *envelope, zframe_t *body, char *error, size_
 
 //  One request from the api socket: [routing...][empty][msgpack map].
 static void
-s_on_request (s_service_t *self, zmsg_t *msg)
+s_on_request (oms_service_t *self, zmsg_t *msg)
 {
     static oms_request_t request;
     memset (&request, 0, sizeof request);   //  no field of an earlier request may leak into this one
@@ -1205,7 +731,7 @@ s_on_request (s_service_t *self, zmsg_t *msg)
         }
     }
     oms_reply_t reply;
-    s_reply_init (&reply);
+    oms_reply_init (&reply);
     char error[OMS_TEXT_MAX + 1] = "";
     int rc = OMS_E_FRAMES;
     frame = zmsg_first (msg);
@@ -1230,7 +756,7 @@ s_on_request (s_service_t *self, zmsg_t *msg)
     else {
         const oms_command_def_t *command = s_command (self->def->commands, request.cmd);
         if (!command)
-            command = s_command (s_runtime_commands, request.cmd);
+            command = s_command (oms_runtime_commands, request.cmd);
         if (!command) {
             rc = OMS_E_UNKNOWN;
             snprintf (error, sizeof error, "%s does not answer %s", self->def->name, request.cmd);
@@ -1255,7 +781,7 @@ s_on_request (s_service_t *self, zmsg_t *msg)
 }
 
 static void
-s_serve (s_service_t *self)
+s_serve (oms_service_t *self)
 {
     for (size_t i = 0; i < self->batch_max; i++) {
         zmsg_t *msg = NULL;
@@ -1274,9 +800,9 @@ s_serve (s_service_t *self)
 //  Events in and out per second over the last window, and the totals as
 //  metrics (the same numbers `status` reports).
 static void
-s_measure_rates (s_service_t *self)
+s_measure_rates (oms_service_t *self)
 {
-    uint64_t now = s_mono_ns ();
+    uint64_t now = oms_service_mono_ns ();
     if (now - self->rate_since_ns >= RATE_WINDOW_NS) {
         uint64_t span = now - self->rate_since_ns;
         self->in_per_s = (self->counters.events_applied - self->rate_applied) * 1000000000ull / span;
@@ -1286,7 +812,7 @@ s_measure_rates (s_service_t *self)
         self->rate_applied = self->counters.events_applied;
         self->rate_emitted = self->counters.events_emitted;
     }
-    s_counters_t *c = &self->counters;
+    oms_counters_t *c = &self->counters;
     oms_bus_stats_t bus;
     oms_bus_stats (&bus);
     struct {
@@ -1316,11 +842,11 @@ s_measure_rates (s_service_t *self)
     for (size_t i = 0; i < sizeof totals / sizeof totals[0]; i++)
         oms_metrics_total (self->metrics, totals[i].name, totals[i].help, NULL, totals[i].value);
     oms_metrics_set (self->metrics, "oms_uptime_seconds", "seconds since the process started",
-                     NULL, (double) (s_wall_ns () - self->started_ns) / 1e9);
+                     NULL, (double) (oms_service_wall_ns () - self->started_ns) / 1e9);
 }
 
 static void
-s_heartbeat (s_service_t *self)
+s_heartbeat (oms_service_t *self)
 {
     oms_head_t heads[OMS_HEADS_MAX];
     oms_txn_t *txn;
@@ -1352,12 +878,12 @@ s_heartbeat (s_service_t *self)
 
     static oms_event_t event;
     oms_event_heartbeat (&event, self->def->name, self->instance, OMS_VERSION,
-                         s_wall_ns () - self->started_ns, heads, (uint32_t) self->n_owned,
+                         oms_service_wall_ns () - self->started_ns, heads, (uint32_t) self->n_owned,
                          positions, (uint32_t) self->inbox.count);
     snprintf (event.type, sizeof event.type, OMS_HEARTBEAT_PREFIX "%s", self->def->name);
     s_copy (event.producer, sizeof event.producer, self->def->name);
     event.seq = ++self->heartbeat_seq;
-    event.ts_ns = s_wall_ns ();
+    event.ts_ns = oms_service_wall_ns ();
     snprintf (event.id, sizeof event.id, "%.16s/%.24s/%llu", event.producer, event.type,
               (unsigned long long) event.seq);
     msgpack_sbuffer_clear (&self->scratch);
@@ -1369,15 +895,15 @@ static int
 s_run_tick (oms_ctx_t *ctx, void *arg)
 {
     (void) arg;
-    return ctx->self->def->tick (ctx, s_wall_ns ());
+    return ctx->self->def->tick (ctx, oms_service_wall_ns ());
 }
 
 static int
 s_run_prune (oms_ctx_t *ctx, void *arg)
 {
     (void) arg;
-    s_service_t *self = ctx->self;
-    uint64_t now = s_wall_ns ();
+    oms_service_t *self = ctx->self;
+    uint64_t now = oms_service_wall_ns ();
     uint64_t min_ts = now > self->retention_ns ? now - self->retention_ns : 0;
     for (size_t i = 0; i < self->n_owned; i++) {
         uint64_t pruned;
@@ -1465,7 +991,7 @@ s_configure (const oms_service_def_t *def, int argc, char *argv[], int *code)
 }
 
 static int
-s_open (s_service_t *self)
+s_open (oms_service_t *self)
 {
     const oms_service_def_t *def = self->def;
     const char *names[32];
@@ -1569,7 +1095,7 @@ s_open (s_service_t *self)
 }
 
 static void
-s_close (s_service_t *self)
+s_close (oms_service_t *self)
 {
     if (self->batch)
         oms_txn_abort (&self->batch);
@@ -1592,7 +1118,7 @@ s_close (s_service_t *self)
 //  head its producer announced, or when the deadline passed (a producer that
 //  is down is caught up later, from its heartbeats).
 static bool
-s_caught_up (s_service_t *self, uint64_t now)
+s_caught_up (oms_service_t *self, uint64_t now)
 {
     if (now >= self->catch_up_deadline)
         return true;
@@ -1605,9 +1131,9 @@ s_caught_up (s_service_t *self, uint64_t now)
 }
 
 static void
-s_loop (s_service_t *self)
+s_loop (oms_service_t *self)
 {
-    uint64_t now = s_mono_ns ();
+    uint64_t now = oms_service_mono_ns ();
     uint64_t next_heartbeat = now, next_tick = now, next_prune = now + PRUNE_MS * 1000000ull;
     self->catching_up = true;
     self->catch_up_deadline =
@@ -1631,7 +1157,7 @@ s_loop (s_service_t *self)
                 sources[n - first_fetcher] = self->fetchers[i];
                 items[n++] = (zmq_pollitem_t){zsock_resolve (self->fetchers[i]), 0, ZMQ_POLLIN, 0};
             }
-        now = s_mono_ns ();
+        now = oms_service_mono_ns ();
         uint64_t wake = next_heartbeat < next_tick ? next_heartbeat : next_tick;
         long timeout = wake > now ? (long) ((wake - now) / 1000000u) + 1 : 0;
         if (zmq_poll (items, n, timeout) < 0 && zmq_errno () != EINTR)
@@ -1647,7 +1173,7 @@ s_loop (s_service_t *self)
             if (items[i].revents & ZMQ_POLLIN)
                 s_on_fetched (self, sources[i - first_fetcher]);
 
-        now = s_mono_ns ();
+        now = oms_service_mono_ns ();
         if (now >= next_tick) {
             next_tick = now + TICK_MS * 1000000ull;
             oms_ctx_t ctx = {0};
@@ -1685,7 +1211,7 @@ int
 oms_service_main (const oms_service_def_t *def, int argc, char *argv[])
 {
     int code;
-    s_service_t self = {.def = def};
+    oms_service_t self = {.def = def};
     self.config = s_configure (def, argc, argv, &code);
     if (!self.config)
         return code;
@@ -1701,8 +1227,8 @@ oms_service_main (const oms_service_def_t *def, int argc, char *argv[])
     gethostname (self.host, sizeof self.host - 1);
     snprintf (self.instance, sizeof self.instance, "%.40s:%d", self.host, (int) getpid ());
     self.metrics = oms_metrics_new (def->name);
-    self.rate_since_ns = s_mono_ns ();
-    self.started_ns = s_wall_ns ();
+    self.rate_since_ns = oms_service_mono_ns ();
+    self.started_ns = oms_service_wall_ns ();
     self.batch_max = (size_t) oms_config_int (self.config, "runtime/batch");
     self.heartbeat_ns = (uint64_t) oms_config_int (self.config, "runtime/heartbeat_ms") * 1000000ull;
     self.replay_timeout_ns =
