@@ -34,6 +34,10 @@ static const oms_field_t s_stock_updated_fields[] = {
     OMS_INT (oms_body_t, sold, 0, LEVEL_MAX, true),
     OMS_INT (oms_body_t, price_cents, 0, OMS_CENTS_MAX, true),
 };
+static const oms_field_t s_catalog_updated_fields[] = {
+    OMS_STR (oms_body_t, sku, OMS_C_ID, OMS_SKU_MAX, true),
+    OMS_INT (oms_body_t, price_cents, 0, OMS_CENTS_MAX, true),
+};
 static const oms_field_t s_payment_completed_fields[] = {ORDER_ID, CUSTOMER, AMOUNT, METHOD};
 static const oms_field_t s_payment_failed_fields[] = {ORDER_ID, CUSTOMER, METHOD, REASON};
 static const oms_field_t s_payment_refunded_fields[] = {ORDER_ID, CUSTOMER, AMOUNT, METHOD};
@@ -79,6 +83,8 @@ static const oms_schema_t s_stock_rejected =
     OMS_SCHEMA (oms_body_t, "stock.rejected", s_stock_rejected_fields);
 static const oms_schema_t s_stock_updated =
     OMS_SCHEMA (oms_body_t, "stock.updated", s_stock_updated_fields);
+static const oms_schema_t s_catalog_updated =
+    OMS_SCHEMA (oms_body_t, "catalog.updated", s_catalog_updated_fields);
 static const oms_schema_t s_payment_completed =
     OMS_SCHEMA (oms_body_t, "payment.completed", s_payment_completed_fields);
 static const oms_schema_t s_payment_failed =
@@ -96,6 +102,7 @@ const oms_event_type_t oms_event_types[] = {
     {"stock.reserved", "inventory", &s_stock_reserved, true},
     {"stock.rejected", "inventory", &s_stock_rejected, true},
     {"stock.updated", "inventory", &s_stock_updated, true},
+    {"catalog.updated", "inventory", &s_catalog_updated, true},
     {"payment.completed", "payment", &s_payment_completed, true},
     {"payment.failed", "payment", &s_payment_failed, true},
     {"payment.refunded", "payment", &s_payment_refunded, true},
@@ -307,6 +314,13 @@ void oms_event_stock_updated (oms_event_t *event, const char *sku, int64_t avail
     event->data.available = available;
     event->data.reserved = reserved;
     event->data.sold = sold;
+    event->data.price_cents = price_cents;
+}
+
+void oms_event_catalog_updated (oms_event_t *event, const char *sku, int64_t price_cents)
+{
+    s_start (event, "catalog.updated");
+    COPY (event->data.sku, sku);
     event->data.price_cents = price_cents;
 }
 

@@ -278,6 +278,9 @@ void oms_event_stock_rejected (oms_event_t *event, const char *order_id, const c
                                const char *reason);
 void oms_event_stock_updated (oms_event_t *event, const char *sku, int64_t available,
                               int64_t reserved, int64_t sold, int64_t price_cents);
+//  A SKU was listed or repriced: what order needs to know of the catalog,
+//  without following every level change.
+void oms_event_catalog_updated (oms_event_t *event, const char *sku, int64_t price_cents);
 void oms_event_payment_completed (oms_event_t *event, const char *order_id, const char *customer,
                                   int64_t amount_cents, const char *method);
 void oms_event_payment_failed (oms_event_t *event, const char *order_id, const char *customer,

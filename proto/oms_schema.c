@@ -295,6 +295,11 @@ static void s_path_index (char *out, size_t size, const char *path, size_t index
 // ---------------------------------------------------------------------------
 //  Decode
 
+static int s_unpack (const oms_schema_t *schema, const msgpack_object *map, char *record,
+                     const char *path, oms_fault_t *fault);
+
+//  `path` is NULL on the fast pass, which names no field: building names
+//  costs more than decoding, and only a failure needs them.
 static int s_unpack_value (const oms_field_t *f, const msgpack_object *o, char *record,
                            const char *path, oms_fault_t *fault)
 {
@@ -350,7 +355,7 @@ static int s_unpack_value (const oms_field_t *f, const msgpack_object *o, char *
         if (o->type != MSGPACK_OBJECT_MAP)
             return oms_fault_set (fault, OMS_E_TYPE, path);
         if (f->schema)
-            return oms_schema_unpack (f->schema, o, at, path, fault);
+            return s_unpack (f->schema, o, at, path, fault);
         return OMS_OK;
     case OMS_T_ITEMS:
     case OMS_T_HEADS: {
@@ -364,9 +369,10 @@ static int s_unpack_value (const oms_field_t *f, const msgpack_object *o, char *
         const oms_schema_t *element = s_element_schema (f);
         for (uint32_t i = 0; i < n; i++) {
             char element_path[sizeof fault->field];
-            s_path_index (element_path, sizeof element_path, path, i);
-            int rc = oms_schema_unpack (element, &o->via.array.ptr[i],
-                                        (char *)at + i * element->size, element_path, fault);
+            if (path)
+                s_path_index (element_path, sizeof element_path, path, i);
+            int rc = s_unpack (element, &o->via.array.ptr[i], (char *)at + i * element->size,
+                               path ? element_path : NULL, fault);
             if (rc)
                 return rc;
         }
@@ -413,14 +419,11 @@ static void s_zero (const oms_schema_t *schema, char *record)
     }
 }
 
-int oms_schema_unpack (const oms_schema_t *schema, const msgpack_object *map, void *record,
-                       const char *path, oms_fault_t *fault)
+//  Decodes without zeroing: the caller zeroed the whole record, nested
+//  records and array elements included.
+static int s_unpack (const oms_schema_t *schema, const msgpack_object *map, char *record,
+                     const char *path, oms_fault_t *fault)
 {
-    assert (schema && record);
-    assert (schema->n_fields <= SCHEMA_FIELDS_MAX);
-    if (!path)
-        path = "";
-    s_zero (schema, record);
     if (!map || map->type != MSGPACK_OBJECT_MAP)
         return oms_fault_set (fault, OMS_E_TYPE, path);
 
@@ -430,7 +433,9 @@ int oms_schema_unpack (const oms_schema_t *schema, const msgpack_object *map, vo
         if (key->type != MSGPACK_OBJECT_STR)
             return oms_fault_set (fault, OMS_E_TYPE, path);
         char field_path[sizeof fault->field];
-        s_path_key (field_path, sizeof field_path, path, key->via.str.ptr, key->via.str.size);
+        if (path)
+            s_path_key (field_path, sizeof field_path, path, key->via.str.ptr, key->via.str.size);
+        const char *named = path ? field_path : NULL;
 
         size_t index = 0;
         while (index < schema->n_fields &&
@@ -438,13 +443,13 @@ int oms_schema_unpack (const oms_schema_t *schema, const msgpack_object *map, vo
                  memcmp (schema->fields[index].key, key->via.str.ptr, key->via.str.size) == 0))
             index++;
         if (index == schema->n_fields)
-            return oms_fault_set (fault, OMS_E_UNKNOWN, field_path);
+            return oms_fault_set (fault, OMS_E_UNKNOWN, named);
         if (seen & ((uint64_t)1 << index))
-            return oms_fault_set (fault, OMS_E_DUPLICATE, field_path);
+            return oms_fault_set (fault, OMS_E_DUPLICATE, named);
         seen |= (uint64_t)1 << index;
 
-        int rc = s_unpack_value (&schema->fields[index], &map->via.map.ptr[i].val, record,
-                                 field_path, fault);
+        int rc = s_unpack_value (&schema->fields[index], &map->via.map.ptr[i].val, record, named,
+                                 fault);
         if (rc)
             return rc;
     }
@@ -452,10 +457,27 @@ int oms_schema_unpack (const oms_schema_t *schema, const msgpack_object *map, vo
         if (schema->fields[i].required && !(seen & ((uint64_t)1 << i))) {
             char field_path[sizeof fault->field];
             const char *key = schema->fields[i].key;
-            s_path_key (field_path, sizeof field_path, path, key, strlen (key));
-            return oms_fault_set (fault, OMS_E_MISSING, field_path);
+            if (path)
+                s_path_key (field_path, sizeof field_path, path, key, strlen (key));
+            return oms_fault_set (fault, OMS_E_MISSING, path ? field_path : NULL);
         }
     return OMS_OK;
+}
+
+int oms_schema_unpack (const oms_schema_t *schema, const msgpack_object *map, void *record,
+                       const char *path, oms_fault_t *fault)
+{
+    assert (schema && record);
+    assert (schema->n_fields <= SCHEMA_FIELDS_MAX);
+    s_zero (schema, record);
+    int rc = s_unpack (schema, map, record, NULL, fault);
+    if (rc && fault) {
+        //  Decoding is deterministic: a second pass meets the same failure and
+        //  names where it is. The record is zeroed again, as promised.
+        s_zero (schema, record);
+        rc = s_unpack (schema, map, record, path ? path : "", fault);
+    }
+    return rc;
 }
 
 // ---------------------------------------------------------------------------

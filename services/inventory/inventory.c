@@ -131,8 +131,15 @@ s_stock_set (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
     else if (rc)
         return rc;
     sku.available = request->qty;
-    if (request->price_cents)
+    if (request->price_cents && request->price_cents != sku.price_cents) {
+        //  Listed or repriced: order keeps its catalog from these.
         sku.price_cents = request->price_cents;
+        oms_event_t listed;
+        oms_event_catalog_updated (&listed, sku.sku, sku.price_cents);
+        rc = oms_ctx_emit (ctx, &listed);
+        if (rc)
+            return rc;
+    }
     rc = s_sku_save (ctx, &sku);
     if (rc == 0) {
         oms_info ("stock set sku=%s available=%lld price_cents=%lld", sku.sku,

@@ -3,7 +3,7 @@
 
     An order is stored (and fsync'd) before its id is returned; its outcome
     arrives as events. The catalog of SKUs is learnt from inventory's
-    stock.updated events, so a place command naming an unknown SKU is
+    catalog.updated events, so a place command naming an unknown SKU is
     refused at once, without asking inventory.
 */
 #include "oms_service.h"
@@ -258,23 +258,13 @@ s_cancel_command (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *rep
 // ---------------------------------------------------------------------------
 //  Events
 
-//  Most updates are level changes of a known SKU: only a new SKU or a new
-//  price is written.
 static int
-s_on_stock_updated (oms_ctx_t *ctx, const oms_event_t *event)
+s_on_catalog_updated (oms_ctx_t *ctx, const oms_event_t *event)
 {
-    oms_txn_t *txn = oms_ctx_txn (ctx);
-    oms_db_t catalog = oms_ctx_db (ctx, "catalog");
-    const char *sku = event->data.sku;
-    catalog_t entry;
-    int rc = oms_txn_get_record (txn, catalog, sku, strlen (sku), &s_catalog, &entry);
-    if (rc == 0 && entry.price_cents == event->data.price_cents)
-        return 0;
-    if (rc && rc != OMS_E_NOTFOUND)
-        return rc;
-    entry.price_cents = event->data.price_cents;
-    snprintf (entry.sku, sizeof entry.sku, "%s", sku);
-    return oms_txn_put_record (txn, catalog, entry.sku, strlen (entry.sku), &s_catalog, &entry);
+    catalog_t entry = {.price_cents = event->data.price_cents};
+    snprintf (entry.sku, sizeof entry.sku, "%s", event->data.sku);
+    return oms_txn_put_record (oms_ctx_txn (ctx), oms_ctx_db (ctx, "catalog"), entry.sku,
+                               strlen (entry.sku), &s_catalog, &entry);
 }
 
 static int
@@ -376,7 +366,7 @@ s_tick (oms_ctx_t *ctx, uint64_t now_ns)
 static const char *const s_dbs[] = {"orders", "requests", "deadlines", "catalog", "counters", NULL};
 
 static const oms_subscription_t s_subscriptions[] = {
-    {"stock.updated", s_on_stock_updated},
+    {"catalog.updated", s_on_catalog_updated},
     {"stock.reserved", s_on_stock_reserved},
     {"stock.rejected", s_on_stock_rejected},
     {"payment.completed", s_on_payment_completed},

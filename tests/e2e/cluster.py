@@ -372,7 +372,7 @@ class Cluster:
     def place_when_known(self, args, skus):
         """Runs `oms ARGS` (a place) and returns the order id it prints.
 
-        The order service learns SKUs from inventory's stock.updated events, so
+        The order service learns SKUs from inventory's catalog.updated events, so
         right after stock_set it may still answer "unknown sku": for SKUs this
         cluster has set, that is retried for KNOWN_SKU_S seconds.
         """

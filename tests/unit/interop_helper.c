@@ -14,7 +14,7 @@
 #include "oms_proto.h"
 
 //  Every event type once, built with its factory.
-#define EVENTS 11
+#define EVENTS 12
 
 static void s_build (oms_event_t *events)
 {
@@ -32,6 +32,7 @@ static void s_build (oms_event_t *events)
     oms_event_notification_sent (&events[9], "o-1", "alice", "confirmed", "email",
                                  "Your order o-1 is confirmed: 25.00 \xe2\x82\xac");
     oms_event_heartbeat (&events[10], "order", "order-1@host", "0.1.0", 123456789, heads, 2, heads, 1);
+    oms_event_catalog_updated (&events[11], "SKU-1", 1000);
 }
 
 //  What the outbox would add when it emits the event.

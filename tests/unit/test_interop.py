@@ -56,6 +56,10 @@ EVENTS = {
         ("sold", ("int", 0, LEVEL_MAX), None, True),
         ("price_cents", ("int", 0, CENTS_MAX), None, True),
     ]),
+    "catalog.updated": ("inventory", [
+        ("sku", "id", 32, True),
+        ("price_cents", ("int", 0, CENTS_MAX), None, True),
+    ]),
     "payment.completed": ("payment", [ORDER_ID, CUSTOMER, AMOUNT, METHOD]),
     "payment.failed": ("payment", [ORDER_ID, CUSTOMER, METHOD, REASON]),
     "payment.refunded": ("payment", [ORDER_ID, CUSTOMER, AMOUNT, METHOD]),

@@ -513,7 +513,7 @@ static void s_stamp (oms_event_t *event, uint64_t seq, const char *causation_id)
     snprintf (event->causation_id, sizeof event->causation_id, "%s", causation_id);
 }
 
-#define EVERY_EVENT 12
+#define EVERY_EVENT 13
 
 static void s_every_event (oms_event_t *events)
 {
@@ -543,6 +543,7 @@ static void s_every_event (oms_event_t *events)
     oms_event_heartbeat (&events[10], "order", "order-7f3a@host", "0.1.0", 99, heads,
                          OMS_HEADS_MAX, heads, 3);
     oms_event_heartbeat (&events[11], "broker", "broker-1", "", 0, NULL, 0, NULL, 0);
+    oms_event_catalog_updated (&events[12], "SKU-1", OMS_CENTS_MAX);
     for (int i = 0; i < EVERY_EVENT; i++)
         s_stamp (&events[i], (uint64_t)i + 1, i % 2 ? "cmd/r-1" : "");
 }
@@ -1021,7 +1022,7 @@ Test (event, knows_its_types_and_owners)
     size_t n = 0;
     for (const oms_event_type_t *entry = oms_event_types; entry->type; entry++)
         n++;
-    cr_expect_eq (n, 11);
+    cr_expect_eq (n, 12);
 }
 
 Test (event, decodes_the_worked_example_in_protocol_md)
