@@ -419,8 +419,8 @@ static int64_t s_topic_seq (cli_reply_t *reply, const char *list, const char *to
     return -1;
 }
 
-//  The order service refuses SKUs it has not learnt from stock.updated:
-//  wait until it has applied every stock.updated inventory has published.
+//  The order service refuses SKUs it has not learnt from catalog.updated:
+//  wait until it has applied every catalog.updated inventory has published.
 static int s_wait_catalog (s_load_t *self)
 {
     oms_request_t req;
@@ -428,7 +428,7 @@ static int s_wait_catalog (s_load_t *self)
     cli_reply_t *reply = s_call (self, "inventory", &req);
     if (!reply)
         return 1;
-    int64_t head = s_topic_seq (reply, "heads", "stock.updated");
+    int64_t head = s_topic_seq (reply, "heads", "catalog.updated");
     cli_reply_destroy (&reply);
     if (head < 0)
         return s_fail ("inventory service sent a malformed reply: heads");
@@ -437,13 +437,13 @@ static int s_wait_catalog (s_load_t *self)
         reply = s_call (self, "order", &req);
         if (!reply)
             return 1;
-        int64_t position = s_topic_seq (reply, "positions", "stock.updated");
+        int64_t position = s_topic_seq (reply, "positions", "catalog.updated");
         cli_reply_destroy (&reply);
         if (position >= head)
             return 0;
         if (s_now_ns () >= deadline)
             return s_fail ("the order service did not learn the run's SKUs within %d s "
-                           "(stock.updated %" PRId64 " of %" PRId64 ")",
+                           "(catalog.updated %" PRId64 " of %" PRId64 ")",
                            SETUP_TIMEOUT_MS / 1000, position, head);
         zclock_sleep (20);
     }

@@ -569,7 +569,7 @@ static void s_status_assess (s_status_t *self, s_process_t *proc, uint64_t now)
         //  Its heartbeat is recent, but its api did not answer (busy, or stuck).
         snprintf (proc->state, sizeof proc->state, "no answer");
     else
-        snprintf (proc->state, sizeof proc->state, "silent %s",
+        snprintf (proc->state, sizeof proc->state, "silent %.24s",
                   s_age (now - proc->last_seen_ns, age, sizeof age));
     if (proc->is_service)
         s_find_subs (self, proc);

@@ -343,5 +343,26 @@ class Scripts(CliCase):
                 self.assertIn("usage:", r.stderr)
 
 
+class LoadGenerator(CliCase):
+    def test_load_places_and_settles_every_order(self):
+        r = self.cluster.oms("load", "--orders", 300, "--rate", 0, "--skus", 5,
+                             "--pay", "card:50,wallet:25,cod:25", "--json", timeout=120)
+        report = json.loads(r.stdout)
+        self.assertEqual(report["placed"], 300)
+        self.assertEqual(report["confirmed"] + report["cancelled"], 300)
+        self.assertEqual(report["unfinished"], 0)
+        self.assertGreater(report["orders_per_s"], 0)
+        self.assertLessEqual(report["p50_ms"], report["p99_ms"])
+        self.assertLessEqual(report["p99_ms"], report["max_ms"])
+
+    def test_paced_load_keeps_its_rate(self):
+        r = self.cluster.oms("load", "--orders", 200, "--rate", 100, "--skus", 3, "--json",
+                             timeout=120)
+        report = json.loads(r.stdout)
+        self.assertEqual(report["confirmed"] + report["cancelled"], 200)
+        #  200 orders at 100/s cannot finish in much under two seconds.
+        self.assertGreaterEqual(report["elapsed_s"], 1.9)
+
+
 if __name__ == "__main__":
     run()
