@@ -42,13 +42,13 @@
 
 //  What the broker has moved, for the exit log now and metrics later.
 typedef struct {
-    uint64_t events;             //  messages frontend → backend
-    uint64_t event_bytes;        //  their frames' bytes
-    uint64_t subscriptions;      //  messages backend → frontend
-    uint64_t subscription_bytes; //  their frames' bytes
-    uint64_t dropped;            //  messages a full or failing socket refused
-    uint64_t tapped;             //  event copies sent to the tap
-    uint64_t heartbeats;         //  own heartbeats published
+    uint64_t events;                //  messages frontend → backend
+    uint64_t event_bytes;           //  their frames' bytes
+    uint64_t subscriptions;         //  messages backend → frontend
+    uint64_t subscription_bytes;    //  their frames' bytes
+    uint64_t dropped;               //  messages a full or failing socket refused
+    uint64_t tapped;                //  event copies sent to the tap
+    uint64_t heartbeats;            //  own heartbeats published
     uint64_t subscriptions_refused; //  messages from subscribers that are not a subscription
 } broker_counters_t;
 
@@ -61,32 +61,35 @@ typedef struct {
     uint64_t started_ns;           //  monotonic, for uptime
     uint64_t heartbeat_seq;        //  last heartbeat's seq, from 1 per process
     broker_counters_t counters;
-    oms_metrics_t *metrics;        //  served over HTTP when broker/metrics is set
-    oms_security_t *security;      //  CURVE, and who may publish what
+    oms_metrics_t *metrics;   //  served over HTTP when broker/metrics is set
+    oms_security_t *security; //  CURVE, and who may publish what
 } broker_t;
 
 //  Set by SIGINT/SIGTERM; the loop stops when it sees it (zmq_poll also
 //  returns EINTR, as the handler is installed without SA_RESTART).
 static volatile sig_atomic_t s_interrupted = 0;
 
-static void s_on_signal (int signum)
+static void
+s_on_signal (int signum)
 {
-    (void)signum;
+    (void) signum;
     s_interrupted = 1;
 }
 
-static uint64_t s_clock_ns (clockid_t clock)
+static uint64_t
+s_clock_ns (clockid_t clock)
 {
     struct timespec ts;
     clock_gettime (clock, &ts);
-    return (uint64_t)ts.tv_sec * UINT64_C (1000000000) + (uint64_t)ts.tv_nsec;
+    return (uint64_t) ts.tv_sec * UINT64_C (1000000000) + (uint64_t) ts.tv_nsec;
 }
 
 //  Creates a socket with both high-water marks and the largest frame it
 //  accepts (max_bytes) set, a CURVE server when security says so, and binds
 //  it. Logs the endpoint and the reason on failure.
-static zsock_t *s_socket_bind (int type, const char *role, const char *endpoint, int hwm,
-                               int max_bytes, oms_security_t *security)
+static zsock_t *
+s_socket_bind (int type, const char *role, const char *endpoint, int hwm, int max_bytes,
+               oms_security_t *security)
 {
     zsock_t *sock = zsock_new (type);
     if (!sock) {
@@ -110,7 +113,8 @@ static zsock_t *s_socket_bind (int type, const char *role, const char *endpoint,
 
 //  The endpoint a socket really bound, so that a wildcard port is logged
 //  as the port peers must use.
-static const char *s_bound_endpoint (zsock_t *sock, char *buf, size_t size)
+static const char *
+s_bound_endpoint (zsock_t *sock, char *buf, size_t size)
 {
     if (!sock)
         return "-";
@@ -120,7 +124,8 @@ static const char *s_bound_endpoint (zsock_t *sock, char *buf, size_t size)
     return buf;
 }
 
-static void s_destroy (broker_t **self_p)
+static void
+s_destroy (broker_t **self_p)
 {
     if (*self_p) {
         broker_t *self = *self_p;
@@ -136,9 +141,10 @@ static void s_destroy (broker_t **self_p)
 
 //  Binds the broker's sockets as the configuration says. NULL when a bind
 //  failed (logged).
-static broker_t *s_new (oms_config_t *cfg)
+static broker_t *
+s_new (oms_config_t *cfg)
 {
-    broker_t *self = (broker_t *)calloc (1, sizeof (broker_t));
+    broker_t *self = (broker_t *) calloc (1, sizeof (broker_t));
     if (!self)
         return NULL;
 
@@ -157,7 +163,7 @@ static broker_t *s_new (oms_config_t *cfg)
         return NULL;
     }
     self->heartbeat_ms = oms_config_int (cfg, "runtime/heartbeat_ms");
-    int max_bytes = (int)oms_config_int (cfg, "limits/max_message_bytes");
+    int max_bytes = (int) oms_config_int (cfg, "limits/max_message_bytes");
     char error[256];
     self->security = oms_security_new (cfg, BROKER_NAME, error, sizeof (error));
     if (!self->security) {
@@ -166,13 +172,13 @@ static broker_t *s_new (oms_config_t *cfg)
         return NULL;
     }
 
-    self->frontend = s_socket_bind (ZMQ_XSUB, "frontend", frontend, (int)hwm, max_bytes,
-                                    self->security);
+    self->frontend =
+        s_socket_bind (ZMQ_XSUB, "frontend", frontend, (int) hwm, max_bytes, self->security);
     if (self->frontend)
-        self->backend = s_socket_bind (ZMQ_XPUB, "backend", backend, (int)hwm, max_bytes,
-                                       self->security);
+        self->backend =
+            s_socket_bind (ZMQ_XPUB, "backend", backend, (int) hwm, max_bytes, self->security);
     if (self->backend && *tap)
-        self->tap = s_socket_bind (ZMQ_PUB, "tap", tap, (int)hwm, max_bytes, self->security);
+        self->tap = s_socket_bind (ZMQ_PUB, "tap", tap, (int) hwm, max_bytes, self->security);
     if (!self->frontend || !self->backend || (*tap && !self->tap)) {
         s_destroy (&self);
         return NULL;
@@ -184,8 +190,8 @@ static broker_t *s_new (oms_config_t *cfg)
     host[sizeof (host) - 1] = '\0';
     //  Keep the pid whole: two brokers on one host differ only there.
     char pid[16];
-    snprintf (pid, sizeof (pid), "%ld", (long)getpid ());
-    int host_max = (int)(sizeof (self->instance) - 2 - strlen (pid));
+    snprintf (pid, sizeof (pid), "%ld", (long) getpid ());
+    int host_max = (int) (sizeof (self->instance) - 2 - strlen (pid));
     snprintf (self->instance, sizeof (self->instance), "%.*s:%s", host_max, host, pid);
     self->started_ns = s_clock_ns (CLOCK_MONOTONIC);
     self->metrics = oms_metrics_new (BROKER_NAME);
@@ -209,7 +215,8 @@ static broker_t *s_new (oms_config_t *cfg)
 //  zauth put in the frame's "User-Id"; anything else is counted, logged at
 //  a bounded rate and dropped, so a listed key cannot speak for another
 //  process (or, for an operator's key, for any).
-static bool s_may_forward (broker_t *self, zmq_msg_t *frame)
+static bool
+s_may_forward (broker_t *self, zmq_msg_t *frame)
 {
     if (!oms_security_enabled (self->security))
         return true;
@@ -227,7 +234,7 @@ static bool s_may_forward (broker_t *self, zmq_msg_t *frame)
     char shown[OMS_NAME_MAX + 1];
     size_t n = 0;
     for (size_t i = 0; i < size && n < OMS_NAME_MAX; i++) {
-        char c = ((const char *)zmq_msg_data (frame))[i];
+        char c = ((const char *) zmq_msg_data (frame))[i];
         shown[n++] = c >= 0x21 && c <= 0x7e ? c : '?';
     }
     shown[n] = '\0';
@@ -243,10 +250,11 @@ static bool s_may_forward (broker_t *self, zmq_msg_t *frame)
 //  passes on in a trie that libzmq unwinds recursively, a level per byte: a
 //  prefix of a few hundred kilobytes subscribed and then unsubscribed would
 //  overflow the broker's stack. Anything else is counted and dropped.
-static bool s_may_subscribe (broker_t *self, zmq_msg_t *frame)
+static bool
+s_may_subscribe (broker_t *self, zmq_msg_t *frame)
 {
     size_t size = zmq_msg_size (frame);
-    const uint8_t *data = (const uint8_t *)zmq_msg_data (frame);
+    const uint8_t *data = (const uint8_t *) zmq_msg_data (frame);
     if (!zmq_msg_more (frame) && size >= 1 && size <= 1 + OMS_NAME_MAX && data[0] <= 1)
         return true;
     self->counters.subscriptions_refused++;
@@ -255,7 +263,8 @@ static bool s_may_subscribe (broker_t *self, zmq_msg_t *frame)
 }
 
 //  Reads and discards the rest of a message whose first frame is `frame`.
-static int s_discard (zmq_msg_t *frame, void *source)
+static int
+s_discard (zmq_msg_t *frame, void *source)
 {
     while (zmq_msg_more (frame)) {
         if (zmq_msg_recv (frame, source, 0) == -1 && zmq_errno () != EINTR)
@@ -267,8 +276,9 @@ static int s_discard (zmq_msg_t *frame, void *source)
 //  Moves up to BROKER_BATCH whole messages from `from` to `to`, and copies
 //  each to `tap` when it is not NULL. Returns 0 when `from` has nothing
 //  more to read, -1 when reading failed (EINTR or ETERM: time to stop).
-static int s_forward (broker_t *self, zsock_t *from, zsock_t *to, zsock_t *tap, uint64_t *messages,
-                      uint64_t *bytes)
+static int
+s_forward (broker_t *self, zsock_t *from, zsock_t *to, zsock_t *tap, uint64_t *messages,
+           uint64_t *bytes)
 {
     void *source = zsock_resolve (from);
     void *sink = zsock_resolve (to);
@@ -331,7 +341,8 @@ static int s_forward (broker_t *self, zsock_t *from, zsock_t *to, zsock_t *tap, 
 }
 
 //  Sends one two-frame event on a PUB-like socket; 0 or -1.
-static int s_send_event (zsock_t *sock, const char *topic, const msgpack_sbuffer *body)
+static int
+s_send_event (zsock_t *sock, const char *topic, const msgpack_sbuffer *body)
 {
     void *handle = zsock_resolve (sock);
     if (zmq_send (handle, topic, strlen (topic), ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1)
@@ -342,7 +353,8 @@ static int s_send_event (zsock_t *sock, const char *topic, const msgpack_sbuffer
 }
 
 //  The counters as metrics, refreshed with every heartbeat.
-static void s_publish_metrics (broker_t *self)
+static void
+s_publish_metrics (broker_t *self)
 {
     const broker_counters_t *c = &self->counters;
     struct {
@@ -351,10 +363,8 @@ static void s_publish_metrics (broker_t *self)
     } totals[] = {
         {"oms_broker_events_total", "events forwarded to subscribers", c->events},
         {"oms_broker_event_bytes_total", "bytes of events forwarded", c->event_bytes},
-        {"oms_broker_subscriptions_total", "subscription messages forwarded",
-         c->subscriptions},
-        {"oms_broker_dropped_total", "messages a full or failing socket refused",
-         c->dropped},
+        {"oms_broker_subscriptions_total", "subscription messages forwarded", c->subscriptions},
+        {"oms_broker_dropped_total", "messages a full or failing socket refused", c->dropped},
         {"oms_broker_tapped_total", "event copies sent to the tap", c->tapped},
         {"oms_broker_subscriptions_refused_total",
          "messages from subscribers that are not a subscription", c->subscriptions_refused},
@@ -364,18 +374,20 @@ static void s_publish_metrics (broker_t *self)
     };
     for (size_t i = 0; i < sizeof totals / sizeof totals[0]; i++)
         oms_metrics_total (self->metrics, totals[i].name, totals[i].help, NULL, totals[i].value);
-    oms_metrics_set (self->metrics, "oms_uptime_seconds", "seconds since the process started",
-                     NULL, (double)(s_clock_ns (CLOCK_MONOTONIC) - self->started_ns) / 1e9);
+    oms_metrics_set (self->metrics, "oms_uptime_seconds", "seconds since the process started", NULL,
+                     (double) (s_clock_ns (CLOCK_MONOTONIC) - self->started_ns) / 1e9);
     oms_metrics_publish (self->metrics);
 }
 
 //  Publishes heartbeat.broker to subscribers and the tap. The broker owns
 //  no durable events, so its heartbeat carries no heads.
-static void s_send_heartbeat (broker_t *self)
+static void
+s_send_heartbeat (broker_t *self)
 {
     oms_event_t event;
     uint64_t uptime_ns = s_clock_ns (CLOCK_MONOTONIC) - self->started_ns;
-    oms_event_heartbeat (&event, BROKER_NAME, self->instance, OMS_VERSION, uptime_ns, NULL, 0, NULL, 0);
+    oms_event_heartbeat (&event, BROKER_NAME, self->instance, OMS_VERSION, uptime_ns, NULL, 0, NULL,
+                         0);
     event.version = OMS_PROTO_VERSION;
     snprintf (event.producer, sizeof (event.producer), "%s", BROKER_NAME);
     event.seq = ++self->heartbeat_seq;
@@ -399,14 +411,15 @@ static void s_send_heartbeat (broker_t *self)
 
 //  Forwards until a signal arrives or the context is terminated. 0 on a
 //  clean stop, -1 when polling failed otherwise.
-static int s_run (broker_t *self)
+static int
+s_run (broker_t *self)
 {
     zmq_pollitem_t items[] = {
         {zsock_resolve (self->frontend), 0, ZMQ_POLLIN, 0},
         {zsock_resolve (self->backend), 0, ZMQ_POLLIN, 0},
     };
     broker_counters_t *counters = &self->counters;
-    uint64_t interval_ns = self->heartbeat_ms > 0 ? (uint64_t)self->heartbeat_ms * 1000000 : 0;
+    uint64_t interval_ns = self->heartbeat_ms > 0 ? (uint64_t) self->heartbeat_ms * 1000000 : 0;
     uint64_t next_heartbeat = s_clock_ns (CLOCK_MONOTONIC) + interval_ns;
 
     while (!s_interrupted) {
@@ -414,8 +427,8 @@ static int s_run (broker_t *self)
         if (interval_ns) {
             uint64_t now = s_clock_ns (CLOCK_MONOTONIC);
             uint64_t wait_ms = next_heartbeat > now ? (next_heartbeat - now + 999999) / 1000000 : 0;
-            if (wait_ms < (uint64_t)timeout)
-                timeout = (long)wait_ms;
+            if (wait_ms < (uint64_t) timeout)
+                timeout = (long) wait_ms;
         }
         if (zmq_poll (items, 2, timeout) == -1) {
             if (zmq_errno () == EINTR || zmq_errno () == ETERM)
@@ -446,7 +459,8 @@ static int s_run (broker_t *self)
     return 0;
 }
 
-static void s_usage (FILE *out)
+static void
+s_usage (FILE *out)
 {
     fprintf (out,
              "usage: oms-broker [options]\n"
@@ -469,8 +483,8 @@ typedef struct {
 
 //  Loads the configuration, applies the flags' overrides and starts the
 //  log. NULL after a message on stderr when any of it is invalid.
-static oms_config_t *s_configure (const char *path, const broker_override_t *overrides,
-                                  size_t n_overrides, bool verbose)
+static oms_config_t *
+s_configure (const char *path, const broker_override_t *overrides, size_t n_overrides, bool verbose)
 {
     char error[512] = "";
     oms_config_t *cfg = oms_config_new (path, error, sizeof (error));
@@ -495,7 +509,8 @@ fail:
     return NULL;
 }
 
-int main (int argc, char *argv[])
+int
+main (int argc, char *argv[])
 {
     enum { OPT_FRONTEND = 256, OPT_BACKEND, OPT_TAP, OPT_SET };
     static const struct option options[] = {
@@ -512,7 +527,7 @@ int main (int argc, char *argv[])
     bool verbose = false;
     //  Each flag adds at most two overrides (an endpoint and its bind key).
     broker_override_t *overrides =
-        (broker_override_t *)calloc ((size_t)argc * 2 + 1, sizeof (broker_override_t));
+        (broker_override_t *) calloc ((size_t) argc * 2 + 1, sizeof (broker_override_t));
     size_t n_overrides = 0;
     int exit_code = 0;
     oms_config_t *cfg = NULL;

@@ -15,7 +15,8 @@
 #define ID_CHARS   "[A-Za-z0-9._:@/-]"
 #define NAME_CHARS "[a-z0-9._-]"
 
-static const cli_opt_t *s_find_opt (const cli_opt_t *const *tables, const char *name, size_t len)
+static const cli_opt_t *
+s_find_opt (const cli_opt_t *const *tables, const char *name, size_t len)
 {
     for (; *tables; tables++)
         for (const cli_opt_t *opt = *tables; opt->name; opt++)
@@ -24,13 +25,14 @@ static const cli_opt_t *s_find_opt (const cli_opt_t *const *tables, const char *
     return NULL;
 }
 
-static bool s_is_option (const char *arg)
+static bool
+s_is_option (const char *arg)
 {
-    return arg[0] == '-' && arg[1] != '\0' && !isdigit ((unsigned char)arg[1]);
+    return arg[0] == '-' && arg[1] != '\0' && !isdigit ((unsigned char) arg[1]);
 }
 
-static int s_add_given (cli_args_t *self, const cli_opt_t *opt, const char *value, char *error,
-                        size_t size)
+static int
+s_add_given (cli_args_t *self, const cli_opt_t *opt, const char *value, char *error, size_t size)
 {
     if (!opt->repeatable && cli_args_has (self, opt->name)) {
         snprintf (error, size, "%s given twice", opt->name);
@@ -42,8 +44,9 @@ static int s_add_given (cli_args_t *self, const cli_opt_t *opt, const char *valu
     return 0;
 }
 
-int cli_args_parse (cli_args_t *self, int argc, char **argv, const cli_opt_t *const *tables,
-                    char *error, size_t size)
+int
+cli_args_parse (cli_args_t *self, int argc, char **argv, const cli_opt_t *const *tables,
+                char *error, size_t size)
 {
     memset (self, 0, sizeof *self);
     if (argc > CLI_ARGS_MAX) {
@@ -62,11 +65,11 @@ int cli_args_parse (cli_args_t *self, int argc, char **argv, const cli_opt_t *co
             continue;
         }
         const char *eq = strncmp (arg, "--", 2) == 0 ? strchr (arg, '=') : NULL;
-        size_t name_len = eq ? (size_t)(eq - arg) : strlen (arg);
+        size_t name_len = eq ? (size_t) (eq - arg) : strlen (arg);
         const cli_opt_t *opt = s_find_opt (tables, arg, name_len);
         char shown[64];
         if (!opt) {
-            snprintf (error, size, "unknown option: %.*s", (int)name_len,
+            snprintf (error, size, "unknown option: %.*s", (int) name_len,
                       cli_printable (arg, shown, sizeof shown));
             return -1;
         }
@@ -75,15 +78,17 @@ int cli_args_parse (cli_args_t *self, int argc, char **argv, const cli_opt_t *co
             if (eq)
                 value = eq + 1;
             else if (opt->has_value == CLI_VALUE_OPTIONAL) {
-                if (i + 1 < argc && isdigit ((unsigned char)argv[i + 1][0]))
+                if (i + 1 < argc && isdigit ((unsigned char) argv[i + 1][0]))
                     value = argv[++i];
-            } else if (i + 1 < argc)
+            }
+            else if (i + 1 < argc)
                 value = argv[++i];
             else {
                 snprintf (error, size, "%s needs a value", opt->name);
                 return -1;
             }
-        } else if (eq) {
+        }
+        else if (eq) {
             snprintf (error, size, "%s takes no value", opt->name);
             return -1;
         }
@@ -93,7 +98,8 @@ int cli_args_parse (cli_args_t *self, int argc, char **argv, const cli_opt_t *co
     return 0;
 }
 
-const char *cli_args_value (const cli_args_t *self, const char *name)
+const char *
+cli_args_value (const cli_args_t *self, const char *name)
 {
     const char *value = NULL;
     for (size_t i = 0; i < self->n_given; i++)
@@ -102,7 +108,8 @@ const char *cli_args_value (const cli_args_t *self, const char *name)
     return value;
 }
 
-bool cli_args_has (const cli_args_t *self, const char *name)
+bool
+cli_args_has (const cli_args_t *self, const char *name)
 {
     for (size_t i = 0; i < self->n_given; i++)
         if (strcmp (self->given[i].opt->name, name) == 0)
@@ -110,7 +117,8 @@ bool cli_args_has (const cli_args_t *self, const char *name)
     return false;
 }
 
-size_t cli_args_values (const cli_args_t *self, const char *name, const char **values, size_t max)
+size_t
+cli_args_values (const cli_args_t *self, const char *name, const char **values, size_t max)
 {
     size_t count = 0;
     for (size_t i = 0; i < self->n_given; i++)
@@ -122,17 +130,18 @@ size_t cli_args_values (const cli_args_t *self, const char *name, const char **v
     return count;
 }
 
-const char *cli_printable (const char *text, char *buf, size_t size)
+const char *
+cli_printable (const char *text, char *buf, size_t size)
 {
     //  Room is kept for "..." and the NUL; callers pass at least 16 bytes.
     size_t room = size - 4;
     size_t at = 0;
-    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+    for (const unsigned char *p = (const unsigned char *) text; *p; p++) {
         char piece[5];
         if (*p < 0x20 || *p >= 0x7f)
             snprintf (piece, sizeof piece, "\\x%02x", *p);
         else {
-            piece[0] = (char)*p;
+            piece[0] = (char) *p;
             piece[1] = '\0';
         }
         size_t len = strlen (piece);
@@ -147,23 +156,26 @@ const char *cli_printable (const char *text, char *buf, size_t size)
     return buf;
 }
 
-static bool s_is_id_char (int c)
+static bool
+s_is_id_char (int c)
 {
     return isalnum (c) || strchr ("._:@/-", c) != NULL;
 }
 
-static bool s_is_name_char (int c)
+static bool
+s_is_name_char (int c)
 {
     return (c >= 'a' && c <= 'z') || isdigit (c) || strchr ("._-", c) != NULL;
 }
 
-static int s_check_chars (const char *what, const char *value, size_t min, size_t max,
-                          bool (*ok) (int), const char *chars, char *error, size_t size)
+static int
+s_check_chars (const char *what, const char *value, size_t min, size_t max, bool (*ok) (int),
+               const char *chars, char *error, size_t size)
 {
     size_t len = strlen (value);
     bool good = len >= min && len <= max;
     for (size_t i = 0; good && i < len; i++)
-        good = isascii ((unsigned char)value[i]) && ok ((unsigned char)value[i]);
+        good = isascii ((unsigned char) value[i]) && ok ((unsigned char) value[i]);
     if (good)
         return 0;
     char shown[96];
@@ -172,34 +184,39 @@ static int s_check_chars (const char *what, const char *value, size_t min, size_
     return -1;
 }
 
-int cli_check_id (const char *what, const char *value, size_t max, char *error, size_t size)
+int
+cli_check_id (const char *what, const char *value, size_t max, char *error, size_t size)
 {
     return s_check_chars (what, value, 1, max, s_is_id_char, ID_CHARS, error, size);
 }
 
-int cli_check_name (const char *what, const char *value, size_t max, char *error, size_t size)
+int
+cli_check_name (const char *what, const char *value, size_t max, char *error, size_t size)
 {
     return s_check_chars (what, value, 1, max, s_is_name_char, NAME_CHARS, error, size);
 }
 
-static bool s_is_digit (int c)
+static bool
+s_is_digit (int c)
 {
     return isdigit (c) != 0;
 }
 
-int cli_check_card (const char *value, char *error, size_t size)
+int
+cli_check_card (const char *value, char *error, size_t size)
 {
     return s_check_chars ("card number", value, 12, OMS_CARD_MAX, s_is_digit, "[0-9]", error, size);
 }
 
 //  Digits only, any number of leading zeros. 0, -1 when not digits, 1 when
 //  the value does not fit in 63 bits.
-static int s_parse_decimal (const char *text, uint64_t *value)
+static int
+s_parse_decimal (const char *text, uint64_t *value)
 {
     if (*text == '\0')
         return -1;
     for (const char *p = text; *p; p++)
-        if (!isdigit ((unsigned char)*p))
+        if (!isdigit ((unsigned char) *p))
             return -1;
     while (text[0] == '0' && text[1] != '\0')
         text++;
@@ -213,28 +230,30 @@ static int s_parse_decimal (const char *text, uint64_t *value)
     return 0;
 }
 
-int cli_parse_int (const char *what, const char *text, int64_t min, int64_t max, int64_t *value,
-                   char *error, size_t size)
+int
+cli_parse_int (const char *what, const char *text, int64_t min, int64_t max, int64_t *value,
+               char *error, size_t size)
 {
     char shown[64];
     uint64_t parsed = 0;
-    if (s_parse_decimal (text, &parsed) != 0 || (int64_t)parsed < min || (int64_t)parsed > max) {
+    if (s_parse_decimal (text, &parsed) != 0 || (int64_t) parsed < min || (int64_t) parsed > max) {
         snprintf (error, size, "%s must be an integer from %" PRId64 " to %" PRId64 ": %s", what,
                   min, max, cli_printable (text, shown, sizeof shown));
         return -1;
     }
-    *value = (int64_t)parsed;
+    *value = (int64_t) parsed;
     return 0;
 }
 
-int cli_parse_seconds (const char *what, const char *text, double max, double *value, char *error,
-                       size_t size)
+int
+cli_parse_seconds (const char *what, const char *text, double max, double *value, char *error,
+                   size_t size)
 {
     char shown[64];
     char *end = NULL;
-    bool form = isdigit ((unsigned char)text[0]) != 0;
+    bool form = isdigit ((unsigned char) text[0]) != 0;
     for (const char *p = text; form && *p; p++)
-        form = isdigit ((unsigned char)*p) || *p == '.';
+        form = isdigit ((unsigned char) *p) || *p == '.';
     double parsed = form ? strtod (text, &end) : -1;
     if (!form || *end != '\0' || !isfinite (parsed) || parsed < 0 || parsed > max) {
         snprintf (error, size, "%s must be a number of seconds from 0 to %.0f: %s", what, max,
@@ -245,7 +264,8 @@ int cli_parse_seconds (const char *what, const char *text, double max, double *v
     return 0;
 }
 
-static int s_parse_item (const char *text, oms_item_t *item, char *error, size_t size)
+static int
+s_parse_item (const char *text, oms_item_t *item, char *error, size_t size)
 {
     char shown[96];
     const char *colon = strrchr (text, ':');
@@ -254,10 +274,10 @@ static int s_parse_item (const char *text, oms_item_t *item, char *error, size_t
                   cli_printable (text, shown, sizeof shown));
         return -1;
     }
-    size_t sku_len = (size_t)(colon - text);
+    size_t sku_len = (size_t) (colon - text);
     bool good = sku_len > 0 && sku_len <= OMS_SKU_MAX;
     for (size_t i = 0; good && i < sku_len; i++)
-        good = isascii ((unsigned char)text[i]) && s_is_id_char ((unsigned char)text[i]);
+        good = isascii ((unsigned char) text[i]) && s_is_id_char ((unsigned char) text[i]);
     if (!good) {
         snprintf (error, size, "SKU must be 1 to %d characters from " ID_CHARS ": %s", OMS_SKU_MAX,
                   cli_printable (text, shown, sizeof shown));
@@ -277,12 +297,13 @@ static int s_parse_item (const char *text, oms_item_t *item, char *error, size_t
     }
     memcpy (item->sku, text, sku_len);
     item->sku[sku_len] = '\0';
-    item->qty = (int64_t)qty;
+    item->qty = (int64_t) qty;
     return 0;
 }
 
-int cli_parse_items (const char *const *texts, size_t n, oms_item_t *items, uint32_t *n_items,
-                     char *error, size_t size)
+int
+cli_parse_items (const char *const *texts, size_t n, oms_item_t *items, uint32_t *n_items,
+                 char *error, size_t size)
 {
     if (n == 0) {
         snprintf (error, size, "at least one --item SKU:QTY is required");
@@ -303,6 +324,6 @@ int cli_parse_items (const char *const *texts, size_t n, oms_item_t *items, uint
                 return -1;
             }
     }
-    *n_items = (uint32_t)n;
+    *n_items = (uint32_t) n;
     return 0;
 }

@@ -31,12 +31,14 @@ static struct {
     oms_security_t *security;
 } s_secure;
 
-void cli_client_secure (oms_config_t *config)
+void
+cli_client_secure (oms_config_t *config)
 {
     s_secure.config = config;
 }
 
-int cli_client_curve (zsock_t *sock, const char *server, char *error, size_t size)
+int
+cli_client_curve (zsock_t *sock, const char *server, char *error, size_t size)
 {
     if (!s_secure.config || !oms_config_bool (s_secure.config, "security/curve"))
         return 0;
@@ -53,14 +55,16 @@ int cli_client_curve (zsock_t *sock, const char *server, char *error, size_t siz
     return oms_security_client (s_secure.security, sock, server, error, size);
 }
 
-int cli_client_max_bytes (void)
+int
+cli_client_max_bytes (void)
 {
     if (!s_secure.config)
         return OMS_MSG_MAX;
-    return (int)oms_config_int (s_secure.config, "limits/max_message_bytes");
+    return (int) oms_config_int (s_secure.config, "limits/max_message_bytes");
 }
 
-static zsock_t *s_connect (const char *service, const char *endpoint, char *error, size_t size)
+static zsock_t *
+s_connect (const char *service, const char *endpoint, char *error, size_t size)
 {
     zsock_t *sock = zsock_new (ZMQ_DEALER);
     if (!sock) {
@@ -80,19 +84,21 @@ static zsock_t *s_connect (const char *service, const char *endpoint, char *erro
     return sock;
 }
 
-cli_client_t *cli_client_new (const char *service, const char *endpoint, char *error, size_t size)
+cli_client_t *
+cli_client_new (const char *service, const char *endpoint, char *error, size_t size)
 {
     zsock_t *sock = s_connect (service, endpoint, error, size);
     if (!sock)
         return NULL;
-    cli_client_t *self = (cli_client_t *)zmalloc (sizeof (cli_client_t));
+    cli_client_t *self = (cli_client_t *) zmalloc (sizeof (cli_client_t));
     self->service = strdup (service);
     self->endpoint = strdup (endpoint);
     self->sock = sock;
     return self;
 }
 
-void cli_client_destroy (cli_client_t **self_p)
+void
+cli_client_destroy (cli_client_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
@@ -105,22 +111,26 @@ void cli_client_destroy (cli_client_t **self_p)
     *self_p = NULL;
 }
 
-const char *cli_client_service (cli_client_t *self)
+const char *
+cli_client_service (cli_client_t *self)
 {
     return self->service;
 }
 
-const char *cli_client_endpoint (cli_client_t *self)
+const char *
+cli_client_endpoint (cli_client_t *self)
 {
     return self->endpoint;
 }
 
-zsock_t *cli_client_socket (cli_client_t *self)
+zsock_t *
+cli_client_socket (cli_client_t *self)
 {
     return self->sock;
 }
 
-static int s_send_request (cli_client_t *self, char *error, size_t size)
+static int
+s_send_request (cli_client_t *self, char *error, size_t size)
 {
     zmsg_t *msg = zmsg_new ();
     zmsg_addmem (msg, NULL, 0);
@@ -135,7 +145,8 @@ static int s_send_request (cli_client_t *self, char *error, size_t size)
     return 0;
 }
 
-int cli_client_send (cli_client_t *self, const oms_request_t *req, char *error, size_t size)
+int
+cli_client_send (cli_client_t *self, const oms_request_t *req, char *error, size_t size)
 {
     msgpack_sbuffer buffer;
     msgpack_sbuffer_init (&buffer);
@@ -152,14 +163,16 @@ int cli_client_send (cli_client_t *self, const oms_request_t *req, char *error, 
     return s_send_request (self, error, size);
 }
 
-static int s_malformed (cli_client_t *self, const char *why, char *error, size_t size)
+static int
+s_malformed (cli_client_t *self, const char *why, char *error, size_t size)
 {
     snprintf (error, size, "%s service at %s sent a malformed reply: %s", self->service,
               self->endpoint, why);
     return OMS_E_MALFORMED;
 }
 
-int cli_client_recv (cli_client_t *self, cli_reply_t **reply_p, char *error, size_t size)
+int
+cli_client_recv (cli_client_t *self, cli_reply_t **reply_p, char *error, size_t size)
 {
     zmsg_t *msg = zmsg_recv (self->sock);
     if (!msg) {
@@ -173,7 +186,7 @@ int cli_client_recv (cli_client_t *self, cli_reply_t **reply_p, char *error, siz
     }
     zframe_t *delimiter = zmsg_pop (msg);
     zframe_destroy (&delimiter);
-    cli_reply_t *reply = (cli_reply_t *)zmalloc (sizeof (cli_reply_t));
+    cli_reply_t *reply = (cli_reply_t *) zmalloc (sizeof (cli_reply_t));
     reply->body = zmsg_pop (msg);
     zmsg_destroy (&msg);
     msgpack_unpacked_init (&reply->unpacked);
@@ -186,7 +199,8 @@ int cli_client_recv (cli_client_t *self, cli_reply_t **reply_p, char *error, siz
         if (fault.code == 0)
             fault.code = rc;
         oms_fault_str (&fault, why, sizeof why);
-    } else {
+    }
+    else {
         int found = cli_map_bool (&reply->unpacked.data, "ok", &reply->ok);
         if (found != 0) {
             snprintf (why, sizeof why, "ok: %s", found > 0 ? "missing" : "not a boolean");
@@ -203,14 +217,15 @@ int cli_client_recv (cli_client_t *self, cli_reply_t **reply_p, char *error, siz
 
 //  Waits for the socket to be readable until `deadline` (zclock_mono ms).
 //  Returns true when a reply is waiting.
-static bool s_wait_readable (zsock_t *sock, int64_t deadline)
+static bool
+s_wait_readable (zsock_t *sock, int64_t deadline)
 {
     zmq_pollitem_t item = {zsock_resolve (sock), 0, ZMQ_POLLIN, 0};
     for (;;) {
         int64_t left = deadline - zclock_mono ();
         if (left < 0)
             left = 0;
-        int rc = zmq_poll (&item, 1, (long)left);
+        int rc = zmq_poll (&item, 1, (long) left);
         if (rc > 0)
             return true;
         if (rc == 0 || zmq_errno () != EINTR || left == 0)
@@ -220,7 +235,8 @@ static bool s_wait_readable (zsock_t *sock, int64_t deadline)
 
 //  Replaces the socket with a new connection, dropping whatever the old one
 //  had queued or would still receive.
-static int s_reconnect (cli_client_t *self, char *error, size_t size)
+static int
+s_reconnect (cli_client_t *self, char *error, size_t size)
 {
     zsock_t *sock = s_connect (self->service, self->endpoint, error, size);
     if (!sock)
@@ -230,8 +246,9 @@ static int s_reconnect (cli_client_t *self, char *error, size_t size)
     return 0;
 }
 
-int cli_client_call (cli_client_t *self, const oms_request_t *req, int timeout_ms, int attempts,
-                     cli_reply_t **reply_p, char *error, size_t size)
+int
+cli_client_call (cli_client_t *self, const oms_request_t *req, int timeout_ms, int attempts,
+                 cli_reply_t **reply_p, char *error, size_t size)
 {
     int rc = cli_client_send (self, req, error, size);
     if (rc != 0 && rc != OMS_E_TIMEOUT)
@@ -252,8 +269,9 @@ int cli_client_call (cli_client_t *self, const oms_request_t *req, int timeout_m
     return OMS_E_TIMEOUT;
 }
 
-cli_reply_t *cli_request (const char *service, const char *endpoint, const oms_request_t *req,
-                          int timeout_ms, int attempts, char *error, size_t size)
+cli_reply_t *
+cli_request (const char *service, const char *endpoint, const oms_request_t *req, int timeout_ms,
+             int attempts, char *error, size_t size)
 {
     cli_reply_t *reply = NULL;
     cli_client_t *client = cli_client_new (service, endpoint, error, size);
@@ -266,7 +284,8 @@ cli_reply_t *cli_request (const char *service, const char *endpoint, const oms_r
     return reply;
 }
 
-void cli_reply_destroy (cli_reply_t **self_p)
+void
+cli_reply_destroy (cli_reply_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
@@ -277,17 +296,20 @@ void cli_reply_destroy (cli_reply_t **self_p)
     *self_p = NULL;
 }
 
-const msgpack_object *cli_reply_map (cli_reply_t *self)
+const msgpack_object *
+cli_reply_map (cli_reply_t *self)
 {
     return &self->unpacked.data;
 }
 
-bool cli_reply_ok (cli_reply_t *self)
+bool
+cli_reply_ok (cli_reply_t *self)
 {
     return self->ok;
 }
 
-const char *cli_reply_error (cli_reply_t *self, char *buf, size_t size)
+const char *
+cli_reply_error (cli_reply_t *self, char *buf, size_t size)
 {
     const char *text = NULL;
     size_t len = 0;

@@ -28,8 +28,9 @@ typedef struct {
     msgpack_unpacked raw; //  the body's map; points into body
 } s_received_t;
 
-static zsock_t *s_subscribe (const char *endpoint, const char *const *prefixes, size_t n_prefixes,
-                             char *error, size_t size)
+static zsock_t *
+s_subscribe (const char *endpoint, const char *const *prefixes, size_t n_prefixes, char *error,
+             size_t size)
 {
     zsock_t *sub = zsock_new (ZMQ_SUB);
     if (!sub) {
@@ -54,15 +55,17 @@ static zsock_t *s_subscribe (const char *endpoint, const char *const *prefixes, 
 
 //  Waits up to `timeout_ms` (-1: forever) for the socket to be readable.
 //  1 readable, 0 not (timeout or a signal).
-static int s_poll (zsock_t *sock, int64_t timeout_ms)
+static int
+s_poll (zsock_t *sock, int64_t timeout_ms)
 {
     zmq_pollitem_t item = {zsock_resolve (sock), 0, ZMQ_POLLIN, 0};
-    return zmq_poll (&item, 1, (long)timeout_ms) > 0 ? 1 : 0;
+    return zmq_poll (&item, 1, (long) timeout_ms) > 0 ? 1 : 0;
 }
 
 //  Reads one ready message. 0 decoded, -1 undecodable (reason in `error`),
 //  1 nothing was read.
-static int s_receive (zsock_t *sub, s_received_t *received, char *error, size_t size)
+static int
+s_receive (zsock_t *sub, s_received_t *received, char *error, size_t size)
 {
     msgpack_unpacked_init (&received->raw);
     received->msg = zmsg_recv (sub);
@@ -87,8 +90,9 @@ static int s_receive (zsock_t *sub, s_received_t *received, char *error, size_t 
                              size);
 }
 
-int cli_event_decode (const char *topic, const uint8_t *data, size_t size, oms_event_t *event,
-                      msgpack_unpacked *raw, char *error, size_t error_size)
+int
+cli_event_decode (const char *topic, const uint8_t *data, size_t size, oms_event_t *event,
+                  msgpack_unpacked *raw, char *error, size_t error_size)
 {
     oms_fault_t fault = {0};
     int rc = oms_event_decode (data, size, topic, event, &fault);
@@ -121,12 +125,14 @@ typedef struct {
     char error[512];               //  last failure to get an answer
 } s_wait_t;
 
-static bool s_is_terminal (const char *status)
+static bool
+s_is_terminal (const char *status)
 {
     return strcmp (status, "CONFIRMED") == 0 || strcmp (status, "CANCELLED") == 0;
 }
 
-static void s_print_wait_result (s_wait_t *self, const msgpack_object *order)
+static void
+s_print_wait_result (s_wait_t *self, const msgpack_object *order)
 {
     const msgpack_object *reason = cli_map_get (order, "reason");
     bool has_reason = reason && reason->type == MSGPACK_OBJECT_STR && reason->via.str.size > 0;
@@ -139,19 +145,21 @@ static void s_print_wait_result (s_wait_t *self, const msgpack_object *order)
             cli_json_print (stdout, reason);
         }
         printf ("}\n");
-    } else
+    }
+    else
         printf ("%s\n", self->status);
 }
 
 //  Asks for the order once. 1 terminal (printed), 0 not yet or no answer,
 //  -1 a failure that waiting will not cure (message in self->error).
-static int s_wait_get (s_wait_t *self, int64_t timeout_ms)
+static int
+s_wait_get (s_wait_t *self, int64_t timeout_ms)
 {
     oms_request_t req = {0};
     snprintf (req.cmd, sizeof req.cmd, "get");
     snprintf (req.order_id, sizeof req.order_id, "%s", self->order_id);
     cli_reply_t *reply = NULL;
-    int rc = cli_client_call (self->client, &req, (int)timeout_ms, 1, &reply, self->error,
+    int rc = cli_client_call (self->client, &req, (int) timeout_ms, 1, &reply, self->error,
                               sizeof self->error);
     if (rc == OMS_E_TIMEOUT)
         return 0; //  the service may be restarting: keep trying until the deadline
@@ -164,12 +172,14 @@ static int s_wait_get (s_wait_t *self, int64_t timeout_ms)
     if (!cli_reply_ok (reply)) {
         cli_reply_error (reply, self->error, sizeof self->error);
         result = -1;
-    } else if (cli_map_str (order, "status", &status, &len) != 0 || len == 0 ||
-               len >= sizeof self->status) {
+    }
+    else if (cli_map_str (order, "status", &status, &len) != 0 || len == 0 ||
+             len >= sizeof self->status) {
         snprintf (self->error, sizeof self->error,
                   "order service sent a malformed reply: status missing or invalid");
         result = -1;
-    } else {
+    }
+    else {
         memcpy (self->status, status, len);
         self->status[len] = '\0';
         self->error[0] = '\0';
@@ -182,7 +192,8 @@ static int s_wait_get (s_wait_t *self, int64_t timeout_ms)
     return result;
 }
 
-static bool s_event_names_order (zsock_t *sub, const char *order_id)
+static bool
+s_event_names_order (zsock_t *sub, const char *order_id)
 {
     s_received_t received = {0};
     char error[256];
@@ -193,7 +204,8 @@ static bool s_event_names_order (zsock_t *sub, const char *order_id)
     return match;
 }
 
-static int s_wait_loop (s_wait_t *self, zsock_t *sub, int64_t deadline)
+static int
+s_wait_loop (s_wait_t *self, zsock_t *sub, int64_t deadline)
 {
     int64_t next_get = zclock_mono ();
     for (;;) {
@@ -217,10 +229,11 @@ static int s_wait_loop (s_wait_t *self, zsock_t *sub, int64_t deadline)
     }
 }
 
-int cli_wait (oms_config_t *config, const char *order_id, double timeout_s, bool json)
+int
+cli_wait (oms_config_t *config, const char *order_id, double timeout_s, bool json)
 {
     s_wait_t self = {.config = config, .order_id = order_id, .json = json};
-    self.timeout_ms = (int)oms_config_int (config, "cli/timeout_ms");
+    self.timeout_ms = (int) oms_config_int (config, "cli/timeout_ms");
     static const char *const topics[] = {"order.confirmed", "order.cancelled"};
     char error[512];
     int exit_code = 1;
@@ -236,7 +249,7 @@ int cli_wait (oms_config_t *config, const char *order_id, double timeout_s, bool
         fprintf (stderr, "oms: %s\n", error);
         goto leave;
     }
-    int rc = s_wait_loop (&self, sub, zclock_mono () + (int64_t)(timeout_s * 1000));
+    int rc = s_wait_loop (&self, sub, zclock_mono () + (int64_t) (timeout_s * 1000));
     if (rc == 0)
         exit_code = strcmp (self.status, "CONFIRMED") == 0 ? 0 : 2;
     else if (rc < 0 || self.status[0] == '\0')
@@ -257,14 +270,16 @@ leave:
 
 static volatile sig_atomic_t s_stopping = 0;
 
-static void s_on_signal (int signum)
+static void
+s_on_signal (int signum)
 {
-    (void)signum;
+    (void) signum;
     s_stopping = 1;
 }
 
 //  Installs the stop handlers without SA_RESTART, so a blocked poll returns.
-void cli_catch_stop_signals (void)
+void
+cli_catch_stop_signals (void)
 {
     struct sigaction action;
     memset (&action, 0, sizeof action);
@@ -274,14 +289,16 @@ void cli_catch_stop_signals (void)
     sigaction (SIGTERM, &action, NULL);
 }
 
-bool cli_stop_requested (void)
+bool
+cli_stop_requested (void)
 {
     return s_stopping != 0;
 }
 
 //  Writes `"key": value` from the raw envelope, or the decoded value when the
 //  encoder left the field out.
-static void s_print_envelope_str (const msgpack_object *raw, const char *key, const char *decoded)
+static void
+s_print_envelope_str (const msgpack_object *raw, const char *key, const char *decoded)
 {
     const msgpack_object *value = cli_map_get (raw, key);
     printf (", \"%s\": ", key);
@@ -291,7 +308,8 @@ static void s_print_envelope_str (const msgpack_object *raw, const char *key, co
         cli_json_print_str (stdout, decoded, strlen (decoded));
 }
 
-static void s_print_envelope_uint (const msgpack_object *raw, const char *key, uint64_t decoded)
+static void
+s_print_envelope_uint (const msgpack_object *raw, const char *key, uint64_t decoded)
 {
     const msgpack_object *value = cli_map_get (raw, key);
     printf (", \"%s\": ", key);
@@ -301,8 +319,8 @@ static void s_print_envelope_uint (const msgpack_object *raw, const char *key, u
         printf ("%" PRIu64, decoded);
 }
 
-void cli_event_print (const char *topic, const oms_event_t *event, const msgpack_object *raw,
-                      bool json)
+void
+cli_event_print (const char *topic, const oms_event_t *event, const msgpack_object *raw, bool json)
 {
     const msgpack_object *data = cli_map_get (raw, "data");
     if (json) {
@@ -316,7 +334,8 @@ void cli_event_print (const char *topic, const oms_event_t *event, const msgpack
         s_print_envelope_str (raw, "correlation_id", event->correlation_id);
         s_print_envelope_str (raw, "causation_id", event->causation_id);
         printf (", \"data\": ");
-    } else
+    }
+    else
         printf ("%s seq=%" PRIu64 " producer=%s corr=%s data=", event->type, event->seq,
                 event->producer, event->correlation_id);
     if (data)
@@ -328,7 +347,8 @@ void cli_event_print (const char *topic, const oms_event_t *event, const msgpack
 }
 
 //  Prints one ready message. 1 printed, 0 nothing to print, -1 undecodable.
-static int s_tail_one (zsock_t *sub, bool json)
+static int
+s_tail_one (zsock_t *sub, bool json)
 {
     s_received_t received = {0};
     char error[512];
@@ -337,7 +357,8 @@ static int s_tail_one (zsock_t *sub, bool json)
     if (rc < 0) {
         fprintf (stderr, "oms: %s\n", error);
         result = -1;
-    } else if (rc == 0) {
+    }
+    else if (rc == 0) {
         cli_event_print (received.topic, &received.event, &received.raw.data, json);
         putchar ('\n');
         fflush (stdout);
@@ -348,8 +369,9 @@ static int s_tail_one (zsock_t *sub, bool json)
     return result;
 }
 
-int cli_tail (oms_config_t *config, const char *const *prefixes, size_t n_prefixes, int64_t count,
-              double timeout_s, bool json)
+int
+cli_tail (oms_config_t *config, const char *const *prefixes, size_t n_prefixes, int64_t count,
+          double timeout_s, bool json)
 {
     char error[512];
     zsock_t *sub = s_subscribe (oms_config_str (config, "broker/backend"), prefixes, n_prefixes,
@@ -360,7 +382,7 @@ int cli_tail (oms_config_t *config, const char *const *prefixes, size_t n_prefix
     }
     //  After the first socket, so that these replace czmq's own handlers.
     cli_catch_stop_signals ();
-    int64_t deadline = timeout_s < 0 ? -1 : zclock_mono () + (int64_t)(timeout_s * 1000);
+    int64_t deadline = timeout_s < 0 ? -1 : zclock_mono () + (int64_t) (timeout_s * 1000);
     int64_t printed = 0;
     size_t undecodable = 0;
     while (!s_stopping && (count == 0 || printed < count)) {

@@ -26,37 +26,41 @@ struct _cli_histogram_t {
     uint64_t max;
 };
 
-static unsigned s_msb (uint64_t value)
+static unsigned
+s_msb (uint64_t value)
 {
-    return 63u - (unsigned)__builtin_clzll (value);
+    return 63u - (unsigned) __builtin_clzll (value);
 }
 
-static size_t s_index (const cli_histogram_t *self, uint64_t value)
+static size_t
+s_index (const cli_histogram_t *self, uint64_t value)
 {
     if (value < self->sub_count)
-        return (size_t)value;
+        return (size_t) value;
     unsigned shift = s_msb (value) - (self->bits - 1);
-    return (size_t)(self->sub_count + (shift - 1) * self->half + (value >> shift) - self->half);
+    return (size_t) (self->sub_count + (shift - 1) * self->half + (value >> shift) - self->half);
 }
 
 //  The lowest value of bucket `index`, and the bucket's width.
-static uint64_t s_bucket_low (const cli_histogram_t *self, size_t index, uint64_t *width)
+static uint64_t
+s_bucket_low (const cli_histogram_t *self, size_t index, uint64_t *width)
 {
     if (index < self->sub_count) {
         *width = 1;
         return index;
     }
     uint64_t k = index - self->sub_count;
-    unsigned shift = (unsigned)(k / self->half) + 1;
+    unsigned shift = (unsigned) (k / self->half) + 1;
     *width = UINT64_C (1) << shift;
     return (k % self->half + self->half) << shift;
 }
 
-cli_histogram_t *cli_histogram_new (uint64_t highest, unsigned bits)
+cli_histogram_t *
+cli_histogram_new (uint64_t highest, unsigned bits)
 {
     if (bits < 2 || bits > 20 || highest < (UINT64_C (1) << bits))
         return NULL;
-    cli_histogram_t *self = (cli_histogram_t *)calloc (1, sizeof (cli_histogram_t));
+    cli_histogram_t *self = (cli_histogram_t *) calloc (1, sizeof (cli_histogram_t));
     if (!self)
         return NULL;
     self->highest = highest;
@@ -64,7 +68,7 @@ cli_histogram_t *cli_histogram_new (uint64_t highest, unsigned bits)
     self->sub_count = UINT64_C (1) << bits;
     self->half = self->sub_count / 2;
     self->n_counts = s_index (self, highest) + 1;
-    self->counts = (uint64_t *)calloc (self->n_counts, sizeof (uint64_t));
+    self->counts = (uint64_t *) calloc (self->n_counts, sizeof (uint64_t));
     if (!self->counts) {
         free (self);
         return NULL;
@@ -72,7 +76,8 @@ cli_histogram_t *cli_histogram_new (uint64_t highest, unsigned bits)
     return self;
 }
 
-void cli_histogram_destroy (cli_histogram_t **self_p)
+void
+cli_histogram_destroy (cli_histogram_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
@@ -81,7 +86,8 @@ void cli_histogram_destroy (cli_histogram_t **self_p)
     *self_p = NULL;
 }
 
-void cli_histogram_record (cli_histogram_t *self, uint64_t value)
+void
+cli_histogram_record (cli_histogram_t *self, uint64_t value)
 {
     if (value > self->highest) {
         value = self->highest;
@@ -95,34 +101,40 @@ void cli_histogram_record (cli_histogram_t *self, uint64_t value)
     self->count++;
 }
 
-void cli_histogram_reset (cli_histogram_t *self)
+void
+cli_histogram_reset (cli_histogram_t *self)
 {
     for (size_t i = 0; i < self->n_counts; i++)
         self->counts[i] = 0;
     self->count = self->clamped = self->min = self->max = 0;
 }
 
-uint64_t cli_histogram_count (const cli_histogram_t *self)
+uint64_t
+cli_histogram_count (const cli_histogram_t *self)
 {
     return self->count;
 }
 
-uint64_t cli_histogram_clamped (const cli_histogram_t *self)
+uint64_t
+cli_histogram_clamped (const cli_histogram_t *self)
 {
     return self->clamped;
 }
 
-uint64_t cli_histogram_min (const cli_histogram_t *self)
+uint64_t
+cli_histogram_min (const cli_histogram_t *self)
 {
     return self->min;
 }
 
-uint64_t cli_histogram_max (const cli_histogram_t *self)
+uint64_t
+cli_histogram_max (const cli_histogram_t *self)
 {
     return self->max;
 }
 
-double cli_histogram_mean (const cli_histogram_t *self)
+double
+cli_histogram_mean (const cli_histogram_t *self)
 {
     if (self->count == 0)
         return 0;
@@ -132,12 +144,13 @@ double cli_histogram_mean (const cli_histogram_t *self)
             continue;
         uint64_t width;
         uint64_t low = s_bucket_low (self, i, &width);
-        sum += (double)self->counts[i] * ((double)low + (double)(width - 1) / 2);
+        sum += (double) self->counts[i] * ((double) low + (double) (width - 1) / 2);
     }
-    return sum / (double)self->count;
+    return sum / (double) self->count;
 }
 
-uint64_t cli_histogram_percentile (const cli_histogram_t *self, double percent)
+uint64_t
+cli_histogram_percentile (const cli_histogram_t *self, double percent)
 {
     if (self->count == 0)
         return 0;
@@ -147,9 +160,9 @@ uint64_t cli_histogram_percentile (const cli_histogram_t *self, double percent)
         percent = 100;
     //  The rank is a ceiling, with room for the rounding of percent * count
     //  (99.9% of 1000 must be rank 999, not 1000).
-    double exact = percent / 100.0 * (double)self->count;
-    uint64_t rank = (uint64_t)exact;
-    if (exact - (double)rank > 1e-9 * (exact > 1 ? exact : 1))
+    double exact = percent / 100.0 * (double) self->count;
+    uint64_t rank = (uint64_t) exact;
+    if (exact - (double) rank > 1e-9 * (exact > 1 ? exact : 1))
         rank++;
     if (rank < 1)
         rank = 1;
@@ -169,14 +182,16 @@ uint64_t cli_histogram_percentile (const cli_histogram_t *self, double percent)
     return self->max;
 }
 
-uint64_t cli_histogram_lowest_equivalent (const cli_histogram_t *self, uint64_t value)
+uint64_t
+cli_histogram_lowest_equivalent (const cli_histogram_t *self, uint64_t value)
 {
     uint64_t width;
     return s_bucket_low (self, s_index (self, value > self->highest ? self->highest : value),
                          &width);
 }
 
-uint64_t cli_histogram_highest_equivalent (const cli_histogram_t *self, uint64_t value)
+uint64_t
+cli_histogram_highest_equivalent (const cli_histogram_t *self, uint64_t value)
 {
     uint64_t width;
     uint64_t low =

@@ -13,7 +13,8 @@
 #include <string.h>
 
 //  Length of the valid UTF-8 sequence at s (at most `left` bytes), 0 if none.
-static size_t s_utf8_len (const unsigned char *s, size_t left)
+static size_t
+s_utf8_len (const unsigned char *s, size_t left)
 {
     unsigned char c = s[0];
     size_t len;
@@ -25,15 +26,18 @@ static size_t s_utf8_len (const unsigned char *s, size_t left)
         len = 2;
         min = 0x80;
         cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
+    }
+    else if (c >= 0xe0 && c <= 0xef) {
         len = 3;
         min = 0x800;
         cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
+    }
+    else if (c >= 0xf0 && c <= 0xf4) {
         len = 4;
         min = 0x10000;
         cp = c & 0x07;
-    } else
+    }
+    else
         return 0;
     if (len > left)
         return 0;
@@ -47,9 +51,10 @@ static size_t s_utf8_len (const unsigned char *s, size_t left)
     return len;
 }
 
-void cli_json_print_text (FILE *out, const char *str, size_t len)
+void
+cli_json_print_text (FILE *out, const char *str, size_t len)
 {
-    const unsigned char *s = (const unsigned char *)str;
+    const unsigned char *s = (const unsigned char *) str;
     size_t i = 0;
     while (i < len) {
         unsigned char c = s[i];
@@ -57,15 +62,18 @@ void cli_json_print_text (FILE *out, const char *str, size_t len)
             fputc ('\\', out);
             fputc (c, out);
             i++;
-        } else if (c < 0x20 || c == 0x7f) {
+        }
+        else if (c < 0x20 || c == 0x7f) {
             fprintf (out, "\\u%04x", c);
             i++;
-        } else {
+        }
+        else {
             size_t n = s_utf8_len (s + i, len - i);
             if (n == 0) {
                 fputs ("\\ufffd", out);
                 i++;
-            } else {
+            }
+            else {
                 fwrite (s + i, 1, n, out);
                 i += n;
             }
@@ -73,23 +81,25 @@ void cli_json_print_text (FILE *out, const char *str, size_t len)
     }
 }
 
-void cli_json_print_str (FILE *out, const char *str, size_t len)
+void
+cli_json_print_str (FILE *out, const char *str, size_t len)
 {
     fputc ('"', out);
     cli_json_print_text (out, str, len);
     fputc ('"', out);
 }
 
-static void s_print_base64 (FILE *out, const char *data, size_t size)
+static void
+s_print_base64 (FILE *out, const char *data, size_t size)
 {
     static const char alphabet[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    const unsigned char *p = (const unsigned char *)data;
+    const unsigned char *p = (const unsigned char *) data;
     fputc ('"', out);
     for (size_t i = 0; i < size; i += 3) {
-        uint32_t chunk = (uint32_t)p[i] << 16;
+        uint32_t chunk = (uint32_t) p[i] << 16;
         if (i + 1 < size)
-            chunk |= (uint32_t)p[i + 1] << 8;
+            chunk |= (uint32_t) p[i + 1] << 8;
         if (i + 2 < size)
             chunk |= p[i + 2];
         fputc (alphabet[(chunk >> 18) & 63], out);
@@ -101,7 +111,8 @@ static void s_print_base64 (FILE *out, const char *data, size_t size)
 }
 
 //  The shortest text that reads back as the same double.
-static void s_print_double (FILE *out, double value)
+static void
+s_print_double (FILE *out, double value)
 {
     if (!isfinite (value)) {
         fputs ("null", out); //  JSON has no NaN or infinity
@@ -119,7 +130,8 @@ static void s_print_double (FILE *out, double value)
     fputs (text, out);
 }
 
-void cli_json_print_key (FILE *out, const msgpack_object *key)
+void
+cli_json_print_key (FILE *out, const msgpack_object *key)
 {
     if (key->type == MSGPACK_OBJECT_STR) {
         cli_json_print_str (out, key->via.str.ptr, key->via.str.size);
@@ -140,7 +152,8 @@ void cli_json_print_key (FILE *out, const msgpack_object *key)
     free (text);
 }
 
-void cli_json_print_map (FILE *out, const msgpack_object *map, const char *skip)
+void
+cli_json_print_map (FILE *out, const msgpack_object *map, const char *skip)
 {
     fputc ('{', out);
     bool first = true;
@@ -158,7 +171,8 @@ void cli_json_print_map (FILE *out, const msgpack_object *map, const char *skip)
     fputc ('}', out);
 }
 
-void cli_json_print (FILE *out, const msgpack_object *obj)
+void
+cli_json_print (FILE *out, const msgpack_object *obj)
 {
     switch (obj->type) {
     case MSGPACK_OBJECT_NIL:
@@ -204,19 +218,21 @@ void cli_json_print (FILE *out, const msgpack_object *obj)
     }
 }
 
-static bool s_is_bare (const char *str, size_t len)
+static bool
+s_is_bare (const char *str, size_t len)
 {
     if (len == 0)
         return false;
     for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)str[i];
+        unsigned char c = (unsigned char) str[i];
         if (c <= ' ' || c >= 0x7f || c == '"' || c == '\\' || c == '=')
             return false;
     }
     return true;
 }
 
-void cli_text_print (FILE *out, const msgpack_object *obj)
+void
+cli_text_print (FILE *out, const msgpack_object *obj)
 {
     if (obj->type == MSGPACK_OBJECT_STR && s_is_bare (obj->via.str.ptr, obj->via.str.size))
         fwrite (obj->via.str.ptr, 1, obj->via.str.size, out);
@@ -224,14 +240,16 @@ void cli_text_print (FILE *out, const msgpack_object *obj)
         cli_json_print (out, obj);
 }
 
-bool cli_str_eq (const msgpack_object *obj, const char *text)
+bool
+cli_str_eq (const msgpack_object *obj, const char *text)
 {
     size_t len = strlen (text);
     return obj->type == MSGPACK_OBJECT_STR && obj->via.str.size == len &&
            memcmp (obj->via.str.ptr, text, len) == 0;
 }
 
-const msgpack_object *cli_map_get (const msgpack_object *map, const char *key)
+const msgpack_object *
+cli_map_get (const msgpack_object *map, const char *key)
 {
     if (!map || map->type != MSGPACK_OBJECT_MAP)
         return NULL;
@@ -241,7 +259,8 @@ const msgpack_object *cli_map_get (const msgpack_object *map, const char *key)
     return NULL;
 }
 
-int cli_map_str (const msgpack_object *map, const char *key, const char **str, size_t *len)
+int
+cli_map_str (const msgpack_object *map, const char *key, const char **str, size_t *len)
 {
     const msgpack_object *value = cli_map_get (map, key);
     if (!value)
@@ -253,13 +272,14 @@ int cli_map_str (const msgpack_object *map, const char *key, const char **str, s
     return 0;
 }
 
-int cli_map_int (const msgpack_object *map, const char *key, int64_t *value)
+int
+cli_map_int (const msgpack_object *map, const char *key, int64_t *value)
 {
     const msgpack_object *found = cli_map_get (map, key);
     if (!found)
         return 1;
     if (found->type == MSGPACK_OBJECT_POSITIVE_INTEGER && found->via.u64 <= INT64_MAX)
-        *value = (int64_t)found->via.u64;
+        *value = (int64_t) found->via.u64;
     else if (found->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
         *value = found->via.i64;
     else
@@ -267,7 +287,8 @@ int cli_map_int (const msgpack_object *map, const char *key, int64_t *value)
     return 0;
 }
 
-int cli_map_bool (const msgpack_object *map, const char *key, bool *value)
+int
+cli_map_bool (const msgpack_object *map, const char *key, bool *value)
 {
     const msgpack_object *found = cli_map_get (map, key);
     if (!found)

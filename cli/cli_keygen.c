@@ -11,7 +11,8 @@
 
 const cli_opt_t cli_keygen_opts[] = {{"--dir", true, false}, {NULL, false, false}};
 
-int cli_keygen (const cli_args_t *args, bool json)
+int
+cli_keygen (const cli_args_t *args, bool json)
 {
     char error[512];
     if (args->n_positional != 1) {
@@ -42,7 +43,8 @@ int cli_keygen (const cli_args_t *args, bool json)
         printf (", \"public_key\": ");
         cli_json_print_str (stdout, key, strlen (key));
         printf ("}\n");
-    } else
+    }
+    else
         printf ("%s/%s.cert\n%s/%s.cert_secret\npublic-key %s\n", dir, name, dir, name, key);
     zcert_destroy (&cert);
     return 0;

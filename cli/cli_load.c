@@ -139,16 +139,18 @@ typedef struct {
     char refusal[OMS_TEXT_MAX + 1]; //  the first refusal, to show
 } s_load_t;
 
-static uint64_t s_now_ns (void)
+static uint64_t
+s_now_ns (void)
 {
     struct timespec ts;
     clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
 }
 
 static int s_fail (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
 
-static int s_fail (const char *format, ...)
+static int
+s_fail (const char *format, ...)
 {
     va_list args;
     va_start (args, format);
@@ -161,7 +163,8 @@ static int s_fail (const char *format, ...)
 
 //  splitmix64: the shape of order i is a pure function of i, so that asking
 //  about an order later rebuilds exactly the request first sent.
-static uint64_t s_mix (uint64_t x)
+static uint64_t
+s_mix (uint64_t x)
 {
     x += UINT64_C (0x9e3779b97f4a7c15);
     x = (x ^ (x >> 30)) * UINT64_C (0xbf58476d1ce4e5b9);
@@ -173,7 +176,8 @@ static uint64_t s_mix (uint64_t x)
 //  Options
 
 //  "card:70,wallet:10,upi:10,cod:10"; a method without ":weight" weighs 1.
-static int s_parse_mix (const char *text, s_options_t *opt)
+static int
+s_parse_mix (const char *text, s_options_t *opt)
 {
     char error[256];
     char copy[256];
@@ -209,8 +213,8 @@ static int s_parse_mix (const char *text, s_options_t *opt)
     return 0;
 }
 
-static int s_int_option (const cli_args_t *args, const char *name, int64_t min, int64_t max,
-                         int64_t *value)
+static int
+s_int_option (const cli_args_t *args, const char *name, int64_t min, int64_t max, int64_t *value)
 {
     char error[256];
     const char *text = cli_args_value (args, name);
@@ -219,7 +223,8 @@ static int s_int_option (const cli_args_t *args, const char *name, int64_t min, 
     return 0;
 }
 
-static int s_parse_options (const cli_args_t *args, s_options_t *opt)
+static int
+s_parse_options (const cli_args_t *args, s_options_t *opt)
 {
     char error[256];
     *opt = (s_options_t){.rate = 0, .skus = 100, .window = 1000, .timeout_s = TIMEOUT_S};
@@ -242,15 +247,17 @@ static int s_parse_options (const cli_args_t *args, s_options_t *opt)
 // ---------------------------------------------------------------------------
 //  What each order looks like
 
-static void s_request (oms_request_t *req, const char *cmd)
+static void
+s_request (oms_request_t *req, const char *cmd)
 {
     memset (req, 0, sizeof *req);
     snprintf (req->cmd, sizeof req->cmd, "%s", cmd);
 }
 
-static const s_method_t *s_method_of (const s_load_t *self, uint64_t index)
+static const s_method_t *
+s_method_of (const s_load_t *self, uint64_t index)
 {
-    int64_t pick = (int64_t)(s_mix (SEED ^ (index << 8)) % (uint64_t)self->opt.weight_total);
+    int64_t pick = (int64_t) (s_mix (SEED ^ (index << 8)) % (uint64_t) self->opt.weight_total);
     for (size_t i = 0; i < self->opt.n_methods; i++) {
         pick -= self->opt.methods[i].weight;
         if (pick < 0)
@@ -259,19 +266,22 @@ static const s_method_t *s_method_of (const s_load_t *self, uint64_t index)
     return &self->opt.methods[self->opt.n_methods - 1];
 }
 
-static void s_customer (const s_load_t *self, uint64_t index, char *buf, size_t size)
+static void
+s_customer (const s_load_t *self, uint64_t index, char *buf, size_t size)
 {
     snprintf (buf, size, "%s%" PRIu64, self->customer_prefix, index);
 }
 
-static void s_sku (const s_load_t *self, uint64_t k, char *buf, size_t size)
+static void
+s_sku (const s_load_t *self, uint64_t k, char *buf, size_t size)
 {
-    snprintf (buf, size, "load-%s-%u", self->run, (unsigned)k); //  k < SKUS_MAX
+    snprintf (buf, size, "load-%s-%u", self->run, (unsigned) k); //  k < SKUS_MAX
 }
 
 //  Like the peer's orders: 1-3 lines of quantity 1-3 over the run's SKUs,
 //  each SKU at most once.
-static void s_place_request (const s_load_t *self, uint64_t index, oms_request_t *req)
+static void
+s_place_request (const s_load_t *self, uint64_t index, oms_request_t *req)
 {
     uint64_t h = s_mix (SEED + index);
     const s_method_t *method = s_method_of (self, index);
@@ -280,13 +290,13 @@ static void s_place_request (const s_load_t *self, uint64_t index, oms_request_t
     s_customer (self, index, req->customer, sizeof req->customer);
     snprintf (req->method, sizeof req->method, "%s", method->name);
     if (strcmp (method->name, "card") == 0) {
-        bool declined = (int64_t)(s_mix (h) % 100) < self->opt.declines;
+        bool declined = (int64_t) (s_mix (h) % 100) < self->opt.declines;
         snprintf (req->card, sizeof req->card, "%s", declined ? CARD_DECLINED : CARD_APPROVED);
     }
-    uint64_t skus = (uint64_t)self->opt.skus;
-    uint32_t lines = 1 + (uint32_t)(h % 3);
+    uint64_t skus = (uint64_t) self->opt.skus;
+    uint32_t lines = 1 + (uint32_t) (h % 3);
     if (lines > skus)
-        lines = (uint32_t)skus;
+        lines = (uint32_t) skus;
     uint64_t chosen[3];
     for (uint32_t line = 0; line < lines; line++) {
         h = s_mix (h);
@@ -294,11 +304,11 @@ static void s_place_request (const s_load_t *self, uint64_t index, oms_request_t
         for (uint32_t j = 0; j < line; j++)
             if (chosen[j] == k) {
                 k = (k + 1) % skus;
-                j = (uint32_t)-1; //  compare with every line again
+                j = (uint32_t) -1; //  compare with every line again
             }
         chosen[line] = k;
         s_sku (self, k, req->items[line].sku, sizeof req->items[line].sku);
-        req->items[line].qty = 1 + (int64_t)(h % 3);
+        req->items[line].qty = 1 + (int64_t) (h % 3);
     }
     req->n_items = lines;
 }
@@ -308,16 +318,18 @@ static void s_place_request (const s_load_t *self, uint64_t index, oms_request_t
 
 typedef bool (*s_build_fn) (s_load_t *self, uint64_t index, oms_request_t *req);
 
-static bool s_build_stock (s_load_t *self, uint64_t k, oms_request_t *req)
+static bool
+s_build_stock (s_load_t *self, uint64_t k, oms_request_t *req)
 {
     s_request (req, "stock.set");
     s_sku (self, k, req->sku, sizeof req->sku);
     req->qty = STOCK_QTY;
-    req->price_cents = 199 + (int64_t)(k % 50) * 100;
+    req->price_cents = 199 + (int64_t) (k % 50) * 100;
     return true;
 }
 
-static bool s_build_wallet (s_load_t *self, uint64_t index, oms_request_t *req)
+static bool
+s_build_wallet (s_load_t *self, uint64_t index, oms_request_t *req)
 {
     if (strcmp (s_method_of (self, index)->name, "wallet") != 0)
         return false;
@@ -330,7 +342,8 @@ static bool s_build_wallet (s_load_t *self, uint64_t index, oms_request_t *req)
 //  Sends the requests build() makes for 0..n-1 to `service`, with up to
 //  `window` unanswered; every one must be accepted. Returns how many were
 //  sent, or -1 after printing why.
-static int64_t s_pipeline (s_load_t *self, const char *service, uint64_t n, s_build_fn build)
+static int64_t
+s_pipeline (s_load_t *self, const char *service, uint64_t n, s_build_fn build)
 {
     char error[512];
     cli_client_t *client = cli_client_new (
@@ -344,7 +357,7 @@ static int64_t s_pipeline (s_load_t *self, const char *service, uint64_t n, s_bu
     int64_t result = -1;
     zmq_pollitem_t item = {zsock_resolve (cli_client_socket (client)), 0, ZMQ_POLLIN, 0};
     for (;;) {
-        while (index < n && sent - answered < (uint64_t)self->opt.window) {
+        while (index < n && sent - answered < (uint64_t) self->opt.window) {
             if (!build (self, index++, &req))
                 continue;
             int rc = cli_client_send (client, &req, error, sizeof error);
@@ -378,7 +391,7 @@ static int64_t s_pipeline (s_load_t *self, const char *service, uint64_t n, s_bu
             goto leave;
         answered++;
     }
-    result = (int64_t)sent;
+    result = (int64_t) sent;
 leave:
     cli_client_destroy (&client);
     return result;
@@ -386,7 +399,8 @@ leave:
 
 //  Sends one request and returns the accepted reply (caller owns it), or
 //  NULL after printing why.
-static cli_reply_t *s_call (s_load_t *self, const char *service, const oms_request_t *req)
+static cli_reply_t *
+s_call (s_load_t *self, const char *service, const oms_request_t *req)
 {
     char error[512];
     cli_reply_t *reply = NULL;
@@ -404,7 +418,8 @@ static cli_reply_t *s_call (s_load_t *self, const char *service, const oms_reque
 
 //  The "seq" of the entry of `list` (heads or positions in a status reply)
 //  whose topic is `topic`; -1 when there is none.
-static int64_t s_topic_seq (cli_reply_t *reply, const char *list, const char *topic)
+static int64_t
+s_topic_seq (cli_reply_t *reply, const char *list, const char *topic)
 {
     const msgpack_object *array = cli_map_get (cli_reply_map (reply), list);
     if (!array || array->type != MSGPACK_OBJECT_ARRAY)
@@ -421,7 +436,8 @@ static int64_t s_topic_seq (cli_reply_t *reply, const char *list, const char *to
 
 //  The order service refuses SKUs it has not learnt from catalog.updated:
 //  wait until it has applied every catalog.updated inventory has published.
-static int s_wait_catalog (s_load_t *self)
+static int
+s_wait_catalog (s_load_t *self)
 {
     oms_request_t req;
     s_request (&req, "status");
@@ -452,7 +468,8 @@ static int s_wait_catalog (s_load_t *self)
 // ---------------------------------------------------------------------------
 //  Events
 
-static zsock_t *s_subscribe (s_load_t *self)
+static zsock_t *
+s_subscribe (s_load_t *self)
 {
     const char *endpoint = oms_config_str (self->config, "broker/backend");
     zsock_t *sub = zsock_new (ZMQ_SUB);
@@ -472,7 +489,8 @@ static zsock_t *s_subscribe (s_load_t *self)
     if (cli_client_curve (sub, "broker", error, sizeof error) != 0) {
         s_fail ("%s", error);
         zsock_destroy (&sub);
-    } else if (zsock_connect (sub, "%s", endpoint) != 0) {
+    }
+    else if (zsock_connect (sub, "%s", endpoint) != 0) {
         s_fail ("cannot connect to the broker at %s: %s", endpoint, zmq_strerror (zmq_errno ()));
         zsock_destroy (&sub);
     }
@@ -481,7 +499,8 @@ static zsock_t *s_subscribe (s_load_t *self)
 
 //  Reads one message of two frames, topic and body, without waiting.
 //  1 read (topic NUL-terminated), 0 nothing ready, -1 malformed (dropped).
-static int s_recv_event (zsock_t *sub, char *topic, size_t topic_size, zmq_msg_t *body)
+static int
+s_recv_event (zsock_t *sub, char *topic, size_t topic_size, zmq_msg_t *body)
 {
     void *handle = zsock_resolve (sub);
     zmq_msg_t frame;
@@ -518,7 +537,8 @@ static int s_recv_event (zsock_t *sub, char *topic, size_t topic_size, zmq_msg_t
 
 //  Waits for a heartbeat: proof that the subscription reached the broker,
 //  so that no terminal event of the run can be missed for want of it.
-static int s_wait_live (s_load_t *self)
+static int
+s_wait_live (s_load_t *self)
 {
     uint64_t deadline = s_now_ns () + HEARTBEAT_WAIT_MS * UINT64_C (1000000);
     zmq_pollitem_t item = {zsock_resolve (self->sub), 0, ZMQ_POLLIN, 0};
@@ -537,18 +557,20 @@ static int s_wait_live (s_load_t *self)
             return s_fail ("no heartbeat from the broker at %s within %d s",
                            oms_config_str (self->config, "broker/backend"),
                            HEARTBEAT_WAIT_MS / 1000);
-        zmq_poll (&item, 1, (long)((deadline - now) / 1000000 + 1));
+        zmq_poll (&item, 1, (long) ((deadline - now) / 1000000 + 1));
     }
     zsock_set_unsubscribe (self->sub, OMS_HEARTBEAT_PREFIX);
     return 0;
 }
 
-static bool s_is_final (uint8_t state)
+static bool
+s_is_final (uint8_t state)
 {
     return state >= S_CONFIRMED;
 }
 
-static void s_finish (s_load_t *self, uint64_t index, bool confirmed, uint64_t now)
+static void
+s_finish (s_load_t *self, uint64_t index, bool confirmed, uint64_t now)
 {
     s_order_t *order = &self->orders[index];
     order->state = confirmed ? S_CONFIRMED : S_CANCELLED;
@@ -567,7 +589,8 @@ static void s_finish (s_load_t *self, uint64_t index, bool confirmed, uint64_t n
 }
 
 //  The order index in a customer id of this run, or -1.
-static int64_t s_index_of (const s_load_t *self, const char *customer)
+static int64_t
+s_index_of (const s_load_t *self, const char *customer)
 {
     if (strncmp (customer, self->customer_prefix, self->customer_prefix_len) != 0)
         return -1;
@@ -578,12 +601,13 @@ static int64_t s_index_of (const s_load_t *self, const char *customer)
     for (const char *p = digits; *p; p++) {
         if (*p < '0' || *p > '9')
             return -1;
-        index = index * 10 + (uint64_t)(*p - '0');
+        index = index * 10 + (uint64_t) (*p - '0');
     }
-    return index < (uint64_t)self->opt.orders ? (int64_t)index : -1;
+    return index < (uint64_t) self->opt.orders ? (int64_t) index : -1;
 }
 
-static void s_on_event (s_load_t *self, const char *topic, zmq_msg_t *body, uint64_t now)
+static void
+s_on_event (s_load_t *self, const char *topic, zmq_msg_t *body, uint64_t now)
 {
     static oms_event_t event;
     bool confirmed = strcmp (topic, "order.confirmed") == 0;
@@ -604,10 +628,11 @@ static void s_on_event (s_load_t *self, const char *topic, zmq_msg_t *body, uint
     if (s_is_final (self->orders[index].state))
         self->duplicates++;
     else
-        s_finish (self, (uint64_t)index, confirmed, now);
+        s_finish (self, (uint64_t) index, confirmed, now);
 }
 
-static void s_drain_events (s_load_t *self)
+static void
+s_drain_events (s_load_t *self)
 {
     for (int i = 0; i < RECV_BURST; i++) {
         char topic[OMS_NAME_MAX + 1];
@@ -627,7 +652,8 @@ static void s_drain_events (s_load_t *self)
 // ---------------------------------------------------------------------------
 //  Requests to the order service, and their replies
 
-static int s_connect (s_load_t *self)
+static int
+s_connect (s_load_t *self)
 {
     char error[512];
     self->client = cli_client_new ("order", oms_config_service (self->config, "order", "api"),
@@ -636,7 +662,8 @@ static int s_connect (s_load_t *self)
 }
 
 //  0 sent, 1 not now (the socket's queue is full), -1 failed (printed).
-static int s_send (s_load_t *self, const oms_request_t *req, uint64_t index, s_kind_t kind)
+static int
+s_send (s_load_t *self, const oms_request_t *req, uint64_t index, s_kind_t kind)
 {
     char error[512];
     int rc = cli_client_send (self->client, req, error, sizeof error);
@@ -647,28 +674,32 @@ static int s_send (s_load_t *self, const oms_request_t *req, uint64_t index, s_k
         return -1;
     }
     s_pending_t *slot =
-        &self->ring[(self->ring_head + self->ring_count) % (size_t)self->opt.window];
-    *slot = (s_pending_t){.sent_ns = s_now_ns (), .index = (uint32_t)index, .kind = (uint8_t)kind};
+        &self->ring[(self->ring_head + self->ring_count) % (size_t) self->opt.window];
+    *slot =
+        (s_pending_t){.sent_ns = s_now_ns (), .index = (uint32_t) index, .kind = (uint8_t) kind};
     self->ring_count++;
     return 0;
 }
 
-static bool s_ring_full (const s_load_t *self)
+static bool
+s_ring_full (const s_load_t *self)
 {
-    return self->ring_count >= (size_t)self->opt.window;
+    return self->ring_count >= (size_t) self->opt.window;
 }
 
 //  When order `index` is due.
-static uint64_t s_due (const s_load_t *self, uint64_t index)
+static uint64_t
+s_due (const s_load_t *self, uint64_t index)
 {
-    return self->t0 + (uint64_t)((double)index * 1e9 / (double)self->opt.rate);
+    return self->t0 + (uint64_t) ((double) index * 1e9 / (double) self->opt.rate);
 }
 
-static int s_send_due (s_load_t *self)
+static int
+s_send_due (s_load_t *self)
 {
     static oms_request_t req;
     for (int burst = 0;
-         burst < SEND_BURST && self->next < (uint64_t)self->opt.orders && !s_ring_full (self);
+         burst < SEND_BURST && self->next < (uint64_t) self->opt.orders && !s_ring_full (self);
          burst++) {
         uint64_t now = s_now_ns ();
         if (self->opt.rate > 0 && s_due (self, self->next) > now)
@@ -690,11 +721,12 @@ static int s_send_due (s_load_t *self)
 
 //  A pass over the orders not yet terminal: place again (same request id),
 //  whose reply gives the order id to `get`.
-static int s_send_polls (s_load_t *self)
+static int
+s_send_polls (s_load_t *self)
 {
     static oms_request_t req;
     while (self->polling && !s_ring_full (self)) {
-        if (self->poll_at >= (uint64_t)self->opt.orders) {
+        if (self->poll_at >= (uint64_t) self->opt.orders) {
             //  A slow cluster, not a lossy bus, is the likelier cause of a
             //  quiet spell: wait longer before the next pass, so that asking
             //  does not add to its load.
@@ -718,7 +750,8 @@ static int s_send_polls (s_load_t *self)
     return 0;
 }
 
-static void s_refused (s_load_t *self, uint64_t index, cli_reply_t *reply)
+static void
+s_refused (s_load_t *self, uint64_t index, cli_reply_t *reply)
 {
     s_order_t *order = &self->orders[index];
     if (s_is_final (order->state))
@@ -731,7 +764,8 @@ static void s_refused (s_load_t *self, uint64_t index, cli_reply_t *reply)
         cli_reply_error (reply, self->refusal, sizeof self->refusal);
 }
 
-static int s_on_place_reply (s_load_t *self, const s_pending_t *pending, cli_reply_t *reply)
+static int
+s_on_place_reply (s_load_t *self, const s_pending_t *pending, cli_reply_t *reply)
 {
     s_order_t *order = &self->orders[pending->index];
     const char *order_id = NULL;
@@ -763,7 +797,8 @@ static int s_on_place_reply (s_load_t *self, const s_pending_t *pending, cli_rep
     return 0;
 }
 
-static void s_on_get_reply (s_load_t *self, const s_pending_t *pending, cli_reply_t *reply)
+static void
+s_on_get_reply (s_load_t *self, const s_pending_t *pending, cli_reply_t *reply)
 {
     const char *status = NULL;
     size_t len = 0;
@@ -778,7 +813,8 @@ static void s_on_get_reply (s_load_t *self, const s_pending_t *pending, cli_repl
     }
 }
 
-static int s_drain_replies (s_load_t *self)
+static int
+s_drain_replies (s_load_t *self)
 {
     char error[512];
     for (int i = 0; i < RECV_BURST; i++) {
@@ -796,7 +832,7 @@ static int s_drain_replies (s_load_t *self)
             continue;
         }
         s_pending_t pending = self->ring[self->ring_head];
-        self->ring_head = (self->ring_head + 1) % (size_t)self->opt.window;
+        self->ring_head = (self->ring_head + 1) % (size_t) self->opt.window;
         self->ring_count--;
         int rc = 0;
         if (pending.kind == K_GET)
@@ -812,10 +848,11 @@ static int s_drain_replies (s_load_t *self)
 
 //  A reply overdue: start again on a fresh connection. The orders whose
 //  requests were in the ring are asked about by the next pass.
-static int s_check_overdue (s_load_t *self, uint64_t now)
+static int
+s_check_overdue (s_load_t *self, uint64_t now)
 {
     if (self->ring_count == 0 ||
-        now - self->ring[self->ring_head].sent_ns < (uint64_t)self->timeout_ms * 1000000u)
+        now - self->ring[self->ring_head].sent_ns < (uint64_t) self->timeout_ms * 1000000u)
         return 0;
     cli_client_destroy (&self->client);
     self->ring_head = self->ring_count = 0;
@@ -828,21 +865,23 @@ static int s_check_overdue (s_load_t *self, uint64_t now)
 // ---------------------------------------------------------------------------
 //  The loop
 
-static void s_progress (s_load_t *self, uint64_t now)
+static void
+s_progress (s_load_t *self, uint64_t now)
 {
-    double seconds = self->first_send_ns ? (double)(now - self->first_send_ns) / 1e9 : 0;
+    double seconds = self->first_send_ns ? (double) (now - self->first_send_ns) / 1e9 : 0;
     fprintf (stderr,
              "\r\033[Koms load: sent %" PRIu64 "/%" PRId64 ", terminal %" PRIu64 " (%" PRIu64
              " cancelled), in flight %" PRIu64 ", %.0f orders/s",
              self->next, self->opt.orders, self->confirmed + self->cancelled, self->cancelled,
-             self->next - self->final, seconds > 0 ? (double)self->final / seconds : 0.0);
+             self->next - self->final, seconds > 0 ? (double) self->final / seconds : 0.0);
 }
 
 //  Blocks until a socket may have something to read or `wake` (monotonic
 //  ns) comes. ppoll, not zmq_poll, because its timeout is finer than a
 //  millisecond: a paced order must leave when it is due, not up to 1 ms
 //  later.
-static void s_wait (s_load_t *self, uint64_t wake)
+static void
+s_wait (s_load_t *self, uint64_t wake)
 {
     zsock_t *dealer = cli_client_socket (self->client);
     //  Reading ZMQ_EVENTS also re-arms the edge-triggered ZMQ_FD.
@@ -852,15 +891,16 @@ static void s_wait (s_load_t *self, uint64_t wake)
     if (wake <= now)
         return;
     struct pollfd fds[2] = {{zsock_fd (dealer), POLLIN, 0}, {zsock_fd (self->sub), POLLIN, 0}};
-    struct timespec timeout = {(time_t)((wake - now) / 1000000000u),
-                               (long)((wake - now) % 1000000000u)};
+    struct timespec timeout = {(time_t) ((wake - now) / 1000000000u),
+                               (long) ((wake - now) % 1000000000u)};
     ppoll (fds, 2, &timeout, NULL);
 }
 
 //  The sum of the order service's order.confirmed and order.cancelled
 //  heads: how many terminal events it has published. 0, or -1 when it
 //  could not be asked (nothing printed: the caller has a fallback).
-static int s_terminal_heads (s_load_t *self, uint64_t *sum)
+static int
+s_terminal_heads (s_load_t *self, uint64_t *sum)
 {
     char error[512];
     oms_request_t req;
@@ -875,7 +915,7 @@ static int s_terminal_heads (s_load_t *self, uint64_t *sum)
         int64_t confirmed = s_topic_seq (reply, "heads", "order.confirmed");
         int64_t cancelled = s_topic_seq (reply, "heads", "order.cancelled");
         if (confirmed >= 0 && cancelled >= 0) {
-            *sum = (uint64_t)confirmed + (uint64_t)cancelled;
+            *sum = (uint64_t) confirmed + (uint64_t) cancelled;
             rc = 0;
         }
     }
@@ -890,10 +930,11 @@ static int s_terminal_heads (s_load_t *self, uint64_t *sum)
 //  published by the previous quiet spell have still not arrived: events
 //  published just now may only be on their way. Otherwise the cluster is
 //  only slow, and asking would slow it further.
-static bool s_need_pass (s_load_t *self)
+static bool
+s_need_pass (s_load_t *self)
 {
     if (self->ring_count == 0)
-        for (uint64_t i = 0; i < (uint64_t)self->opt.orders; i++)
+        for (uint64_t i = 0; i < (uint64_t) self->opt.orders; i++)
             if (self->orders[i].state == S_SENT)
                 return true;
     uint64_t heads = 0;
@@ -905,9 +946,10 @@ static bool s_need_pass (s_load_t *self)
     return lost;
 }
 
-static int s_drive (s_load_t *self)
+static int
+s_drive (s_load_t *self)
 {
-    uint64_t orders = (uint64_t)self->opt.orders;
+    uint64_t orders = (uint64_t) self->opt.orders;
     uint64_t next_progress = 0, deadline = UINT64_MAX;
     self->heads_known = s_terminal_heads (self, &self->heads_base) == 0;
     self->terminal_seen = 0;
@@ -922,7 +964,7 @@ static int s_drive (s_load_t *self)
             return -1;
         bool all_sent = self->next == orders;
         if (all_sent && deadline == UINT64_MAX) {
-            deadline = now + (uint64_t)(self->opt.timeout_s * 1e9);
+            deadline = now + (uint64_t) (self->opt.timeout_s * 1e9);
             if (self->last_event_ns < now)
                 self->last_event_ns = now;
         }
@@ -932,7 +974,8 @@ static int s_drive (s_load_t *self)
             if (s_need_pass (self)) {
                 self->polling = true;
                 self->poll_at = 0;
-            } else
+            }
+            else
                 self->last_event_ns = s_now_ns ();
         }
         if (s_send_polls (self))
@@ -950,7 +993,7 @@ static int s_drive (s_load_t *self)
         }
         if (self->ring_count > 0) {
             uint64_t overdue =
-                self->ring[self->ring_head].sent_ns + (uint64_t)self->timeout_ms * 1000000u;
+                self->ring[self->ring_head].sent_ns + (uint64_t) self->timeout_ms * 1000000u;
             wake = overdue < wake ? overdue : wake;
         }
         if (all_sent && !self->polling) {
@@ -967,19 +1010,21 @@ static int s_drive (s_load_t *self)
 // ---------------------------------------------------------------------------
 //  The report
 
-static double s_ms (uint64_t ns)
+static double
+s_ms (uint64_t ns)
 {
-    return (double)ns / 1e6;
+    return (double) ns / 1e6;
 }
 
-static void s_report (s_load_t *self)
+static void
+s_report (s_load_t *self)
 {
     uint64_t terminal = self->confirmed + self->cancelled;
-    uint64_t unfinished = (uint64_t)self->opt.orders - self->final;
+    uint64_t unfinished = (uint64_t) self->opt.orders - self->final;
     uint64_t end =
         self->last_terminal_ns > self->first_send_ns ? self->last_terminal_ns : self->first_send_ns;
-    double elapsed = (double)(end - self->first_send_ns) / 1e9;
-    double rate = elapsed > 0 ? (double)terminal / elapsed : 0;
+    double elapsed = (double) (end - self->first_send_ns) / 1e9;
+    double rate = elapsed > 0 ? (double) terminal / elapsed : 0;
     cli_histogram_t *h = self->latency;
     double p50 = s_ms (cli_histogram_percentile (h, 50));
     double p90 = s_ms (cli_histogram_percentile (h, 90));
@@ -1023,16 +1068,17 @@ static void s_report (s_load_t *self)
 // ---------------------------------------------------------------------------
 //  cli_load
 
-static int s_setup (s_load_t *self)
+static int
+s_setup (s_load_t *self)
 {
     if (self->tty)
         fprintf (stderr, "oms load: run %s: %" PRId64 " SKUs", self->run, self->opt.skus);
-    if (s_pipeline (self, "inventory", (uint64_t)self->opt.skus, s_build_stock) < 0)
+    if (s_pipeline (self, "inventory", (uint64_t) self->opt.skus, s_build_stock) < 0)
         return 1;
     for (size_t i = 0; i < self->opt.n_methods; i++)
         if (strcmp (self->opt.methods[i].name, "wallet") == 0 && self->opt.methods[i].weight) {
             int64_t wallets =
-                s_pipeline (self, "payment", (uint64_t)self->opt.orders, s_build_wallet);
+                s_pipeline (self, "payment", (uint64_t) self->opt.orders, s_build_wallet);
             if (wallets < 0)
                 return 1;
             if (self->tty)
@@ -1043,20 +1089,21 @@ static int s_setup (s_load_t *self)
     return s_wait_catalog (self) || s_wait_live (self);
 }
 
-int cli_load (oms_config_t *config, const cli_args_t *args, bool json)
+int
+cli_load (oms_config_t *config, const cli_args_t *args, bool json)
 {
     s_load_t self = {.config = config, .json = json, .tty = isatty (STDERR_FILENO) != 0};
     if (s_parse_options (args, &self.opt))
         return 1;
     int64_t timeout_ms = oms_config_int (config, "cli/timeout_ms");
-    self.timeout_ms = timeout_ms < 1 ? 1 : timeout_ms > 3600000 ? 3600000 : (int)timeout_ms;
-    uint64_t seed = s_mix ((uint64_t)time (NULL) ^ ((uint64_t)getpid () << 32) ^ s_now_ns ());
-    snprintf (self.run, sizeof self.run, "%08" PRIx32, (uint32_t)seed);
-    self.customer_prefix_len =
-        (size_t)snprintf (self.customer_prefix, sizeof self.customer_prefix, "load-%s-c", self.run);
+    self.timeout_ms = timeout_ms < 1 ? 1 : timeout_ms > 3600000 ? 3600000 : (int) timeout_ms;
+    uint64_t seed = s_mix ((uint64_t) time (NULL) ^ ((uint64_t) getpid () << 32) ^ s_now_ns ());
+    snprintf (self.run, sizeof self.run, "%08" PRIx32, (uint32_t) seed);
+    self.customer_prefix_len = (size_t) snprintf (self.customer_prefix, sizeof self.customer_prefix,
+                                                  "load-%s-c", self.run);
     int exit_code = 1;
-    self.orders = (s_order_t *)calloc ((size_t)self.opt.orders, sizeof (s_order_t));
-    self.ring = (s_pending_t *)calloc ((size_t)self.opt.window, sizeof (s_pending_t));
+    self.orders = (s_order_t *) calloc ((size_t) self.opt.orders, sizeof (s_order_t));
+    self.ring = (s_pending_t *) calloc ((size_t) self.opt.window, sizeof (s_pending_t));
     self.latency = cli_histogram_new (HISTOGRAM_HIGHEST, HISTOGRAM_BITS);
     if (!self.orders || !self.ring || !self.latency) {
         s_fail ("out of memory for %" PRId64 " orders", self.opt.orders);
@@ -1067,7 +1114,7 @@ int cli_load (oms_config_t *config, const cli_args_t *args, bool json)
     if (!self.sub || s_setup (&self) || s_connect (&self) || s_drive (&self))
         goto leave;
     s_report (&self);
-    uint64_t unfinished = (uint64_t)self.opt.orders - self.final;
+    uint64_t unfinished = (uint64_t) self.opt.orders - self.final;
     if (self.refused)
         s_fail ("%" PRIu64 " orders were refused, the first with: %s", self.refused, self.refusal);
     if (unfinished)

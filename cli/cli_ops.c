@@ -58,7 +58,8 @@ typedef struct {
 
 static int s_fail (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
 
-static int s_fail (const char *format, ...)
+static int
+s_fail (const char *format, ...)
 {
     va_list args;
     va_start (args, format);
@@ -69,7 +70,8 @@ static int s_fail (const char *format, ...)
     return 1;
 }
 
-static int s_expect (const s_cmd_t *cmd, size_t min, size_t max)
+static int
+s_expect (const s_cmd_t *cmd, size_t min, size_t max)
 {
     size_t n = cmd->args->n_positional;
     if (n >= min && n <= max)
@@ -78,12 +80,14 @@ static int s_expect (const s_cmd_t *cmd, size_t min, size_t max)
                    cmd->synopsis);
 }
 
-static const char *s_arg (const s_cmd_t *cmd, size_t index)
+static const char *
+s_arg (const s_cmd_t *cmd, size_t index)
 {
     return cmd->args->positional[index];
 }
 
-static int s_check_service (const char *name)
+static int
+s_check_service (const char *name)
 {
     char shown[64];
     if (oms_config_is_service (name))
@@ -92,7 +96,8 @@ static int s_check_service (const char *name)
                    cli_printable (name, shown, sizeof shown));
 }
 
-static void s_request (oms_request_t *req, const char *name)
+static void
+s_request (oms_request_t *req, const char *name)
 {
     memset (req, 0, sizeof *req);
     snprintf (req->cmd, sizeof req->cmd, "%s", name);
@@ -100,7 +105,8 @@ static void s_request (oms_request_t *req, const char *name)
 
 //  One request to a service; the accepted reply (caller owns it), or NULL
 //  after printing why.
-static cli_reply_t *s_call (const s_cmd_t *cmd, const char *service, const oms_request_t *req)
+static cli_reply_t *
+s_call (const s_cmd_t *cmd, const char *service, const oms_request_t *req)
 {
     char error[512];
     cli_reply_t *reply = cli_request (service, oms_config_service (cmd->config, service, "api"),
@@ -110,20 +116,23 @@ static cli_reply_t *s_call (const s_cmd_t *cmd, const char *service, const oms_r
     return reply;
 }
 
-static int s_malformed (const char *service, const char *why)
+static int
+s_malformed (const char *service, const char *why)
 {
     return s_fail ("%s service sent a malformed reply: %s", service, why);
 }
 
-static uint64_t s_wall_ns (void)
+static uint64_t
+s_wall_ns (void)
 {
     struct timespec ts;
     clock_gettime (CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
 }
 
 //  A uint field; false when absent or of another type.
-static bool s_uint (const msgpack_object *map, const char *key, uint64_t *value)
+static bool
+s_uint (const msgpack_object *map, const char *key, uint64_t *value)
 {
     const msgpack_object *found = cli_map_get (map, key);
     if (!found || found->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
@@ -133,7 +142,8 @@ static bool s_uint (const msgpack_object *map, const char *key, uint64_t *value)
 }
 
 //  A string field copied into buf; false when absent, not a string or too long.
-static bool s_str (const msgpack_object *map, const char *key, char *buf, size_t size)
+static bool
+s_str (const msgpack_object *map, const char *key, char *buf, size_t size)
 {
     const char *str = NULL;
     size_t len = 0;
@@ -145,14 +155,16 @@ static bool s_str (const msgpack_object *map, const char *key, char *buf, size_t
 }
 
 //  An array field; NULL when absent or of another type.
-static const msgpack_object *s_array (const msgpack_object *map, const char *key)
+static const msgpack_object *
+s_array (const msgpack_object *map, const char *key)
 {
     const msgpack_object *found = cli_map_get (map, key);
     return found && found->type == MSGPACK_OBJECT_ARRAY ? found : NULL;
 }
 
 //  "45s", "12m", "3h", "2d": how long ago, for humans.
-static const char *s_age (uint64_t ns, char *buf, size_t size)
+static const char *
+s_age (uint64_t ns, char *buf, size_t size)
 {
     uint64_t s = ns / 1000000000u;
     if (s < 120)
@@ -166,7 +178,8 @@ static const char *s_age (uint64_t ns, char *buf, size_t size)
     return buf;
 }
 
-static void s_json_key_str (const char *key, const char *value)
+static void
+s_json_key_str (const char *key, const char *value)
 {
     printf (", \"%s\": ", key);
     if (value && *value)
@@ -175,7 +188,8 @@ static void s_json_key_str (const char *key, const char *value)
         printf ("null");
 }
 
-static void s_json_key_uint (const char *key, bool known, uint64_t value)
+static void
+s_json_key_uint (const char *key, bool known, uint64_t value)
 {
     if (known)
         printf (", \"%s\": %" PRIu64, key, value);
@@ -228,12 +242,14 @@ typedef struct {
     zsock_t *sub; //  heartbeats, when the broker is shown
 } s_status_t;
 
-static bool s_broker_shown (s_status_t *self)
+static bool
+s_broker_shown (s_status_t *self)
 {
     return self->shown[0];
 }
 
-static s_process_t *s_process (s_status_t *self, const char *name, size_t len)
+static s_process_t *
+s_process (s_status_t *self, const char *name, size_t len)
 {
     for (size_t i = 0; i < PROCESSES; i++)
         if (strlen (self->procs[i].name) == len && memcmp (self->procs[i].name, name, len) == 0)
@@ -241,15 +257,17 @@ static s_process_t *s_process (s_status_t *self, const char *name, size_t len)
     return NULL;
 }
 
-static bool s_fresh (s_status_t *self, uint64_t seen_ns, uint64_t now)
+static bool
+s_fresh (s_status_t *self, uint64_t seen_ns, uint64_t now)
 {
     return seen_ns > 0 &&
            (seen_ns >= now || now - seen_ns < SILENT_HEARTBEATS * self->heartbeat_ns);
 }
 
 //  Calls fn for every peers entry about `proc` in the answers of the others.
-static void s_each_peer (s_status_t *self, const s_process_t *proc,
-                         void (*fn) (void *arg, const msgpack_object *peer), void *arg)
+static void
+s_each_peer (s_status_t *self, const s_process_t *proc,
+             void (*fn) (void *arg, const msgpack_object *peer), void *arg)
 {
     for (size_t i = 0; i < PROCESSES; i++) {
         const s_process_t *other = &self->procs[i];
@@ -268,9 +286,10 @@ typedef struct {
     uint64_t last_seen_ns;
 } s_freshest_t;
 
-static void s_keep_freshest (void *arg, const msgpack_object *peer)
+static void
+s_keep_freshest (void *arg, const msgpack_object *peer)
 {
-    s_freshest_t *freshest = (s_freshest_t *)arg;
+    s_freshest_t *freshest = (s_freshest_t *) arg;
     uint64_t seen = 0;
     if (s_uint (peer, "last_seen_ns", &seen) &&
         (!freshest->peer || seen > freshest->last_seen_ns)) {
@@ -279,7 +298,8 @@ static void s_keep_freshest (void *arg, const msgpack_object *peer)
     }
 }
 
-static bool s_broker_up (s_status_t *self, uint64_t now)
+static bool
+s_broker_up (s_status_t *self, uint64_t now)
 {
     s_process_t *broker = &self->procs[0];
     s_freshest_t freshest = {NULL, 0};
@@ -287,7 +307,8 @@ static bool s_broker_up (s_status_t *self, uint64_t now)
     return s_fresh (self, broker->heard_ns, now) || s_fresh (self, freshest.last_seen_ns, now);
 }
 
-static int s_status_setup (s_status_t *self)
+static int
+s_status_setup (s_status_t *self)
 {
     const cli_args_t *args = self->cmd->args;
     self->procs[0].name = BROKER;
@@ -333,7 +354,8 @@ static int s_status_setup (s_status_t *self)
 }
 
 //  Reads one heartbeat from the bus and remembers it as heard now.
-static void s_status_hear (s_status_t *self)
+static void
+s_status_hear (s_status_t *self)
 {
     zmsg_t *msg = zmsg_recv (self->sub);
     if (!msg)
@@ -367,7 +389,8 @@ static void s_status_hear (s_status_t *self)
     zmsg_destroy (&msg);
 }
 
-static void s_status_send (s_status_t *self)
+static void
+s_status_send (s_status_t *self)
 {
     oms_request_t req;
     s_request (&req, "status");
@@ -385,13 +408,14 @@ static void s_status_send (s_status_t *self)
 //  Collects the answers until every service answered or the status timeout
 //  passed, and heartbeats until the broker is known to be up or it was
 //  listened to for LISTEN_HEARTBEATS intervals.
-static void s_status_collect (s_status_t *self)
+static void
+s_status_collect (s_status_t *self)
 {
     int timeout_ms =
         self->cmd->timeout_ms < STATUS_TIMEOUT_MS ? self->cmd->timeout_ms : STATUS_TIMEOUT_MS;
     int64_t start = zclock_mono ();
     int64_t answers_by = start + timeout_ms;
-    int64_t listen_ms = (int64_t)(LISTEN_HEARTBEATS * (double)self->heartbeat_ns / 1e6);
+    int64_t listen_ms = (int64_t) (LISTEN_HEARTBEATS * (double) self->heartbeat_ns / 1e6);
     int64_t listen_by =
         start + (listen_ms < self->cmd->timeout_ms ? listen_ms : self->cmd->timeout_ms);
     for (;;) {
@@ -416,7 +440,7 @@ static void s_status_collect (s_status_t *self)
         int64_t until = n_answers > 0 ? answers_by : 0;
         if (listening && listen_by > until)
             until = listen_by;
-        if (zmq_poll (items, (int)n, (long)(until - now)) < 0)
+        if (zmq_poll (items, (int) n, (long) (until - now)) < 0)
             break;
         for (size_t i = 0; i < n_answers; i++)
             if (items[i].revents & ZMQ_POLLIN)
@@ -438,8 +462,8 @@ static void s_status_collect (s_status_t *self)
 }
 
 //  Raises *head to what a [{topic, seq}] list says of `topic`.
-static void s_raise_head (const msgpack_object *list, const char *topic, const char *key,
-                          s_sub_t *sub)
+static void
+s_raise_head (const msgpack_object *list, const char *topic, const char *key, s_sub_t *sub)
 {
     for (uint32_t i = 0; list && i < list->via.array.size; i++) {
         uint64_t seq = 0;
@@ -451,14 +475,16 @@ static void s_raise_head (const msgpack_object *list, const char *topic, const c
     }
 }
 
-static void s_raise_from_peer (void *arg, const msgpack_object *peer)
+static void
+s_raise_from_peer (void *arg, const msgpack_object *peer)
 {
-    s_sub_t *sub = (s_sub_t *)arg;
+    s_sub_t *sub = (s_sub_t *) arg;
     s_raise_head (s_array (peer, "heads"), sub->topic, "seq", sub);
 }
 
 //  The newest head of sub->topic that anyone reports.
-static void s_find_head (s_status_t *self, s_sub_t *sub)
+static void
+s_find_head (s_status_t *self, s_sub_t *sub)
 {
     s_process_t *producer = s_process (self, sub->producer, strlen (sub->producer));
     if (!producer)
@@ -487,7 +513,8 @@ static void s_find_head (s_status_t *self, s_sub_t *sub)
 }
 
 //  The subscriptions of a process: from its answer, else its last heartbeat.
-static void s_find_subs (s_status_t *self, s_process_t *proc)
+static void
+s_find_subs (s_status_t *self, s_process_t *proc)
 {
     const msgpack_object *positions = NULL;
     if (proc->reply)
@@ -514,10 +541,11 @@ static void s_find_subs (s_status_t *self, s_process_t *proc)
 }
 
 //  The host part of an instance "host:pid".
-static void s_host_of (const char *instance, char *host, size_t size)
+static void
+s_host_of (const char *instance, char *host, size_t size)
 {
     const char *colon = strrchr (instance, ':');
-    size_t len = colon ? (size_t)(colon - instance) : strlen (instance);
+    size_t len = colon ? (size_t) (colon - instance) : strlen (instance);
     if (len >= size)
         len = size - 1;
     memcpy (host, instance, len);
@@ -525,7 +553,8 @@ static void s_host_of (const char *instance, char *host, size_t size)
 }
 
 //  Works out what the row of one process says.
-static void s_status_assess (s_status_t *self, s_process_t *proc, uint64_t now)
+static void
+s_status_assess (s_status_t *self, s_process_t *proc, uint64_t now)
 {
     s_freshest_t freshest = {NULL, 0};
     s_each_peer (self, proc, s_keep_freshest, &freshest);
@@ -543,7 +572,8 @@ static void s_status_assess (s_status_t *self, s_process_t *proc, uint64_t now)
         s_str (info, "instance", proc->instance, sizeof proc->instance);
         s_str (info, "version", proc->version, sizeof proc->version);
         proc->has_uptime = s_uint (info, "uptime_ns", &proc->uptime_ns);
-    } else if (proc->heard_ns) {
+    }
+    else if (proc->heard_ns) {
         snprintf (proc->instance, sizeof proc->instance, "%s", proc->heard_instance);
         snprintf (proc->version, sizeof proc->version, "%s", proc->heard_version);
         proc->uptime_ns = proc->heard_uptime_ns;
@@ -577,7 +607,8 @@ static void s_status_assess (s_status_t *self, s_process_t *proc, uint64_t now)
         proc->n_subs = 0;
 }
 
-static void s_status_json (s_status_t *self, uint64_t now)
+static void
+s_status_json (s_status_t *self, uint64_t now)
 {
     putchar ('[');
     bool first = true;
@@ -629,14 +660,16 @@ static void s_status_json (s_status_t *self, uint64_t now)
                 printf (": ");
                 cli_json_print (stdout, &kv->val);
             }
-        } else if (proc->is_service)
+        }
+        else if (proc->is_service)
             s_json_key_str ("error", proc->error);
         putchar ('}');
     }
     printf ("]\n");
 }
 
-static void s_print_count (bool known, uint64_t value, int width)
+static void
+s_print_count (bool known, uint64_t value, int width)
 {
     if (known)
         printf (" %*" PRIu64, width, value);
@@ -644,7 +677,8 @@ static void s_print_count (bool known, uint64_t value, int width)
         printf (" %*s", width, "-");
 }
 
-static void s_status_table (s_status_t *self)
+static void
+s_status_table (s_status_t *self)
 {
     printf ("%-12s %-15s %-12s %6s %6s  %-12s %-20s %9s %9s %7s\n", "PROCESS", "HOST", "STATE",
             "IN/S", "OUT/S", "FROM", "TOPIC", "POSITION", "HEAD", "LAG");
@@ -672,7 +706,8 @@ static void s_status_table (s_status_t *self)
 
 //  One look at the cluster; prints it and returns the exit code (0 when
 //  every process shown is up).
-static int s_status_round (s_status_t *self)
+static int
+s_status_round (s_status_t *self)
 {
     s_status_send (self);
     s_status_collect (self);
@@ -697,18 +732,20 @@ static int s_status_round (s_status_t *self)
 }
 
 //  Waits until `until` (zclock_mono ms), remembering heartbeats meanwhile.
-static void s_status_pause (s_status_t *self, int64_t until)
+static void
+s_status_pause (s_status_t *self, int64_t until)
 {
     for (int64_t now = zclock_mono (); now < until && !cli_stop_requested ();
          now = zclock_mono ()) {
         zmq_pollitem_t item = {self->sub ? zsock_resolve (self->sub) : NULL, 0, ZMQ_POLLIN, 0};
-        int rc = zmq_poll (&item, self->sub ? 1 : 0, (long)(until - now));
+        int rc = zmq_poll (&item, self->sub ? 1 : 0, (long) (until - now));
         if (rc > 0)
             s_status_hear (self);
     }
 }
 
-static int s_status (const s_cmd_t *cmd)
+static int
+s_status (const s_cmd_t *cmd)
 {
     char error[256];
     double every_s = WATCH_DEFAULT_S;
@@ -718,10 +755,10 @@ static int s_status (const s_cmd_t *cmd)
         return s_fail ("%s", error);
     if (watch && every_s < WATCH_MIN_S)
         return s_fail ("--watch must be at least %g seconds", WATCH_MIN_S);
-    s_status_t *self = (s_status_t *)zmalloc (sizeof (s_status_t));
+    s_status_t *self = (s_status_t *) zmalloc (sizeof (s_status_t));
     self->cmd = cmd;
     int64_t heartbeat_ms = oms_config_int (cmd->config, "runtime/heartbeat_ms");
-    self->heartbeat_ns = (uint64_t)(heartbeat_ms > 0 ? heartbeat_ms : 1) * 1000000u;
+    self->heartbeat_ns = (uint64_t) (heartbeat_ms > 0 ? heartbeat_ms : 1) * 1000000u;
     int rc = s_status_setup (self);
     if (rc == 0 && !watch)
         rc = s_status_round (self);
@@ -729,7 +766,7 @@ static int s_status (const s_cmd_t *cmd)
         bool terminal = isatty (STDOUT_FILENO);
         cli_catch_stop_signals ();
         for (int round = 0; !cli_stop_requested (); round++) {
-            int64_t next = zclock_mono () + (int64_t)(every_s * 1000);
+            int64_t next = zclock_mono () + (int64_t) (every_s * 1000);
             if (terminal && !cmd->json)
                 printf ("\033[H\033[2J");
             else if (round > 0 && !cmd->json)
@@ -752,7 +789,8 @@ static int s_status (const s_cmd_t *cmd)
 // ---------------------------------------------------------------------------
 //  metrics
 
-static int s_metrics (const s_cmd_t *cmd)
+static int
+s_metrics (const s_cmd_t *cmd)
 {
     if (s_expect (cmd, 1, 1) || s_check_service (s_arg (cmd, 0)))
         return 1;
@@ -769,7 +807,8 @@ static int s_metrics (const s_cmd_t *cmd)
     else if (cmd->json) {
         cli_json_print_map (stdout, cli_reply_map (reply), "ok");
         putchar ('\n');
-    } else {
+    }
+    else {
         fwrite (text, 1, len, stdout);
         if (len > 0 && text[len - 1] != '\n')
             putchar ('\n');
@@ -782,7 +821,8 @@ static int s_metrics (const s_cmd_t *cmd)
 //  dlq
 
 //  Checks the entries of a dlq.list answer before anything is printed.
-static int s_dlq_check (const char *service, const msgpack_object *dead)
+static int
+s_dlq_check (const char *service, const msgpack_object *dead)
 {
     if (!dead || dead->type != MSGPACK_OBJECT_ARRAY)
         return s_malformed (service, "dead");
@@ -804,7 +844,8 @@ static int s_dlq_check (const char *service, const msgpack_object *dead)
     return 0;
 }
 
-static void s_dlq_table (const msgpack_object *dead)
+static void
+s_dlq_table (const msgpack_object *dead)
 {
     uint64_t now = s_wall_ns ();
     printf ("%-8s %-20s %-6s %s\n", "ID", "TOPIC", "AGE", "ERROR");
@@ -827,7 +868,8 @@ static void s_dlq_table (const msgpack_object *dead)
 
 //  The dead letter's event, decoded, after its header; undecodable bodies
 //  are shown as they are.
-static int s_dlq_show (const s_cmd_t *cmd, const msgpack_object *map)
+static int
+s_dlq_show (const s_cmd_t *cmd, const msgpack_object *map)
 {
     const char *service = s_arg (cmd, 1);
     char topic[OMS_NAME_MAX + 1], age[32], why[512];
@@ -847,7 +889,7 @@ static int s_dlq_show (const s_cmd_t *cmd, const msgpack_object *map)
     static oms_event_t event;
     msgpack_unpacked raw;
     msgpack_unpacked_init (&raw);
-    int decoded = cli_event_decode (topic, (const uint8_t *)body->via.bin.ptr, body->via.bin.size,
+    int decoded = cli_event_decode (topic, (const uint8_t *) body->via.bin.ptr, body->via.bin.size,
                                     &event, &raw, why, sizeof why);
     if (cmd->json) {
         static const char *const written[] = {"ok", "body", NULL};
@@ -876,7 +918,8 @@ static int s_dlq_show (const s_cmd_t *cmd, const msgpack_object *map)
             cli_json_print (stdout, body);
         }
         printf ("}\n");
-    } else {
+    }
+    else {
         uint64_t now = s_wall_ns ();
         printf ("id=%" PRIu64 " topic=%s age=%s error=\"", id, topic,
                 s_age (now > ts ? now - ts : 0, age, sizeof age));
@@ -894,7 +937,8 @@ static int s_dlq_show (const s_cmd_t *cmd, const msgpack_object *map)
     return 0;
 }
 
-static int s_dlq (const s_cmd_t *cmd)
+static int
+s_dlq (const s_cmd_t *cmd)
 {
     char error[256];
     const char *action = cmd->args->n_positional > 0 ? s_arg (cmd, 0) : "";
@@ -903,11 +947,13 @@ static int s_dlq (const s_cmd_t *cmd)
     if (list) {
         if (s_expect (cmd, 2, 2))
             return 1;
-    } else if (strcmp (action, "show") == 0 || strcmp (action, "retry") == 0 ||
-               strcmp (action, "drop") == 0) {
+    }
+    else if (strcmp (action, "show") == 0 || strcmp (action, "retry") == 0 ||
+             strcmp (action, "drop") == 0) {
         if (s_expect (cmd, 3, 3))
             return 1;
-    } else
+    }
+    else
         return s_fail ("usage: oms %s", cmd->synopsis);
     if (s_check_service (s_arg (cmd, 1)))
         return 1;
@@ -919,7 +965,7 @@ static int s_dlq (const s_cmd_t *cmd)
         if (cli_parse_int ("dead letter id", s_arg (cmd, 2), 1, INT64_MAX, &id, error,
                            sizeof error))
             return s_fail ("%s", error);
-        req.id = (uint64_t)id;
+        req.id = (uint64_t) id;
     }
     const char *service = s_arg (cmd, 1);
     cli_reply_t *reply = s_call (cmd, service, &req);
@@ -935,16 +981,19 @@ static int s_dlq (const s_cmd_t *cmd)
         if (rc == 0 && cmd->json) {
             cli_json_print (stdout, dead);
             putchar ('\n');
-        } else if (rc == 0)
+        }
+        else if (rc == 0)
             s_dlq_table (dead);
-    } else if (strcmp (action, "show") == 0)
+    }
+    else if (strcmp (action, "show") == 0)
         rc = s_dlq_show (cmd, map);
     else if (!s_uint (map, "id", &id))
         rc = s_malformed (service, "id");
     else if (cmd->json) {
         cli_json_print_map (stdout, map, "ok");
         putchar ('\n');
-    } else if (strcmp (action, "drop") == 0)
+    }
+    else if (strcmp (action, "drop") == 0)
         printf ("%" PRIu64 " dropped\n", id);
     else if (!s_str (map, "topic", topic, sizeof topic))
         rc = s_malformed (service, "topic");
@@ -981,7 +1030,8 @@ typedef struct {
 
 //  Asks for the next batch of one type. 0 (stream->drained when nothing
 //  new), 1 no answer yet while following, -1 failed (printed).
-static int s_stream_fetch (s_events_t *self, s_stream_t *stream)
+static int
+s_stream_fetch (s_events_t *self, s_stream_t *stream)
 {
     char error[512];
     oms_request_t req;
@@ -1023,7 +1073,8 @@ static int s_stream_fetch (s_events_t *self, s_stream_t *stream)
 
 //  Makes the next event of a stream ready when there is one. 1 ready,
 //  0 none for now, -1 failed.
-static int s_stream_peek (s_events_t *self, s_stream_t *stream)
+static int
+s_stream_peek (s_events_t *self, s_stream_t *stream)
 {
     while (!stream->ready) {
         if (stream->bodies && stream->next < stream->bodies->via.array.size) {
@@ -1032,7 +1083,7 @@ static int s_stream_peek (s_events_t *self, s_stream_t *stream)
             msgpack_unpacked_destroy (&stream->raw);
             msgpack_unpacked_init (&stream->raw);
             if (body->type == MSGPACK_OBJECT_BIN &&
-                cli_event_decode (stream->topic, (const uint8_t *)body->via.bin.ptr,
+                cli_event_decode (stream->topic, (const uint8_t *) body->via.bin.ptr,
                                   body->via.bin.size, &stream->event, &stream->raw, error,
                                   sizeof error) == 0)
                 stream->ready = true;
@@ -1045,7 +1096,8 @@ static int s_stream_peek (s_events_t *self, s_stream_t *stream)
                 stream->next++;
                 stream->cursor++;
             }
-        } else if (stream->drained)
+        }
+        else if (stream->drained)
             return 0;
         else {
             int rc = s_stream_fetch (self, stream);
@@ -1057,7 +1109,8 @@ static int s_stream_peek (s_events_t *self, s_stream_t *stream)
 }
 
 //  Prints events in timestamp order until every type is drained. -1 failed.
-static int s_events_drain (s_events_t *self)
+static int
+s_events_drain (s_events_t *self)
 {
     for (;;) {
         s_stream_t *earliest = NULL;
@@ -1083,7 +1136,8 @@ static int s_events_drain (s_events_t *self)
 
 //  Picks the types matching --topic from the service's heads and where each
 //  starts: --from, or the oldest event it still retains.
-static int s_events_streams (s_events_t *self, const char *prefix, uint64_t from, bool from_given)
+static int
+s_events_streams (s_events_t *self, const char *prefix, uint64_t from, bool from_given)
 {
     oms_request_t req;
     s_request (&req, "status");
@@ -1093,7 +1147,7 @@ static int s_events_streams (s_events_t *self, const char *prefix, uint64_t from
     const msgpack_object *heads = s_array (cli_reply_map (reply), "heads");
     int rc = heads ? 0 : s_malformed (self->service, "heads");
     size_t n_heads = heads && heads->via.array.size > 0 ? heads->via.array.size : 1;
-    self->streams = (s_stream_t *)zmalloc (n_heads * sizeof (s_stream_t));
+    self->streams = (s_stream_t *) zmalloc (n_heads * sizeof (s_stream_t));
     for (uint32_t i = 0; rc == 0 && i < heads->via.array.size; i++) {
         const msgpack_object *head = &heads->via.array.ptr[i];
         s_stream_t *stream = &self->streams[self->n_streams];
@@ -1123,7 +1177,8 @@ static int s_events_streams (s_events_t *self, const char *prefix, uint64_t from
     return rc ? -1 : 0;
 }
 
-static int s_events (const s_cmd_t *cmd)
+static int
+s_events (const s_cmd_t *cmd)
 {
     char error[256];
     const char *from_text = cli_args_value (cmd->args, "--from");
@@ -1138,7 +1193,7 @@ static int s_events (const s_cmd_t *cmd)
     s_events_t self = {
         .cmd = cmd, .service = s_arg (cmd, 0), .follow = cli_args_has (cmd->args, "--follow")};
     int rc = 1;
-    if (s_events_streams (&self, prefix ? prefix : "", (uint64_t)from, from_text != NULL))
+    if (s_events_streams (&self, prefix ? prefix : "", (uint64_t) from, from_text != NULL))
         goto leave;
     self.client = cli_client_new (
         self.service, oms_config_service (cmd->config, self.service, "api"), error, sizeof error);
@@ -1178,7 +1233,8 @@ leave:
 //  resync
 
 //  The entry of `topic` in a [{topic, ...}] list of a reply; NULL if none.
-static const msgpack_object *s_entry (const msgpack_object *list, const char *topic)
+static const msgpack_object *
+s_entry (const msgpack_object *list, const char *topic)
 {
     for (uint32_t i = 0; list && i < list->via.array.size; i++)
         if (cli_str_eq (cli_map_get (&list->via.array.ptr[i], "topic"), topic))
@@ -1186,7 +1242,8 @@ static const msgpack_object *s_entry (const msgpack_object *list, const char *to
     return NULL;
 }
 
-static int s_resync (const s_cmd_t *cmd)
+static int
+s_resync (const s_cmd_t *cmd)
 {
     char error[256], shown[64];
     const char *to_text = cli_args_value (cmd->args, "--to");
@@ -1225,7 +1282,7 @@ static int s_resync (const s_cmd_t *cmd)
         goto leave;
     }
     //  first is 0 when the producer retains nothing: skipping to its head then.
-    uint64_t target = to_text ? (uint64_t)to : first > 0 ? first - 1 : head;
+    uint64_t target = to_text ? (uint64_t) to : first > 0 ? first - 1 : head;
     if (target > head) {
         s_fail ("%s has published %s up to %" PRIu64 " only; %s would ignore what comes next",
                 producer, topic, head, to_text ? "--to" : "resync");
@@ -1283,14 +1340,15 @@ static const s_command_t s_commands[] = {
     {"resync", s_resync, CLI_RESYNC_SYNOPSIS},
 };
 
-int cli_ops_run (const char *name, oms_config_t *config, const cli_args_t *args, bool json)
+int
+cli_ops_run (const char *name, oms_config_t *config, const cli_args_t *args, bool json)
 {
     int64_t timeout_ms = oms_config_int (config, "cli/timeout_ms");
     if (timeout_ms > INT_MAX)
         timeout_ms = INT_MAX;
     for (size_t i = 0; i < sizeof s_commands / sizeof s_commands[0]; i++)
         if (strcmp (s_commands[i].name, name) == 0) {
-            s_cmd_t cmd = {config, args, json, timeout_ms < 1 ? 1 : (int)timeout_ms,
+            s_cmd_t cmd = {config, args, json, timeout_ms < 1 ? 1 : (int) timeout_ms,
                            s_commands[i].synopsis};
             return s_commands[i].run (&cmd);
         }

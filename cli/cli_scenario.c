@@ -93,7 +93,8 @@ typedef struct {
 } s_words_t;
 
 //  Cuts `line` (NUL terminated, no control bytes) into words.
-static int s_split (const char *line, s_words_t *words, char *error, size_t size)
+static int
+s_split (const char *line, s_words_t *words, char *error, size_t size)
 {
     size_t at = 0;
     char *out = words->buf;
@@ -135,7 +136,8 @@ static int s_split (const char *line, s_words_t *words, char *error, size_t size
                 snprintf (error, size, "a blank must follow the closing quote at column %zu", at);
                 return -1;
             }
-        } else
+        }
+        else
             while (line[at] != '\0' && line[at] != ' ' && line[at] != '\t') {
                 if (line[at] == '"') {
                     snprintf (error, size, "unexpected quote at column %zu", at + 1);
@@ -149,13 +151,15 @@ static int s_split (const char *line, s_words_t *words, char *error, size_t size
 }
 
 //  Whether word `index` exists, is bare and is `keyword`.
-static bool s_is (const s_words_t *words, size_t index, const char *keyword)
+static bool
+s_is (const s_words_t *words, size_t index, const char *keyword)
 {
     return index < words->n && !words->words[index].quoted &&
            strcmp (words->words[index].text, keyword) == 0;
 }
 
-static const char *s_word (const s_words_t *words, size_t index)
+static const char *
+s_word (const s_words_t *words, size_t index)
 {
     return words->words[index].text;
 }
@@ -163,8 +167,9 @@ static const char *s_word (const s_words_t *words, size_t index)
 //  Reads "KEYWORD VALUE" pairs from words[from..to): each keyword one of
 //  `keywords` (NULL terminated) and given at most once; values[i] is the
 //  value of keywords[i], or NULL.
-static int s_options (const s_words_t *words, size_t from, size_t to, const char *const *keywords,
-                      const char **values, char *error, size_t size)
+static int
+s_options (const s_words_t *words, size_t from, size_t to, const char *const *keywords,
+           const char **values, char *error, size_t size)
 {
     size_t n_keywords = 0;
     while (keywords[n_keywords])
@@ -179,11 +184,11 @@ static int s_options (const s_words_t *words, size_t from, size_t to, const char
                                  words->words[at].quoted ? "\"" : "",
                                  cli_printable (s_word (words, at), shown, sizeof shown),
                                  words->words[at].quoted ? "\"" : "");
-            for (k = 0; k < n_keywords && used > 0 && (size_t)used < size; k++)
-                used += snprintf (error + used, size - (size_t)used, "%s %s", k ? "," : "",
+            for (k = 0; k < n_keywords && used > 0 && (size_t) used < size; k++)
+                used += snprintf (error + used, size - (size_t) used, "%s %s", k ? "," : "",
                                   keywords[k]);
-            if (used > 0 && (size_t)used < size)
-                snprintf (error + used, size - (size_t)used, ")");
+            if (used > 0 && (size_t) used < size)
+                snprintf (error + used, size - (size_t) used, ")");
             return -1;
         }
         if (values[k]) {
@@ -199,14 +204,16 @@ static int s_options (const s_words_t *words, size_t from, size_t to, const char
     return 0;
 }
 
-static int s_check_seconds (const char *what, const char *text, double fallback, double *seconds,
-                            char *error, size_t size)
+static int
+s_check_seconds (const char *what, const char *text, double fallback, double *seconds, char *error,
+                 size_t size)
 {
     *seconds = fallback;
     return text ? cli_parse_seconds (what, text, SECONDS_MAX, seconds, error, size) : 0;
 }
 
-static bool s_one_of (const char *value, const char *const *allowed)
+static bool
+s_one_of (const char *value, const char *const *allowed)
 {
     for (; *allowed; allowed++)
         if (strcmp (value, *allowed) == 0)
@@ -217,28 +224,31 @@ static bool s_one_of (const char *value, const char *const *allowed)
 // ---------------------------------------------------------------------------
 //  Order names
 
-static bool s_is_name_char (int c)
+static bool
+s_is_name_char (int c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
            c == '-' || c == '.';
 }
 
-static int s_find_name (cli_scenario_t *self, const char *name)
+static int
+s_find_name (cli_scenario_t *self, const char *name)
 {
     for (size_t i = 0; i < self->n_names; i++)
         if (strcmp (self->names[i], name) == 0)
-            return (int)i;
+            return (int) i;
     return -1;
 }
 
 //  A name `place` introduces: well formed, not used before.
-static int s_check_new_name (cli_scenario_t *self, const char *name, char *error, size_t size)
+static int
+s_check_new_name (cli_scenario_t *self, const char *name, char *error, size_t size)
 {
     char shown[64];
     size_t len = strlen (name);
     bool good = len >= 1 && len <= CLI_SCENARIO_NAME_MAX;
     for (size_t i = 0; good && i < len; i++)
-        good = s_is_name_char ((unsigned char)name[i]);
+        good = s_is_name_char ((unsigned char) name[i]);
     if (!good) {
         snprintf (error, size, "order name must be 1 to %d characters from [A-Za-z0-9_.-]: %s",
                   CLI_SCENARIO_NAME_MAX, cli_printable (name, shown, sizeof shown));
@@ -257,16 +267,17 @@ static int s_check_new_name (cli_scenario_t *self, const char *name, char *error
     return 0;
 }
 
-static int s_add_name (cli_scenario_t *self, const char *name, size_t line)
+static int
+s_add_name (cli_scenario_t *self, const char *name, size_t line)
 {
     snprintf (self->names[self->n_names], sizeof self->names[0], "%s", name);
     self->name_lines[self->n_names] = line;
-    return (int)self->n_names++;
+    return (int) self->n_names++;
 }
 
 //  A name a later step refers to: placed on an earlier line.
-static int s_lookup_name (cli_scenario_t *self, const char *name, int *index, char *error,
-                          size_t size)
+static int
+s_lookup_name (cli_scenario_t *self, const char *name, int *index, char *error, size_t size)
 {
     char shown[64];
     *index = s_find_name (self, name);
@@ -283,8 +294,9 @@ static int s_lookup_name (cli_scenario_t *self, const char *name, int *index, ch
 typedef int (*s_parse_fn) (cli_scenario_t *self, const s_words_t *words, cli_step_t *step,
                            char *error, size_t size);
 
-static int s_usage (const s_words_t *words, size_t min, size_t max, const char *usage, char *error,
-                    size_t size)
+static int
+s_usage (const s_words_t *words, size_t min, size_t max, const char *usage, char *error,
+         size_t size)
 {
     if (words->n >= min && words->n <= max)
         return 0;
@@ -293,8 +305,9 @@ static int s_usage (const s_words_t *words, size_t min, size_t max, const char *
     return -1;
 }
 
-static int s_parse_config (cli_scenario_t *self, const s_words_t *words, cli_step_t *step,
-                           char *error, size_t size)
+static int
+s_parse_config (cli_scenario_t *self, const s_words_t *words, cli_step_t *step, char *error,
+                size_t size)
 {
     char shown[64];
     for (size_t i = 0; i < self->n_steps; i++)
@@ -307,7 +320,7 @@ static int s_parse_config (cli_scenario_t *self, const s_words_t *words, cli_ste
         return -1;
     const char *text = s_word (words, 1);
     const char *eq = strchr (text, '=');
-    size_t key_len = eq ? (size_t)(eq - text) : 0;
+    size_t key_len = eq ? (size_t) (eq - text) : 0;
     bool good = key_len > 0 && key_len < sizeof step->key;
     for (size_t i = 0; good && i < key_len; i++)
         good = (text[i] >= 'a' && text[i] <= 'z') || (text[i] >= '0' && text[i] <= '9') ||
@@ -326,12 +339,13 @@ static int s_parse_config (cli_scenario_t *self, const s_words_t *words, cli_ste
     return 0;
 }
 
-static int s_parse_stock (cli_scenario_t *self, const s_words_t *words, cli_step_t *step,
-                          char *error, size_t size)
+static int
+s_parse_stock (cli_scenario_t *self, const s_words_t *words, cli_step_t *step, char *error,
+               size_t size)
 {
     static const char *const keywords[] = {"price", NULL};
     const char *values[1];
-    (void)self;
+    (void) self;
     if (s_usage (words, 3, 5, "stock SKU QTY [price CENTS]", error, size) ||
         cli_check_id ("SKU", s_word (words, 1), OMS_SKU_MAX, error, size) ||
         cli_parse_int ("quantity", s_word (words, 2), 0, STOCK_QTY_MAX, &step->amount, error,
@@ -346,10 +360,11 @@ static int s_parse_stock (cli_scenario_t *self, const s_words_t *words, cli_step
     return 0;
 }
 
-static int s_parse_wallet (cli_scenario_t *self, const s_words_t *words, cli_step_t *step,
-                           char *error, size_t size)
+static int
+s_parse_wallet (cli_scenario_t *self, const s_words_t *words, cli_step_t *step, char *error,
+                size_t size)
 {
-    (void)self;
+    (void) self;
     if (s_usage (words, 3, 3, "wallet CUSTOMER CENTS", error, size) ||
         cli_check_id ("customer", s_word (words, 1), OMS_ID_MAX, error, size) ||
         cli_parse_int ("amount in cents", s_word (words, 2), 1, OMS_CENTS_MAX, &step->amount, error,
@@ -359,7 +374,8 @@ static int s_parse_wallet (cli_scenario_t *self, const s_words_t *words, cli_ste
     return 0;
 }
 
-static int s_check_channel (const char *channel, char *error, size_t size)
+static int
+s_check_channel (const char *channel, char *error, size_t size)
 {
     static const char *const channels[] = {"email", "sms", NULL};
     char shown[64];
@@ -370,10 +386,11 @@ static int s_check_channel (const char *channel, char *error, size_t size)
     return -1;
 }
 
-static int s_parse_channel (cli_scenario_t *self, const s_words_t *words, cli_step_t *step,
-                            char *error, size_t size)
+static int
+s_parse_channel (cli_scenario_t *self, const s_words_t *words, cli_step_t *step, char *error,
+                 size_t size)
 {
-    (void)self;
+    (void) self;
     if (s_usage (words, 3, 3, "channel CUSTOMER email|sms", error, size) ||
         cli_check_id ("customer", s_word (words, 1), OMS_ID_MAX, error, size) ||
         s_check_channel (s_word (words, 2), error, size))
@@ -384,7 +401,8 @@ static int s_parse_channel (cli_scenario_t *self, const s_words_t *words, cli_st
 }
 
 //  "SKU:QTY[,SKU:QTY...]", each line checked as `oms place --item` checks it.
-static int s_parse_items (const char *list, cli_step_t *step, char *error, size_t size)
+static int
+s_parse_items (const char *list, cli_step_t *step, char *error, size_t size)
 {
     char copy[CLI_SCENARIO_LINE_MAX + 1];
     const char *texts[OMS_ITEMS_MAX + 1];
@@ -413,8 +431,9 @@ static int s_parse_items (const char *list, cli_step_t *step, char *error, size_
 
 //  The words of a placement from `from` to `to`: customer, items, pay,
 //  card, request, checked as `oms place` checks its options.
-static int s_parse_placement (const s_words_t *words, size_t from, size_t to, cli_step_t *step,
-                              char *error, size_t size)
+static int
+s_parse_placement (const s_words_t *words, size_t from, size_t to, cli_step_t *step, char *error,
+                   size_t size)
 {
     static const char *const keywords[] = {"customer", "items", "pay", "card", "request", NULL};
     enum { CUSTOMER, ITEMS, PAY, CARD, REQUEST };
@@ -450,8 +469,9 @@ static int s_parse_placement (const s_words_t *words, size_t from, size_t to, cl
     return 0;
 }
 
-static int s_parse_place (cli_scenario_t *self, const s_words_t *words, cli_step_t *step,
-                          char *error, size_t size)
+static int
+s_parse_place (cli_scenario_t *self, const s_words_t *words, cli_step_t *step, char *error,
+               size_t size)
 {
     if (s_usage (words, 2, WORDS_MAX,
                  "place NAME customer ID items SKU:QTY[,SKU:QTY...] pay METHOD [card NUMBER] "
@@ -465,11 +485,12 @@ static int s_parse_place (cli_scenario_t *self, const s_words_t *words, cli_step
 }
 
 //  expect-reject place customer ... ["TEXT"]: no name, as nothing is placed.
-static int s_parse_reject (cli_scenario_t *self, const s_words_t *words, cli_step_t *step,
-                           char *error, size_t size)
+static int
+s_parse_reject (cli_scenario_t *self, const s_words_t *words, cli_step_t *step, char *error,
+                size_t size)
 {
     size_t to = words->n;
-    (void)self;
+    (void) self;
     if (s_usage (words, 2, WORDS_MAX,
                  "expect-reject place customer ID items SKU:QTY[,...] pay METHOD [card NUMBER] "
                  "[request ID] [\"TEXT\"]",
@@ -486,16 +507,18 @@ static int s_parse_reject (cli_scenario_t *self, const s_words_t *words, cli_ste
     return s_parse_placement (words, 2, to, step, error, size);
 }
 
-static int s_parse_cancel (cli_scenario_t *self, const s_words_t *words, cli_step_t *step,
-                           char *error, size_t size)
+static int
+s_parse_cancel (cli_scenario_t *self, const s_words_t *words, cli_step_t *step, char *error,
+                size_t size)
 {
     if (s_usage (words, 2, 2, "cancel NAME", error, size))
         return -1;
     return s_lookup_name (self, s_word (words, 1), &step->order, error, size);
 }
 
-static int s_parse_wait (cli_scenario_t *self, const s_words_t *words, cli_step_t *step,
-                         char *error, size_t size)
+static int
+s_parse_wait (cli_scenario_t *self, const s_words_t *words, cli_step_t *step, char *error,
+              size_t size)
 {
     static const char *const keywords[] = {"within", NULL};
     const char *values[1];
@@ -506,13 +529,14 @@ static int s_parse_wait (cli_scenario_t *self, const s_words_t *words, cli_step_
     return s_check_seconds ("within", values[0], WAIT_DEFAULT_S, &step->seconds, error, size);
 }
 
-static int s_parse_process (cli_scenario_t *self, const s_words_t *words, cli_step_t *step,
-                            char *error, size_t size)
+static int
+s_parse_process (cli_scenario_t *self, const s_words_t *words, cli_step_t *step, char *error,
+                 size_t size)
 {
     static const char *const processes[] = {"broker",  "order",        "inventory",
                                             "payment", "notification", NULL};
     char shown[64];
-    (void)self;
+    (void) self;
     if (s_usage (words, 2, 2, "stop|kill|start|restart PROCESS", error, size))
         return -1;
     if (!s_one_of (s_word (words, 1), processes)) {
@@ -526,10 +550,11 @@ static int s_parse_process (cli_scenario_t *self, const s_words_t *words, cli_st
     return 0;
 }
 
-static int s_parse_sleep (cli_scenario_t *self, const s_words_t *words, cli_step_t *step,
-                          char *error, size_t size)
+static int
+s_parse_sleep (cli_scenario_t *self, const s_words_t *words, cli_step_t *step, char *error,
+               size_t size)
 {
-    (void)self;
+    (void) self;
     if (s_usage (words, 2, 2, "sleep SEC", error, size))
         return -1;
     return cli_parse_seconds ("sleep", s_word (words, 1), SECONDS_MAX, &step->seconds, error, size);
@@ -538,8 +563,9 @@ static int s_parse_sleep (cli_scenario_t *self, const s_words_t *words, cli_step
 // ---------------------------------------------------------------------------
 //  expect ...: the assertions. words[1] names what is checked.
 
-static int s_parse_expect_order (cli_scenario_t *self, const s_words_t *words, cli_step_t *step,
-                                 char *error, size_t size)
+static int
+s_parse_expect_order (cli_scenario_t *self, const s_words_t *words, cli_step_t *step, char *error,
+                      size_t size)
 {
     static const char *const keywords[] = {"status", "reason", "within", NULL};
     static const char *const statuses[] = {"PENDING", "RESERVED", "CONFIRMED", "CANCELLED", NULL};
@@ -579,13 +605,14 @@ static int s_parse_expect_order (cli_scenario_t *self, const s_words_t *words, c
     return 0;
 }
 
-static int s_parse_expect_stock (cli_scenario_t *self, const s_words_t *words, cli_step_t *step,
-                                 char *error, size_t size)
+static int
+s_parse_expect_stock (cli_scenario_t *self, const s_words_t *words, cli_step_t *step, char *error,
+                      size_t size)
 {
     static const char *const keywords[] = {"available", "reserved", "sold",
                                            "price",     "within",   NULL};
     const char *values[5];
-    (void)self;
+    (void) self;
     if (s_usage (words, 5, 13,
                  "expect stock SKU [available N] [reserved N] [sold N] [price CENTS] "
                  "[within SEC]",
@@ -613,12 +640,13 @@ static int s_parse_expect_stock (cli_scenario_t *self, const s_words_t *words, c
     return 0;
 }
 
-static int s_parse_expect_wallet (cli_scenario_t *self, const s_words_t *words, cli_step_t *step,
-                                  char *error, size_t size)
+static int
+s_parse_expect_wallet (cli_scenario_t *self, const s_words_t *words, cli_step_t *step, char *error,
+                       size_t size)
 {
     static const char *const keywords[] = {"within", NULL};
     const char *values[1];
-    (void)self;
+    (void) self;
     if (s_usage (words, 4, 6, "expect wallet CUSTOMER CENTS [within SEC]", error, size) ||
         cli_check_id ("customer", s_word (words, 2), OMS_ID_MAX, error, size) ||
         cli_parse_int ("balance", s_word (words, 3), 0, INT64_MAX, &step->amount, error, size) ||
@@ -629,8 +657,9 @@ static int s_parse_expect_wallet (cli_scenario_t *self, const s_words_t *words, 
     return 0;
 }
 
-static int s_parse_expect_notifications (cli_scenario_t *self, const s_words_t *words,
-                                         cli_step_t *step, char *error, size_t size)
+static int
+s_parse_expect_notifications (cli_scenario_t *self, const s_words_t *words, cli_step_t *step,
+                              char *error, size_t size)
 {
     static const char *const keywords[] = {"count", "kind", "channel", "within", NULL};
     const char *values[4];
@@ -655,8 +684,9 @@ static int s_parse_expect_notifications (cli_scenario_t *self, const s_words_t *
     return 0;
 }
 
-static int s_parse_expect_conserved (cli_scenario_t *self, const s_words_t *words, cli_step_t *step,
-                                     char *error, size_t size)
+static int
+s_parse_expect_conserved (cli_scenario_t *self, const s_words_t *words, cli_step_t *step,
+                          char *error, size_t size)
 {
     static const char *const keywords[] = {"within", NULL};
     const char *values[1];
@@ -684,12 +714,13 @@ static int s_parse_expect_conserved (cli_scenario_t *self, const s_words_t *word
     return -1;
 }
 
-static int s_parse_expect_settled (cli_scenario_t *self, const s_words_t *words, cli_step_t *step,
-                                   char *error, size_t size)
+static int
+s_parse_expect_settled (cli_scenario_t *self, const s_words_t *words, cli_step_t *step, char *error,
+                        size_t size)
 {
     static const char *const keywords[] = {"within", NULL};
     const char *values[1];
-    (void)self;
+    (void) self;
     if (s_usage (words, 2, 4, "expect settled [within SEC]", error, size) ||
         s_options (words, 2, words->n, keywords, values, error, size))
         return -1;
@@ -711,8 +742,9 @@ static const s_parser_t s_expect_parsers[] = {
     {"settled", CLI_STEP_EXPECT_SETTLED, s_parse_expect_settled},
     {NULL, 0, NULL}};
 
-static int s_parse_expect (cli_scenario_t *self, const s_words_t *words, cli_step_t *step,
-                           char *error, size_t size)
+static int
+s_parse_expect (cli_scenario_t *self, const s_words_t *words, cli_step_t *step, char *error,
+                size_t size)
 {
     for (const s_parser_t *parser = s_expect_parsers; parser->word; parser++)
         if (s_is (words, 1, parser->word)) {
@@ -744,7 +776,8 @@ static const s_parser_t s_parsers[] = {{"config", CLI_STEP_CONFIG, s_parse_confi
 // ---------------------------------------------------------------------------
 //  Lines
 
-static void s_add_error (cli_scenario_t *self, size_t line, const char *message)
+static void
+s_add_error (cli_scenario_t *self, size_t line, const char *message)
 {
     if (self->n_errors < CLI_SCENARIO_ERRORS_MAX) {
         s_error_t *entry = &self->errors[self->n_errors];
@@ -755,13 +788,13 @@ static void s_add_error (cli_scenario_t *self, size_t line, const char *message)
 }
 
 //  Checks the bytes of a line and replaces $RUN into `out`.
-static int s_expand (const char *raw, size_t len, const char *run_id, char *out, char *error,
-                     size_t size)
+static int
+s_expand (const char *raw, size_t len, const char *run_id, char *out, char *error, size_t size)
 {
     size_t token_len = strlen (CLI_SCENARIO_RUN_TOKEN);
     size_t at = 0;
     for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)raw[i];
+        unsigned char c = (unsigned char) raw[i];
         if ((c < 0x20 && c != '\t') || c == 0x7f) {
             snprintf (error, size, "control byte 0x%02x at column %zu", c, i + 1);
             return -1;
@@ -775,7 +808,8 @@ static int s_expand (const char *raw, size_t len, const char *run_id, char *out,
             piece = run_id;
             piece_len = strlen (run_id);
             i += token_len;
-        } else
+        }
+        else
             i++;
         if (at + piece_len > CLI_SCENARIO_LINE_MAX) {
             snprintf (error, size, "line longer than %d bytes once $RUN is replaced",
@@ -789,14 +823,15 @@ static int s_expand (const char *raw, size_t len, const char *run_id, char *out,
     return 0;
 }
 
-static int s_grow (cli_scenario_t *self)
+static int
+s_grow (cli_scenario_t *self)
 {
     if (self->n_steps < self->cap_steps)
         return 0;
     size_t cap = self->cap_steps ? self->cap_steps * 2 : 16;
     if (cap > CLI_SCENARIO_STEPS_MAX)
         cap = CLI_SCENARIO_STEPS_MAX;
-    cli_step_t *steps = (cli_step_t *)realloc (self->steps, cap * sizeof *steps);
+    cli_step_t *steps = (cli_step_t *) realloc (self->steps, cap * sizeof *steps);
     if (!steps)
         return -1;
     self->steps = steps;
@@ -806,8 +841,8 @@ static int s_grow (cli_scenario_t *self)
 
 //  Parses one line. -1 only when memory runs out; a malformed line is
 //  recorded as an error.
-static int s_parse_line (cli_scenario_t *self, size_t line, const char *raw, size_t len,
-                         const char *run_id)
+static int
+s_parse_line (cli_scenario_t *self, size_t line, const char *raw, size_t len, const char *run_id)
 {
     static char expanded[CLI_SCENARIO_LINE_MAX + 1];
     static s_words_t words;
@@ -856,17 +891,18 @@ static int s_parse_line (cli_scenario_t *self, size_t line, const char *raw, siz
     return 0;
 }
 
-cli_scenario_t *cli_scenario_new (const char *text, size_t size, const char *run_id)
+cli_scenario_t *
+cli_scenario_new (const char *text, size_t size, const char *run_id)
 {
     if (size > CLI_SCENARIO_FILE_MAX)
         return NULL;
-    cli_scenario_t *self = (cli_scenario_t *)calloc (1, sizeof (cli_scenario_t));
+    cli_scenario_t *self = (cli_scenario_t *) calloc (1, sizeof (cli_scenario_t));
     if (!self)
         return NULL;
     size_t line = 0;
     for (size_t at = 0; at < size;) {
-        const char *end = (const char *)memchr (text + at, '\n', size - at);
-        size_t len = end ? (size_t)(end - (text + at)) : size - at;
+        const char *end = (const char *) memchr (text + at, '\n', size - at);
+        size_t len = end ? (size_t) (end - (text + at)) : size - at;
         size_t next = at + len + 1;
         line++;
         //  A file written on Windows is still readable.
@@ -881,7 +917,8 @@ cli_scenario_t *cli_scenario_new (const char *text, size_t size, const char *run
     return self;
 }
 
-cli_scenario_t *cli_scenario_load (const char *path, const char *run_id, char *error, size_t size)
+cli_scenario_t *
+cli_scenario_load (const char *path, const char *run_id, char *error, size_t size)
 {
     cli_scenario_t *self = NULL;
     char *text = NULL;
@@ -897,7 +934,7 @@ cli_scenario_t *cli_scenario_load (const char *path, const char *run_id, char *e
         goto leave;
     }
     //  Read one byte past the limit: the size given by stat may be stale.
-    text = (char *)malloc (CLI_SCENARIO_FILE_MAX + 1);
+    text = (char *) malloc (CLI_SCENARIO_FILE_MAX + 1);
     if (!text) {
         snprintf (error, size, "out of memory reading %s", path);
         goto leave;
@@ -920,7 +957,8 @@ leave:
     return self;
 }
 
-void cli_scenario_destroy (cli_scenario_t **self_p)
+void
+cli_scenario_destroy (cli_scenario_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
@@ -929,29 +967,34 @@ void cli_scenario_destroy (cli_scenario_t **self_p)
     *self_p = NULL;
 }
 
-size_t cli_scenario_steps (cli_scenario_t *self)
+size_t
+cli_scenario_steps (cli_scenario_t *self)
 {
     return self->n_steps;
 }
 
-const cli_step_t *cli_scenario_step (cli_scenario_t *self, size_t index)
+const cli_step_t *
+cli_scenario_step (cli_scenario_t *self, size_t index)
 {
     assert (index < self->n_steps);
     return &self->steps[index];
 }
 
-const char *cli_scenario_order_name (cli_scenario_t *self, int index)
+const char *
+cli_scenario_order_name (cli_scenario_t *self, int index)
 {
-    assert (index >= 0 && (size_t)index < self->n_names);
+    assert (index >= 0 && (size_t) index < self->n_names);
     return self->names[index];
 }
 
-size_t cli_scenario_errors (cli_scenario_t *self)
+size_t
+cli_scenario_errors (cli_scenario_t *self)
 {
     return self->n_errors;
 }
 
-const char *cli_scenario_error (cli_scenario_t *self, size_t index, size_t *line)
+const char *
+cli_scenario_error (cli_scenario_t *self, size_t index, size_t *line)
 {
     assert (index < self->n_errors && index < CLI_SCENARIO_ERRORS_MAX);
     *line = self->errors[index].line;
@@ -985,7 +1028,8 @@ typedef struct {
 static void s_say (s_detail_t *detail, const char *format, ...)
     __attribute__ ((format (printf, 2, 3)));
 
-static void s_say (s_detail_t *detail, const char *format, ...)
+static void
+s_say (s_detail_t *detail, const char *format, ...)
 {
     va_list args;
     va_start (args, format);
@@ -993,7 +1037,8 @@ static void s_say (s_detail_t *detail, const char *format, ...)
     va_end (args);
 }
 
-static cli_client_t *s_client (s_run_t *self, const char *service, s_detail_t *detail)
+static cli_client_t *
+s_client (s_run_t *self, const char *service, s_detail_t *detail)
 {
     size_t index = 0;
     while (strcmp (oms_service_names[index], service) != 0)
@@ -1005,7 +1050,8 @@ static cli_client_t *s_client (s_run_t *self, const char *service, s_detail_t *d
     return self->clients[index];
 }
 
-static void s_request (oms_request_t *req, const char *cmd)
+static void
+s_request (oms_request_t *req, const char *cmd)
 {
     memset (req, 0, sizeof *req);
     snprintf (req->cmd, sizeof req->cmd, "%s", cmd);
@@ -1014,8 +1060,9 @@ static void s_request (oms_request_t *req, const char *cmd)
 //  One request. 0 accepted (*reply_p set, caller owns it), REFUSED with the
 //  service's error text in `detail`, OMS_E_TIMEOUT when it did not answer,
 //  another negative oms_error_t otherwise; `detail` says why.
-static int s_call (s_run_t *self, const char *service, const oms_request_t *req, int timeout_ms,
-                   int attempts, cli_reply_t **reply_p, s_detail_t *detail)
+static int
+s_call (s_run_t *self, const char *service, const oms_request_t *req, int timeout_ms, int attempts,
+        cli_reply_t **reply_p, s_detail_t *detail)
 {
     cli_client_t *client = s_client (self, service, detail);
     if (!client)
@@ -1033,7 +1080,8 @@ static int s_call (s_run_t *self, const char *service, const oms_request_t *req,
 }
 
 //  Copies string `key` of a reply into buf. 0 found, 1 absent, -1 not a string.
-static int s_copy_str (const msgpack_object *map, const char *key, char *buf, size_t size)
+static int
+s_copy_str (const msgpack_object *map, const char *key, char *buf, size_t size)
 {
     const char *str = NULL;
     size_t len = 0;
@@ -1048,19 +1096,22 @@ static int s_copy_str (const msgpack_object *map, const char *key, char *buf, si
     return rc;
 }
 
-static int s_malformed (s_detail_t *detail, const char *service, const char *field)
+static int
+s_malformed (s_detail_t *detail, const char *service, const char *field)
 {
     s_say (detail, "%s service sent a malformed reply: %s", service, field);
     return -1;
 }
 
-static const char *s_order_id (s_run_t *self, int order)
+static const char *
+s_order_id (s_run_t *self, int order)
 {
     return self->order_ids[order];
 }
 
 //  Fails unless the named order was placed by an earlier step that passed.
-static int s_require_placed (s_run_t *self, int order, s_detail_t *detail)
+static int
+s_require_placed (s_run_t *self, int order, s_detail_t *detail)
 {
     if (s_order_id (self, order)[0])
         return 0;
@@ -1068,7 +1119,8 @@ static int s_require_placed (s_run_t *self, int order, s_detail_t *detail)
     return -1;
 }
 
-static void s_remember_placed (s_run_t *self, const char *order_id)
+static void
+s_remember_placed (s_run_t *self, const char *order_id)
 {
     for (size_t i = 0; i < self->n_placed; i++)
         if (strcmp (self->placed[i], order_id) == 0)
@@ -1076,7 +1128,8 @@ static void s_remember_placed (s_run_t *self, const char *order_id)
     snprintf (self->placed[self->n_placed++], OMS_ID_MAX + 1, "%s", order_id);
 }
 
-static s_total_t *s_find_total (s_run_t *self, const char *sku)
+static s_total_t *
+s_find_total (s_run_t *self, const char *sku)
 {
     for (size_t i = 0; i < self->n_totals; i++)
         if (strcmp (self->totals[i].sku, sku) == 0)
@@ -1092,8 +1145,9 @@ typedef struct {
     char reason[OMS_TEXT_MAX + 1];
 } s_order_t;
 
-static int s_get_order (s_run_t *self, const char *order_id, int timeout_ms, s_order_t *order,
-                        s_detail_t *detail)
+static int
+s_get_order (s_run_t *self, const char *order_id, int timeout_ms, s_order_t *order,
+             s_detail_t *detail)
 {
     oms_request_t req;
     cli_reply_t *reply = NULL;
@@ -1112,7 +1166,8 @@ static int s_get_order (s_run_t *self, const char *order_id, int timeout_ms, s_o
 }
 
 //  "o-3 CANCELLED, reason \"...\"" (the reason as a JSON string).
-static void s_say_order (s_detail_t *detail, const char *order_id, const s_order_t *order)
+static void
+s_say_order (s_detail_t *detail, const char *order_id, const s_order_t *order)
 {
     if (!order->reason[0]) {
         s_say (detail, "%s is %s", order_id, order->status);
@@ -1131,7 +1186,8 @@ typedef struct {
     int64_t level[CLI_LEVELS];
 } s_stock_t;
 
-static int s_read_stock (const msgpack_object *map, s_stock_t *stock, s_detail_t *detail)
+static int
+s_read_stock (const msgpack_object *map, s_stock_t *stock, s_detail_t *detail)
 {
     static const char *const keys[CLI_LEVELS] = {"available", "reserved", "sold", "price_cents"};
     for (size_t k = 0; k < CLI_LEVELS; k++) {
@@ -1143,7 +1199,8 @@ static int s_read_stock (const msgpack_object *map, s_stock_t *stock, s_detail_t
     return 0;
 }
 
-static void s_say_stock (s_detail_t *detail, const char *sku, const s_stock_t *stock)
+static void
+s_say_stock (s_detail_t *detail, const char *sku, const s_stock_t *stock)
 {
     s_say (detail,
            "%s available=%" PRId64 " reserved=%" PRId64 " sold=%" PRId64 " price_cents=%" PRId64,
@@ -1151,8 +1208,8 @@ static void s_say_stock (s_detail_t *detail, const char *sku, const s_stock_t *s
            stock->level[CLI_LEVEL_SOLD], stock->level[CLI_LEVEL_PRICE]);
 }
 
-static int s_get_stock (s_run_t *self, const char *sku, int timeout_ms, s_stock_t *stock,
-                        s_detail_t *detail)
+static int
+s_get_stock (s_run_t *self, const char *sku, int timeout_ms, s_stock_t *stock, s_detail_t *detail)
 {
     oms_request_t req;
     cli_reply_t *reply = NULL;
@@ -1166,8 +1223,9 @@ static int s_get_stock (s_run_t *self, const char *sku, int timeout_ms, s_stock_
     return rc;
 }
 
-static int s_get_balance (s_run_t *self, const char *customer, int timeout_ms, int64_t *balance,
-                          s_detail_t *detail)
+static int
+s_get_balance (s_run_t *self, const char *customer, int timeout_ms, int64_t *balance,
+               s_detail_t *detail)
 {
     oms_request_t req;
     cli_reply_t *reply = NULL;
@@ -1188,7 +1246,8 @@ static int s_get_balance (s_run_t *self, const char *customer, int timeout_ms, i
 
 typedef int (*s_action_fn) (s_run_t *self, const cli_step_t *step, s_detail_t *detail);
 
-static int s_do_config (s_run_t *self, const cli_step_t *step, s_detail_t *detail)
+static int
+s_do_config (s_run_t *self, const cli_step_t *step, s_detail_t *detail)
 {
     //  Checked on a scratch configuration: asking the real one for an
     //  unknown key is a programmer error.
@@ -1209,7 +1268,8 @@ static int s_do_config (s_run_t *self, const cli_step_t *step, s_detail_t *detai
     return rc == 0 ? 0 : -1;
 }
 
-static int s_do_stock (s_run_t *self, const cli_step_t *step, s_detail_t *detail)
+static int
+s_do_stock (s_run_t *self, const cli_step_t *step, s_detail_t *detail)
 {
     oms_request_t req;
     cli_reply_t *reply = NULL;
@@ -1235,7 +1295,8 @@ static int s_do_stock (s_run_t *self, const cli_step_t *step, s_detail_t *detail
     return 0;
 }
 
-static int s_do_wallet (s_run_t *self, const cli_step_t *step, s_detail_t *detail)
+static int
+s_do_wallet (s_run_t *self, const cli_step_t *step, s_detail_t *detail)
 {
     oms_request_t req;
     cli_reply_t *reply = NULL;
@@ -1254,7 +1315,8 @@ static int s_do_wallet (s_run_t *self, const cli_step_t *step, s_detail_t *detai
     return rc;
 }
 
-static int s_do_channel (s_run_t *self, const cli_step_t *step, s_detail_t *detail)
+static int
+s_do_channel (s_run_t *self, const cli_step_t *step, s_detail_t *detail)
 {
     oms_request_t req;
     cli_reply_t *reply = NULL;
@@ -1267,7 +1329,8 @@ static int s_do_channel (s_run_t *self, const cli_step_t *step, s_detail_t *deta
     return 0;
 }
 
-static void s_place_request (const cli_step_t *step, oms_request_t *req)
+static void
+s_place_request (const cli_step_t *step, oms_request_t *req)
 {
     s_request (req, "place");
     snprintf (req->customer, sizeof req->customer, "%s", step->customer);
@@ -1286,7 +1349,8 @@ static void s_place_request (const cli_step_t *step, oms_request_t *req)
 
 //  Whether every SKU of the step was set by a stock step of this run, so
 //  that "unknown sku" only means order has not learnt it yet.
-static bool s_all_stocked (s_run_t *self, const cli_step_t *step)
+static bool
+s_all_stocked (s_run_t *self, const cli_step_t *step)
 {
     for (uint32_t i = 0; i < step->n_items; i++)
         if (!s_find_total (self, step->items[i].sku))
@@ -1296,8 +1360,9 @@ static bool s_all_stocked (s_run_t *self, const cli_step_t *step)
 
 //  Sends a placement; retries "unknown sku" for SKUs this run stocked.
 //  Returns as s_call; on acceptance the order id is in `order_id`.
-static int s_send_place (s_run_t *self, const cli_step_t *step, bool retry_unknown, char *order_id,
-                         bool *created, s_detail_t *detail)
+static int
+s_send_place (s_run_t *self, const cli_step_t *step, bool retry_unknown, char *order_id,
+              bool *created, s_detail_t *detail)
 {
     oms_request_t req;
     s_place_request (step, &req);
@@ -1326,7 +1391,8 @@ static int s_send_place (s_run_t *self, const cli_step_t *step, bool retry_unkno
     }
 }
 
-static int s_do_place (s_run_t *self, const cli_step_t *step, s_detail_t *detail)
+static int
+s_do_place (s_run_t *self, const cli_step_t *step, s_detail_t *detail)
 {
     char order_id[OMS_ID_MAX + 1];
     bool created = true;
@@ -1337,7 +1403,8 @@ static int s_do_place (s_run_t *self, const cli_step_t *step, s_detail_t *detail
     return 0;
 }
 
-static int s_do_reject (s_run_t *self, const cli_step_t *step, s_detail_t *detail)
+static int
+s_do_reject (s_run_t *self, const cli_step_t *step, s_detail_t *detail)
 {
     char order_id[OMS_ID_MAX + 1];
     bool created = true;
@@ -1356,7 +1423,8 @@ static int s_do_reject (s_run_t *self, const cli_step_t *step, s_detail_t *detai
     return 0;
 }
 
-static int s_do_cancel (s_run_t *self, const cli_step_t *step, s_detail_t *detail)
+static int
+s_do_cancel (s_run_t *self, const cli_step_t *step, s_detail_t *detail)
 {
     oms_request_t req;
     cli_reply_t *reply = NULL;
@@ -1381,7 +1449,8 @@ static int s_do_cancel (s_run_t *self, const cli_step_t *step, s_detail_t *detai
 
 //  scripts/oms-ctl: $OMS_CTL, else next to the source tree the binary was
 //  built in (<bin>/../../scripts/oms-ctl), else on PATH.
-static const char *s_ctl_path (char *buf, size_t size)
+static const char *
+s_ctl_path (char *buf, size_t size)
 {
     const char *env = getenv ("OMS_CTL");
     if (env && env[0])
@@ -1400,7 +1469,8 @@ static const char *s_ctl_path (char *buf, size_t size)
 //  The environment of oms-ctl: ours, with OMS_CONFIG and OMS_HOME naming
 //  this scenario's cluster, and OMS_BIN_DIR the build this binary belongs
 //  to (unless set), so that it starts the same programs.
-static char **s_ctl_environment (s_run_t *self)
+static char **
+s_ctl_environment (s_run_t *self)
 {
     static char config[PATH_MAX + 16];
     static char home[PATH_MAX + 16];
@@ -1408,7 +1478,7 @@ static char **s_ctl_environment (s_run_t *self)
     size_t n = 0;
     while (environ[n])
         n++;
-    char **envp = (char **)calloc (n + 4, sizeof (char *));
+    char **envp = (char **) calloc (n + 4, sizeof (char *));
     if (!envp)
         return NULL;
     const char *config_path = self->env->config_path;
@@ -1446,7 +1516,8 @@ static char **s_ctl_environment (s_run_t *self)
 
 //  Reads the child's output until it closes or the deadline passes. Keeps
 //  the first CTL_OUTPUT_MAX - 1 bytes. Returns false on the deadline.
-static bool s_read_output (int fd, char *output, size_t size, int64_t deadline)
+static bool
+s_read_output (int fd, char *output, size_t size, int64_t deadline)
 {
     size_t at = 0;
     output[0] = '\0';
@@ -1455,7 +1526,7 @@ static bool s_read_output (int fd, char *output, size_t size, int64_t deadline)
         if (left <= 0)
             return false;
         struct pollfd item = {fd, POLLIN, 0};
-        int rc = poll (&item, 1, (int)left);
+        int rc = poll (&item, 1, (int) left);
         if (rc < 0 && errno == EINTR)
             continue;
         if (rc <= 0)
@@ -1466,7 +1537,7 @@ static bool s_read_output (int fd, char *output, size_t size, int64_t deadline)
             continue;
         if (got <= 0)
             break;
-        size_t keep = (size_t)got < size - 1 - at ? (size_t)got : size - 1 - at;
+        size_t keep = (size_t) got < size - 1 - at ? (size_t) got : size - 1 - at;
         memcpy (output + at, chunk, keep);
         at += keep;
         output[at] = '\0';
@@ -1474,12 +1545,13 @@ static bool s_read_output (int fd, char *output, size_t size, int64_t deadline)
     return true;
 }
 
-static int s_do_process (s_run_t *self, const cli_step_t *step, s_detail_t *detail)
+static int
+s_do_process (s_run_t *self, const cli_step_t *step, s_detail_t *detail)
 {
     char path_buf[PATH_MAX + 32];
     static char output[CTL_OUTPUT_MAX];
     const char *ctl = s_ctl_path (path_buf, sizeof path_buf);
-    char *argv[] = {(char *)ctl, (char *)step->action, (char *)step->process, NULL};
+    char *argv[] = {(char *) ctl, (char *) step->action, (char *) step->process, NULL};
     int fds[2] = {-1, -1};
     pid_t pid = -1;
     int rc = -1;
@@ -1514,11 +1586,12 @@ static int s_do_process (s_run_t *self, const cli_step_t *step, s_detail_t *deta
         //  The first line says what went wrong; the rest (a log's tail) goes to stderr.
         size_t first = strcspn (output, "\n");
         s_say (detail, "oms-ctl exited %d: %.*s",
-               WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status), (int)first,
+               WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status), (int) first,
                output);
         if (output[first] && output[first + 1])
             fprintf (stderr, "%s", output + first + 1);
-    } else
+    }
+    else
         rc = 0;
 leave:
     if (fds[0] >= 0)
@@ -1530,11 +1603,12 @@ leave:
     return rc;
 }
 
-static int s_do_sleep (s_run_t *self, const cli_step_t *step, s_detail_t *detail)
+static int
+s_do_sleep (s_run_t *self, const cli_step_t *step, s_detail_t *detail)
 {
-    (void)self;
-    (void)detail;
-    zclock_sleep ((int)(step->seconds * 1000));
+    (void) self;
+    (void) detail;
+    zclock_sleep ((int) (step->seconds * 1000));
     return 0;
 }
 
@@ -1547,35 +1621,39 @@ typedef int (*s_probe_fn) (s_run_t *self, const cli_step_t *step, int timeout_ms
 
 //  A call that was not answered means "not yet"; a refusal or a malformed
 //  reply means "never".
-static int s_not_yet (int rc)
+static int
+s_not_yet (int rc)
 {
     return rc == OMS_E_TIMEOUT ? 0 : -1;
 }
 
-static int s_poll (s_run_t *self, const cli_step_t *step, s_probe_fn probe, s_detail_t *detail)
+static int
+s_poll (s_run_t *self, const cli_step_t *step, s_probe_fn probe, s_detail_t *detail)
 {
     int64_t started = zclock_mono ();
-    int64_t deadline = started + (int64_t)(step->seconds * 1000);
+    int64_t deadline = started + (int64_t) (step->seconds * 1000);
     for (;;) {
         int64_t left = deadline - zclock_mono ();
         int call_ms = left < POLL_CALL_MIN_MS        ? POLL_CALL_MIN_MS
                       : left > self->env->timeout_ms ? self->env->timeout_ms
-                                                     : (int)left;
+                                                     : (int) left;
         int rc = probe (self, step, call_ms, detail);
         if (rc != 0)
             return rc > 0 ? 0 : -1;
         int64_t now = zclock_mono ();
         if (now >= deadline) {
             s_detail_t seen = *detail;
-            s_say (detail, "%s (after %.1f s)", seen.text, (double)(now - started) / 1000);
+            s_say (detail, "%s (after %.1f s)", seen.text, (double) (now - started) / 1000);
             return -1;
         }
-        zclock_sleep ((int)(deadline - now < POLL_INTERVAL_MS ? deadline - now : POLL_INTERVAL_MS));
+        zclock_sleep (
+            (int) (deadline - now < POLL_INTERVAL_MS ? deadline - now : POLL_INTERVAL_MS));
     }
 }
 
 //  Statuses only move forward: PENDING, RESERVED, CONFIRMED, CANCELLED.
-static int s_status_rank (const char *status)
+static int
+s_status_rank (const char *status)
 {
     static const char *const ranks[] = {"PENDING", "RESERVED", "CONFIRMED", "CANCELLED"};
     for (int i = 0; i < 4; i++)
@@ -1584,7 +1662,8 @@ static int s_status_rank (const char *status)
     return -1;
 }
 
-static int s_probe_order (s_run_t *self, const cli_step_t *step, int timeout_ms, s_detail_t *detail)
+static int
+s_probe_order (s_run_t *self, const cli_step_t *step, int timeout_ms, s_detail_t *detail)
 {
     s_order_t order;
     const char *order_id = s_order_id (self, step->order);
@@ -1600,7 +1679,8 @@ static int s_probe_order (s_run_t *self, const cli_step_t *step, int timeout_ms,
     return have > want || (have == want && have == 3) ? -1 : 0;
 }
 
-static int s_probe_wait (s_run_t *self, const cli_step_t *step, int timeout_ms, s_detail_t *detail)
+static int
+s_probe_wait (s_run_t *self, const cli_step_t *step, int timeout_ms, s_detail_t *detail)
 {
     s_order_t order;
     const char *order_id = s_order_id (self, step->order);
@@ -1611,7 +1691,8 @@ static int s_probe_wait (s_run_t *self, const cli_step_t *step, int timeout_ms, 
     return s_status_rank (order.status) >= 2 ? 1 : 0;
 }
 
-static int s_probe_stock (s_run_t *self, const cli_step_t *step, int timeout_ms, s_detail_t *detail)
+static int
+s_probe_stock (s_run_t *self, const cli_step_t *step, int timeout_ms, s_detail_t *detail)
 {
     s_stock_t stock;
     int rc = s_get_stock (self, step->sku, timeout_ms, &stock, detail);
@@ -1624,8 +1705,8 @@ static int s_probe_stock (s_run_t *self, const cli_step_t *step, int timeout_ms,
     return 1;
 }
 
-static int s_probe_wallet (s_run_t *self, const cli_step_t *step, int timeout_ms,
-                           s_detail_t *detail)
+static int
+s_probe_wallet (s_run_t *self, const cli_step_t *step, int timeout_ms, s_detail_t *detail)
 {
     int64_t balance = 0;
     int rc = s_get_balance (self, step->customer, timeout_ms, &balance, detail);
@@ -1635,8 +1716,8 @@ static int s_probe_wallet (s_run_t *self, const cli_step_t *step, int timeout_ms
     return balance == step->amount ? 1 : 0;
 }
 
-static int s_probe_notifications (s_run_t *self, const cli_step_t *step, int timeout_ms,
-                                  s_detail_t *detail)
+static int
+s_probe_notifications (s_run_t *self, const cli_step_t *step, int timeout_ms, s_detail_t *detail)
 {
     oms_request_t req;
     cli_reply_t *reply = NULL;
@@ -1665,11 +1746,11 @@ static int s_probe_notifications (s_run_t *self, const cli_step_t *step, int tim
         if ((!step->kind_filter[0] || strcmp (kind, step->kind_filter) == 0) &&
             (!step->channel[0] || strcmp (channel, step->channel) == 0))
             count++;
-        if (used > 0 && (size_t)used < sizeof detail->text)
-            used += snprintf (detail->text + used, sizeof detail->text - (size_t)used, "%s %s/%s",
+        if (used > 0 && (size_t) used < sizeof detail->text)
+            used += snprintf (detail->text + used, sizeof detail->text - (size_t) used, "%s %s/%s",
                               i ? "," : "", kind, channel);
     }
-    bool none = list->via.array.size == 0;     //  `list` dies with the reply
+    bool none = list->via.array.size == 0; //  `list` dies with the reply
     cli_reply_destroy (&reply);
     if (rc != 0)
         return -1;
@@ -1678,8 +1759,8 @@ static int s_probe_notifications (s_run_t *self, const cli_step_t *step, int tim
     return count == step->amount ? 1 : 0;
 }
 
-static int s_probe_conserved (s_run_t *self, const cli_step_t *step, int timeout_ms,
-                              s_detail_t *detail)
+static int
+s_probe_conserved (s_run_t *self, const cli_step_t *step, int timeout_ms, s_detail_t *detail)
 {
     s_stock_t stock;
     int64_t total = step->amount;
@@ -1706,11 +1787,11 @@ static int s_probe_conserved (s_run_t *self, const cli_step_t *step, int timeout
                : 0;
 }
 
-static int s_probe_settled (s_run_t *self, const cli_step_t *step, int timeout_ms,
-                            s_detail_t *detail)
+static int
+s_probe_settled (s_run_t *self, const cli_step_t *step, int timeout_ms, s_detail_t *detail)
 {
     size_t confirmed = 0;
-    (void)step;
+    (void) step;
     for (size_t i = 0; i < self->n_placed; i++) {
         s_order_t order;
         int rc = s_get_order (self, self->placed[i], timeout_ms, &order, detail);
@@ -1728,21 +1809,24 @@ static int s_probe_settled (s_run_t *self, const cli_step_t *step, int timeout_m
     return 1;
 }
 
-static int s_do_wait (s_run_t *self, const cli_step_t *step, s_detail_t *detail)
+static int
+s_do_wait (s_run_t *self, const cli_step_t *step, s_detail_t *detail)
 {
     if (s_require_placed (self, step->order, detail))
         return -1;
     return s_poll (self, step, s_probe_wait, detail);
 }
 
-static int s_do_expect_order (s_run_t *self, const cli_step_t *step, s_detail_t *detail)
+static int
+s_do_expect_order (s_run_t *self, const cli_step_t *step, s_detail_t *detail)
 {
     if (s_require_placed (self, step->order, detail))
         return -1;
     return s_poll (self, step, s_probe_order, detail);
 }
 
-static int s_do_expect_same (s_run_t *self, const cli_step_t *step, s_detail_t *detail)
+static int
+s_do_expect_same (s_run_t *self, const cli_step_t *step, s_detail_t *detail)
 {
     if (s_require_placed (self, step->order, detail) ||
         s_require_placed (self, step->other, detail))
@@ -1758,29 +1842,34 @@ static int s_do_expect_same (s_run_t *self, const cli_step_t *step, s_detail_t *
     return -1;
 }
 
-static int s_do_expect_stock (s_run_t *self, const cli_step_t *step, s_detail_t *detail)
+static int
+s_do_expect_stock (s_run_t *self, const cli_step_t *step, s_detail_t *detail)
 {
     return s_poll (self, step, s_probe_stock, detail);
 }
 
-static int s_do_expect_wallet (s_run_t *self, const cli_step_t *step, s_detail_t *detail)
+static int
+s_do_expect_wallet (s_run_t *self, const cli_step_t *step, s_detail_t *detail)
 {
     return s_poll (self, step, s_probe_wallet, detail);
 }
 
-static int s_do_expect_notifications (s_run_t *self, const cli_step_t *step, s_detail_t *detail)
+static int
+s_do_expect_notifications (s_run_t *self, const cli_step_t *step, s_detail_t *detail)
 {
     if (s_require_placed (self, step->order, detail))
         return -1;
     return s_poll (self, step, s_probe_notifications, detail);
 }
 
-static int s_do_expect_conserved (s_run_t *self, const cli_step_t *step, s_detail_t *detail)
+static int
+s_do_expect_conserved (s_run_t *self, const cli_step_t *step, s_detail_t *detail)
 {
     return s_poll (self, step, s_probe_conserved, detail);
 }
 
-static int s_do_expect_settled (s_run_t *self, const cli_step_t *step, s_detail_t *detail)
+static int
+s_do_expect_settled (s_run_t *self, const cli_step_t *step, s_detail_t *detail)
 {
     return s_poll (self, step, s_probe_settled, detail);
 }
@@ -1808,7 +1897,8 @@ static const s_action_fn s_actions[] = {
 // ---------------------------------------------------------------------------
 //  The run
 
-static void s_report (FILE *out, size_t line, bool pass, const char *source, const char *detail)
+static void
+s_report (FILE *out, size_t line, bool pass, const char *source, const char *detail)
 {
     static char shown_source[4 * CLI_SCENARIO_LINE_MAX + 1];
     static char shown_detail[4 * DETAIL_MAX + 1];
@@ -1821,7 +1911,8 @@ static void s_report (FILE *out, size_t line, bool pass, const char *source, con
     fflush (out);
 }
 
-static int s_report_errors (cli_scenario_t *self, FILE *out)
+static int
+s_report_errors (cli_scenario_t *self, FILE *out)
 {
     size_t kept =
         self->n_errors < CLI_SCENARIO_ERRORS_MAX ? self->n_errors : CLI_SCENARIO_ERRORS_MAX;
@@ -1834,16 +1925,17 @@ static int s_report_errors (cli_scenario_t *self, FILE *out)
     return 1;
 }
 
-int cli_scenario_run (cli_scenario_t *self, const cli_scenario_env_t *env, FILE *out)
+int
+cli_scenario_run (cli_scenario_t *self, const cli_scenario_env_t *env, FILE *out)
 {
     assert (self);
     assert (env && env->config);
     if (self->n_errors)
         return s_report_errors (self, out);
-    s_run_t *run = (s_run_t *)calloc (1, sizeof (s_run_t));
+    s_run_t *run = (s_run_t *) calloc (1, sizeof (s_run_t));
     if (run) {
         run->placed = calloc (self->n_steps + 1, sizeof run->placed[0]);
-        run->totals = (s_total_t *)calloc (self->n_steps + 1, sizeof run->totals[0]);
+        run->totals = (s_total_t *) calloc (self->n_steps + 1, sizeof run->totals[0]);
     }
     if (!run || !run->placed || !run->totals) {
         fprintf (stderr, "oms: out of memory\n");
@@ -1878,7 +1970,8 @@ int cli_scenario_run (cli_scenario_t *self, const cli_scenario_env_t *env, FILE 
     return failed ? 1 : 0;
 }
 
-int cli_scenario_main (const char *path, const cli_scenario_env_t *env)
+int
+cli_scenario_main (const char *path, const cli_scenario_env_t *env)
 {
     char error[512];
     char run_id[9];
@@ -1886,7 +1979,7 @@ int cli_scenario_main (const char *path, const cli_scenario_env_t *env)
     snprintf (run_id, sizeof run_id, "%s", zuuid_str (uuid));
     zuuid_destroy (&uuid);
     for (char *p = run_id; *p; p++)
-        *p = (char)tolower ((unsigned char)*p);
+        *p = (char) tolower ((unsigned char) *p);
     cli_scenario_t *scenario = cli_scenario_load (path, run_id, error, sizeof error);
     if (!scenario) {
         fprintf (stderr, "oms: %s\n", error);

@@ -49,7 +49,8 @@ static const s_command_t *s_command; //  the one running, for usage messages
 
 static int s_fail (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
 
-static int s_fail (const char *format, ...)
+static int
+s_fail (const char *format, ...)
 {
     va_list args;
     va_start (args, format);
@@ -61,7 +62,8 @@ static int s_fail (const char *format, ...)
 }
 
 //  Checks the number of positional arguments of the running command.
-static int s_expect (s_ctx_t *ctx, size_t min, size_t max)
+static int
+s_expect (s_ctx_t *ctx, size_t min, size_t max)
 {
     size_t n = ctx->args.n_positional;
     if (n >= min && n <= max)
@@ -71,12 +73,14 @@ static int s_expect (s_ctx_t *ctx, size_t min, size_t max)
     return 1;
 }
 
-static const char *s_arg (s_ctx_t *ctx, size_t index)
+static const char *
+s_arg (s_ctx_t *ctx, size_t index)
 {
     return ctx->args.positional[index];
 }
 
-static void s_request (oms_request_t *req, const char *cmd)
+static void
+s_request (oms_request_t *req, const char *cmd)
 {
     memset (req, 0, sizeof *req);
     snprintf (req->cmd, sizeof req->cmd, "%s", cmd);
@@ -84,8 +88,8 @@ static void s_request (oms_request_t *req, const char *cmd)
 
 //  Sends a request to `service` and waits for an accepted reply. Returns
 //  the reply (caller owns it) or NULL after printing why.
-static cli_reply_t *s_call (s_ctx_t *ctx, const char *service, const oms_request_t *req,
-                            int timeout_ms, int attempts)
+static cli_reply_t *
+s_call (s_ctx_t *ctx, const char *service, const oms_request_t *req, int timeout_ms, int attempts)
 {
     char error[512];
     cli_reply_t *reply = cli_request (service, oms_config_service (ctx->config, service, "api"),
@@ -95,7 +99,8 @@ static cli_reply_t *s_call (s_ctx_t *ctx, const char *service, const oms_request
     return reply;
 }
 
-static int s_malformed (const char *service, const char *why)
+static int
+s_malformed (const char *service, const char *why)
 {
     return s_fail ("%s service sent a malformed reply: %s", service, why);
 }
@@ -107,8 +112,9 @@ typedef struct {
     bool is_int;
 } s_field_t;
 
-static int s_print_record (const char *service, const msgpack_object *map, const char *lead,
-                           const s_field_t *fields, size_t n_fields)
+static int
+s_print_record (const char *service, const msgpack_object *map, const char *lead,
+                const s_field_t *fields, size_t n_fields)
 {
     const msgpack_object *value = cli_map_get (map, lead);
     if (!value || value->type != MSGPACK_OBJECT_STR)
@@ -135,8 +141,9 @@ static int s_print_record (const char *service, const msgpack_object *map, const
 }
 
 //  Prints an accepted reply: as JSON without "ok", or as a human record.
-static int s_print_reply (s_ctx_t *ctx, const char *service, cli_reply_t *reply, const char *lead,
-                          const s_field_t *fields, size_t n_fields)
+static int
+s_print_reply (s_ctx_t *ctx, const char *service, cli_reply_t *reply, const char *lead,
+               const s_field_t *fields, size_t n_fields)
 {
     const msgpack_object *map = cli_reply_map (reply);
     if (!ctx->json)
@@ -146,8 +153,9 @@ static int s_print_reply (s_ctx_t *ctx, const char *service, cli_reply_t *reply,
     return 0;
 }
 
-static int s_call_and_print (s_ctx_t *ctx, const char *service, const oms_request_t *req,
-                             const char *lead, const s_field_t *fields, size_t n_fields)
+static int
+s_call_and_print (s_ctx_t *ctx, const char *service, const oms_request_t *req, const char *lead,
+                  const s_field_t *fields, size_t n_fields)
 {
     cli_reply_t *reply = s_call (ctx, service, req, ctx->timeout_ms, 1);
     if (!reply)
@@ -157,7 +165,8 @@ static int s_call_and_print (s_ctx_t *ctx, const char *service, const oms_reques
     return rc;
 }
 
-static int s_check (int rc, const char *error)
+static int
+s_check (int rc, const char *error)
 {
     return rc == 0 ? 0 : s_fail ("%s", error);
 }
@@ -165,7 +174,8 @@ static int s_check (int rc, const char *error)
 // ---------------------------------------------------------------------------
 //  Commands
 
-static int s_place_card (s_ctx_t *ctx, oms_request_t *req, char *error, size_t size)
+static int
+s_place_card (s_ctx_t *ctx, oms_request_t *req, char *error, size_t size)
 {
     const char *card = cli_args_value (&ctx->args, "--card");
     if (strcmp (req->method, "card") != 0) {
@@ -181,7 +191,8 @@ static int s_place_card (s_ctx_t *ctx, oms_request_t *req, char *error, size_t s
     return 0;
 }
 
-static int s_place_request (s_ctx_t *ctx, oms_request_t *req)
+static int
+s_place_request (s_ctx_t *ctx, oms_request_t *req)
 {
     char error[256];
     const cli_args_t *args = &ctx->args;
@@ -212,7 +223,8 @@ static int s_place_request (s_ctx_t *ctx, oms_request_t *req)
                      error))
             return 1;
         snprintf (req->request_id, sizeof req->request_id, "%s", request_id);
-    } else {
+    }
+    else {
         zuuid_t *uuid = zuuid_new ();
         snprintf (req->request_id, sizeof req->request_id, "%s", zuuid_str (uuid));
         zuuid_destroy (&uuid);
@@ -220,7 +232,8 @@ static int s_place_request (s_ctx_t *ctx, oms_request_t *req)
     return 0;
 }
 
-static int s_cmd_place (s_ctx_t *ctx)
+static int
+s_cmd_place (s_ctx_t *ctx)
 {
     oms_request_t req;
     if (s_expect (ctx, 0, 0) || s_place_request (ctx, &req))
@@ -237,7 +250,8 @@ static int s_cmd_place (s_ctx_t *ctx)
         printf ("{\"order_id\": ");
         cli_json_print (stdout, order_id);
         printf ("}\n");
-    } else {
+    }
+    else {
         cli_text_print (stdout, order_id);
         putchar ('\n');
     }
@@ -246,7 +260,8 @@ static int s_cmd_place (s_ctx_t *ctx)
 }
 
 //  Reads ORDER_ID, the one positional argument, into req.
-static int s_order_request (s_ctx_t *ctx, oms_request_t *req, const char *cmd)
+static int
+s_order_request (s_ctx_t *ctx, oms_request_t *req, const char *cmd)
 {
     char error[256];
     if (s_expect (ctx, 1, 1))
@@ -259,7 +274,8 @@ static int s_order_request (s_ctx_t *ctx, oms_request_t *req, const char *cmd)
 }
 
 //  Whether `items` is absent or an array of {sku: str, qty: int}.
-static bool s_items_valid (const msgpack_object *items)
+static bool
+s_items_valid (const msgpack_object *items)
 {
     if (!items)
         return true;
@@ -276,7 +292,8 @@ static bool s_items_valid (const msgpack_object *items)
 }
 
 //  "=SKU-1:2,SKU-2:1", or "=" for no lines.
-static void s_print_items (const msgpack_object *items)
+static void
+s_print_items (const msgpack_object *items)
 {
     putchar ('=');
     for (uint32_t i = 0; items && i < items->via.array.size; i++) {
@@ -291,7 +308,8 @@ static void s_print_items (const msgpack_object *items)
 }
 
 //  o-17 CONFIRMED customer=c1 total_cents=1998 items=SKU-1:2,SKU-2:1 [reason="..."]
-static int s_print_order (const msgpack_object *order)
+static int
+s_print_order (const msgpack_object *order)
 {
     const msgpack_object *order_id = cli_map_get (order, "order_id");
     const msgpack_object *customer = cli_map_get (order, "customer");
@@ -323,7 +341,8 @@ static int s_print_order (const msgpack_object *order)
     return 0;
 }
 
-static int s_cmd_get (s_ctx_t *ctx)
+static int
+s_cmd_get (s_ctx_t *ctx)
 {
     oms_request_t req;
     if (s_order_request (ctx, &req, "get"))
@@ -339,13 +358,15 @@ static int s_cmd_get (s_ctx_t *ctx)
     else if (ctx->json) {
         cli_json_print_map (stdout, order, "ok");
         putchar ('\n');
-    } else
+    }
+    else
         rc = s_print_order (order);
     cli_reply_destroy (&reply);
     return rc;
 }
 
-static int s_cmd_cancel (s_ctx_t *ctx)
+static int
+s_cmd_cancel (s_ctx_t *ctx)
 {
     oms_request_t req;
     if (s_order_request (ctx, &req, "cancel"))
@@ -364,7 +385,8 @@ static int s_cmd_cancel (s_ctx_t *ctx)
     else if (ctx->json) {
         cli_json_print_map (stdout, map, "ok");
         putchar ('\n');
-    } else {
+    }
+    else {
         cli_text_print (stdout, order_id);
         putchar (' ');
         cli_text_print (stdout, status);
@@ -374,7 +396,8 @@ static int s_cmd_cancel (s_ctx_t *ctx)
     return rc;
 }
 
-static int s_cmd_wait (s_ctx_t *ctx)
+static int
+s_cmd_wait (s_ctx_t *ctx)
 {
     char error[256];
     oms_request_t req;
@@ -392,7 +415,8 @@ static int s_cmd_wait (s_ctx_t *ctx)
 static const s_field_t s_stock_fields[] = {
     {"available", true}, {"reserved", true}, {"sold", true}, {"price_cents", true}};
 
-static int s_stock_set (s_ctx_t *ctx, oms_request_t *req)
+static int
+s_stock_set (s_ctx_t *ctx, oms_request_t *req)
 {
     char error[256];
     const char *price = cli_args_value (&ctx->args, "--price");
@@ -411,7 +435,8 @@ static int s_stock_set (s_ctx_t *ctx, oms_request_t *req)
     return 0;
 }
 
-static int s_cmd_stock (s_ctx_t *ctx)
+static int
+s_cmd_stock (s_ctx_t *ctx)
 {
     char error[256];
     oms_request_t req;
@@ -419,13 +444,15 @@ static int s_cmd_stock (s_ctx_t *ctx)
     if (strcmp (action, "set") == 0) {
         if (s_stock_set (ctx, &req))
             return 1;
-    } else if (strcmp (action, "get") == 0) {
+    }
+    else if (strcmp (action, "get") == 0) {
         if (s_expect (ctx, 2, 2))
             return 1;
         if (cli_args_has (&ctx->args, "--price"))
             return s_fail ("--price is only for stock set");
         s_request (&req, "stock.get");
-    } else
+    }
+    else
         return s_fail ("usage: oms %s", s_command->synopsis);
     if (s_check (cli_check_id ("SKU", s_arg (ctx, 1), OMS_SKU_MAX, error, sizeof error), error))
         return 1;
@@ -433,7 +460,8 @@ static int s_cmd_stock (s_ctx_t *ctx)
     return s_call_and_print (ctx, "inventory", &req, "sku", s_stock_fields, 4);
 }
 
-static int s_cmd_wallet (s_ctx_t *ctx)
+static int
+s_cmd_wallet (s_ctx_t *ctx)
 {
     static const s_field_t fields[] = {{"balance_cents", true}};
     char error[256];
@@ -447,11 +475,13 @@ static int s_cmd_wallet (s_ctx_t *ctx)
                                     &req.amount_cents, error, sizeof error),
                      error))
             return 1;
-    } else if (strcmp (action, "get") == 0) {
+    }
+    else if (strcmp (action, "get") == 0) {
         if (s_expect (ctx, 2, 2))
             return 1;
         s_request (&req, "wallet.get");
-    } else
+    }
+    else
         return s_fail ("usage: oms %s", s_command->synopsis);
     if (s_check (cli_check_id ("customer", s_arg (ctx, 1), OMS_ID_MAX, error, sizeof error), error))
         return 1;
@@ -460,7 +490,8 @@ static int s_cmd_wallet (s_ctx_t *ctx)
 }
 
 //  Checks every notification before printing, so output is all or nothing.
-static int s_check_notifications (const msgpack_object *list)
+static int
+s_check_notifications (const msgpack_object *list)
 {
     static const char *const keys[] = {"order_id", "kind", "channel", "text"};
     if (!list || list->type != MSGPACK_OBJECT_ARRAY)
@@ -474,7 +505,8 @@ static int s_check_notifications (const msgpack_object *list)
     return 0;
 }
 
-static void s_print_notifications (const msgpack_object *list)
+static void
+s_print_notifications (const msgpack_object *list)
 {
     for (uint32_t i = 0; i < list->via.array.size; i++) {
         const msgpack_object *entry = &list->via.array.ptr[i];
@@ -490,7 +522,8 @@ static void s_print_notifications (const msgpack_object *list)
     }
 }
 
-static int s_cmd_notifications (s_ctx_t *ctx)
+static int
+s_cmd_notifications (s_ctx_t *ctx)
 {
     char error[256];
     oms_request_t req;
@@ -514,13 +547,15 @@ static int s_cmd_notifications (s_ctx_t *ctx)
     if (rc == 0 && ctx->json) {
         cli_json_print (stdout, list);
         putchar ('\n');
-    } else if (rc == 0)
+    }
+    else if (rc == 0)
         s_print_notifications (list);
     cli_reply_destroy (&reply);
     return rc;
 }
 
-static int s_cmd_channel (s_ctx_t *ctx)
+static int
+s_cmd_channel (s_ctx_t *ctx)
 {
     static const s_field_t fields[] = {{"channel", false}};
     char error[256];
@@ -540,12 +575,14 @@ static int s_cmd_channel (s_ctx_t *ctx)
 
 //  The operator's commands (status, metrics, dlq, events, resync) live in
 //  cli_ops, which parses their arguments.
-static int s_cmd_ops (s_ctx_t *ctx)
+static int
+s_cmd_ops (s_ctx_t *ctx)
 {
     return cli_ops_run (s_command->name, ctx->config, &ctx->args, ctx->json);
 }
 
-static int s_cmd_tail (s_ctx_t *ctx)
+static int
+s_cmd_tail (s_ctx_t *ctx)
 {
     char error[256];
     const char *count_text = cli_args_value (&ctx->args, "--count");
@@ -567,14 +604,16 @@ static int s_cmd_tail (s_ctx_t *ctx)
                      ctx->json);
 }
 
-static int s_cmd_load (s_ctx_t *ctx)
+static int
+s_cmd_load (s_ctx_t *ctx)
 {
     if (s_expect (ctx, 0, 0))
         return 1;
     return cli_load (ctx->config, &ctx->args, ctx->json);
 }
 
-static int s_cmd_scenario (s_ctx_t *ctx)
+static int
+s_cmd_scenario (s_ctx_t *ctx)
 {
     if (s_expect (ctx, 1, 1))
         return 1;
@@ -585,7 +624,8 @@ static int s_cmd_scenario (s_ctx_t *ctx)
     return cli_scenario_main (s_arg (ctx, 0), &env);
 }
 
-static int s_cmd_keygen (s_ctx_t *ctx)
+static int
+s_cmd_keygen (s_ctx_t *ctx)
 {
     return cli_keygen (&ctx->args, ctx->json);
 }
@@ -645,7 +685,8 @@ static const s_command_t s_commands[] = {
 };
 #define COMMANDS_COUNT (sizeof s_commands / sizeof s_commands[0])
 
-static void s_usage (FILE *out)
+static void
+s_usage (FILE *out)
 {
     fprintf (out, "usage: oms COMMAND [ARGS] [--config FILE] [--set KEY=VALUE] [--json]\n\n"
                   "commands:\n");
@@ -661,7 +702,8 @@ static void s_usage (FILE *out)
                   "cancelled.\nSee docs/CLI.md.\n");
 }
 
-static const s_command_t *s_find_command (const char *name)
+static const s_command_t *
+s_find_command (const char *name)
 {
     for (size_t i = 0; i < COMMANDS_COUNT; i++)
         if (strcmp (s_commands[i].name, name) == 0)
@@ -669,7 +711,8 @@ static const s_command_t *s_find_command (const char *name)
     return NULL;
 }
 
-static int s_cmd_help (s_ctx_t *ctx)
+static int
+s_cmd_help (s_ctx_t *ctx)
 {
     if (s_expect (ctx, 0, 1))
         return 1;
@@ -687,7 +730,8 @@ static int s_cmd_help (s_ctx_t *ctx)
 //  main
 
 //  The index in argv of the command name: global options may come first.
-static int s_command_index (int argc, char **argv)
+static int
+s_command_index (int argc, char **argv)
 {
     int i = 1;
     while (i < argc && argv[i][0] == '-') {
@@ -698,7 +742,8 @@ static int s_command_index (int argc, char **argv)
     return i;
 }
 
-static int s_load_config (s_ctx_t *ctx)
+static int
+s_load_config (s_ctx_t *ctx)
 {
     char error[512];
     ctx->config = oms_config_new (cli_args_value (&ctx->args, "--config"), error, sizeof error);
@@ -709,22 +754,23 @@ static int s_load_config (s_ctx_t *ctx)
     for (size_t i = 0; i < n; i++) {
         char key[256];
         const char *eq = strchr (sets[i], '=');
-        if (!eq || eq == sets[i] || (size_t)(eq - sets[i]) >= sizeof key)
+        if (!eq || eq == sets[i] || (size_t) (eq - sets[i]) >= sizeof key)
             return s_fail ("--set needs KEY=VALUE: %s",
                            cli_printable (sets[i], error, sizeof error));
-        memcpy (key, sets[i], (size_t)(eq - sets[i]));
+        memcpy (key, sets[i], (size_t) (eq - sets[i]));
         key[eq - sets[i]] = '\0';
         if (oms_config_set (ctx->config, key, eq + 1, error, sizeof error))
             return s_fail ("%s", error);
     }
     int64_t timeout_ms = oms_config_int (ctx->config, "cli/timeout_ms");
-    ctx->timeout_ms = timeout_ms < 1 ? 1 : timeout_ms > INT_MAX ? INT_MAX : (int)timeout_ms;
+    ctx->timeout_ms = timeout_ms < 1 ? 1 : timeout_ms > INT_MAX ? INT_MAX : (int) timeout_ms;
     cli_client_secure (ctx->config);
     return 0;
 }
 
 //  Parses everything but the command name: the options before it and after.
-static int s_parse (s_ctx_t *ctx, int argc, char **argv, int command_at)
+static int
+s_parse (s_ctx_t *ctx, int argc, char **argv, int command_at)
 {
     static char *rest[CLI_ARGS_MAX + 1];
     const cli_opt_t *const tables[] = {s_global_opts, s_command->opts, NULL};
@@ -740,7 +786,8 @@ static int s_parse (s_ctx_t *ctx, int argc, char **argv, int command_at)
     return 0;
 }
 
-static int s_run (int argc, char **argv)
+static int
+s_run (int argc, char **argv)
 {
     static s_ctx_t ctx;
     int command_at = s_command_index (argc, argv);
@@ -771,7 +818,8 @@ static int s_run (int argc, char **argv)
     return rc;
 }
 
-int main (int argc, char **argv)
+int
+main (int argc, char **argv)
 {
     //  Leave SIGINT and SIGTERM to their defaults; `oms tail` sets its own.
     zsys_handler_set (NULL);

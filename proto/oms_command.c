@@ -108,7 +108,8 @@ static const oms_command_type_t s_commands[] = {
 };
 #define COMMANDS (sizeof s_commands / sizeof s_commands[0])
 
-static const oms_command_type_t *s_lookup (const char *name, size_t len)
+static const oms_command_type_t *
+s_lookup (const char *name, size_t len)
 {
     for (size_t i = 0; i < COMMANDS; i++)
         if (strlen (s_commands[i].cmd) == len && memcmp (s_commands[i].cmd, name, len) == 0)
@@ -116,12 +117,14 @@ static const oms_command_type_t *s_lookup (const char *name, size_t len)
     return NULL;
 }
 
-const oms_command_type_t *oms_command_type (const char *cmd)
+const oms_command_type_t *
+oms_command_type (const char *cmd)
 {
     return cmd ? s_lookup (cmd, strlen (cmd)) : NULL;
 }
 
-int oms_request_encode (const oms_request_t *req, msgpack_sbuffer *buffer)
+int
+oms_request_encode (const oms_request_t *req, msgpack_sbuffer *buffer)
 {
     if (!req || !buffer)
         return OMS_E_INVALID;
@@ -140,7 +143,8 @@ int oms_request_encode (const oms_request_t *req, msgpack_sbuffer *buffer)
     return rc;
 }
 
-int oms_request_decode (const uint8_t *data, size_t size, oms_request_t *req, oms_fault_t *fault)
+int
+oms_request_decode (const uint8_t *data, size_t size, oms_request_t *req, oms_fault_t *fault)
 {
     memset (req, 0, sizeof *req);
     oms_fault_set (fault, OMS_OK, "");
@@ -167,7 +171,8 @@ leave:
 }
 
 //  Copies a str value into a NUL-terminated field; false if it does not fit.
-static bool s_copy_str (char *dest, size_t size, const msgpack_object *value)
+static bool
+s_copy_str (char *dest, size_t size, const msgpack_object *value)
 {
     if (value->via.str.size >= size || memchr (value->via.str.ptr, 0, value->via.str.size))
         return false;
@@ -178,8 +183,9 @@ static bool s_copy_str (char *dest, size_t size, const msgpack_object *value)
 
 //  The value of `key` if it has the wanted type; NULL when absent. A present
 //  value of another type is a fault.
-static const msgpack_object *s_field (const msgpack_object *map, const char *key,
-                                      msgpack_object_type type, int *rc, oms_fault_t *fault)
+static const msgpack_object *
+s_field (const msgpack_object *map, const char *key, msgpack_object_type type, int *rc,
+         oms_fault_t *fault)
 {
     const msgpack_object *value = oms_msgpack_get (map, key);
     if (value && value->type != type) {
@@ -189,8 +195,9 @@ static const msgpack_object *s_field (const msgpack_object *map, const char *key
     return value;
 }
 
-int oms_replay_answer_decode (const uint8_t *data, size_t size, msgpack_unpacked *result,
-                              oms_replay_answer_t *answer, oms_fault_t *fault)
+int
+oms_replay_answer_decode (const uint8_t *data, size_t size, msgpack_unpacked *result,
+                          oms_replay_answer_t *answer, oms_fault_t *fault)
 {
     memset (answer, 0, sizeof *answer);
     oms_fault_set (fault, OMS_OK, "");

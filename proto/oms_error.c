@@ -37,28 +37,31 @@ static const char *s_texts[] = {
 
 _Static_assert(sizeof s_texts / sizeof s_texts[0] == -OMS_E_LAST, "one text per oms_error_t code");
 
-const char *oms_strerror (int code)
+const char *
+oms_strerror (int code)
 {
     if (code > 0 || code <= OMS_E_LAST)
         return "unknown error";
     return s_texts[-code];
 }
 
-const char *oms_fault_str (const oms_fault_t *fault, char *buf, size_t size)
+const char *
+oms_fault_str (const oms_fault_t *fault, char *buf, size_t size)
 {
     if (!buf || size == 0)
         return buf;
     if (!fault)
         snprintf (buf, size, "%s", oms_strerror (OMS_OK));
     else if (fault->field[0])
-        snprintf (buf, size, "%.*s: %s", (int)sizeof fault->field, fault->field,
+        snprintf (buf, size, "%.*s: %s", (int) sizeof fault->field, fault->field,
                   oms_strerror (fault->code));
     else
         snprintf (buf, size, "%s", oms_strerror (fault->code));
     return buf;
 }
 
-int oms_fault_set (oms_fault_t *fault, int code, const char *field)
+int
+oms_fault_set (oms_fault_t *fault, int code, const char *field)
 {
     if (fault) {
         fault->code = code;

@@ -128,14 +128,16 @@ static const oms_field_t s_envelope_fields[] = {
 static const oms_schema_t s_envelope = {"event", s_envelope_fields, ENVELOPE_FIELDS,
                                         sizeof (oms_event_t)};
 
-static bool s_process_ok (const char *process)
+static bool
+s_process_ok (const char *process)
 {
     if (!*process || strlen (OMS_HEARTBEAT_PREFIX) + strlen (process) > OMS_NAME_MAX)
         return false;
     return strspn (process, "abcdefghijklmnopqrstuvwxyz0123456789._-") == strlen (process);
 }
 
-const oms_event_type_t *oms_event_type (const char *type)
+const oms_event_type_t *
+oms_event_type (const char *type)
 {
     if (!type)
         return NULL;
@@ -153,13 +155,15 @@ const oms_event_type_t *oms_event_type (const char *type)
     return NULL;
 }
 
-static bool s_owned_by (const oms_event_type_t *entry, const char *type, const char *producer)
+static bool
+s_owned_by (const oms_event_type_t *entry, const char *type, const char *producer)
 {
     const char *owner = entry->owner ? entry->owner : type + strlen (OMS_HEARTBEAT_PREFIX);
     return strcmp (owner, producer) == 0;
 }
 
-int oms_event_encode (const oms_event_t *event, msgpack_sbuffer *buffer)
+int
+oms_event_encode (const oms_event_t *event, msgpack_sbuffer *buffer)
 {
     if (!event || !buffer)
         return OMS_E_INVALID;
@@ -189,8 +193,9 @@ int oms_event_encode (const oms_event_t *event, msgpack_sbuffer *buffer)
     return rc;
 }
 
-int oms_event_decode (const uint8_t *data, size_t size, const char *topic, oms_event_t *event,
-                      oms_fault_t *fault)
+int
+oms_event_decode (const uint8_t *data, size_t size, const char *topic, oms_event_t *event,
+                  oms_fault_t *fault)
 {
     memset (event, 0, sizeof *event);
     oms_fault_set (fault, OMS_OK, "");
@@ -235,7 +240,8 @@ leave:
 // ---------------------------------------------------------------------------
 //  Factory
 
-static void s_copy (char *dst, size_t size, const char *src)
+static void
+s_copy (char *dst, size_t size, const char *src)
 {
     size_t len = src ? strnlen (src, size - 1) : 0;
     memcpy (dst, src ? src : "", len);
@@ -243,16 +249,18 @@ static void s_copy (char *dst, size_t size, const char *src)
 }
 #define COPY(dst, src) s_copy (dst, sizeof dst, src)
 
-static void s_start (oms_event_t *event, const char *type)
+static void
+s_start (oms_event_t *event, const char *type)
 {
     memset (event, 0, sizeof *event);
     event->version = OMS_PROTO_VERSION;
     COPY (event->type, type);
 }
 
-void oms_event_order_placed (oms_event_t *event, const char *order_id, const char *customer,
-                             const oms_item_t *items, uint32_t n_items, const char *method,
-                             const char *card_last4)
+void
+oms_event_order_placed (oms_event_t *event, const char *order_id, const char *customer,
+                        const oms_item_t *items, uint32_t n_items, const char *method,
+                        const char *card_last4)
 {
     s_start (event, "order.placed");
     COPY (event->data.order_id, order_id);
@@ -268,8 +276,9 @@ void oms_event_order_placed (oms_event_t *event, const char *order_id, const cha
     COPY (event->data.card_last4, card_last4);
 }
 
-void oms_event_order_confirmed (oms_event_t *event, const char *order_id, const char *customer,
-                                int64_t total_cents)
+void
+oms_event_order_confirmed (oms_event_t *event, const char *order_id, const char *customer,
+                           int64_t total_cents)
 {
     s_start (event, "order.confirmed");
     COPY (event->data.order_id, order_id);
@@ -277,8 +286,9 @@ void oms_event_order_confirmed (oms_event_t *event, const char *order_id, const 
     event->data.amount_cents = total_cents;
 }
 
-void oms_event_order_cancelled (oms_event_t *event, const char *order_id, const char *customer,
-                                const char *reason)
+void
+oms_event_order_cancelled (oms_event_t *event, const char *order_id, const char *customer,
+                           const char *reason)
 {
     s_start (event, "order.cancelled");
     COPY (event->data.order_id, order_id);
@@ -286,8 +296,9 @@ void oms_event_order_cancelled (oms_event_t *event, const char *order_id, const 
     COPY (event->data.reason, reason);
 }
 
-void oms_event_stock_reserved (oms_event_t *event, const char *order_id, const char *customer,
-                               int64_t amount_cents, const char *method, const char *card_last4)
+void
+oms_event_stock_reserved (oms_event_t *event, const char *order_id, const char *customer,
+                          int64_t amount_cents, const char *method, const char *card_last4)
 {
     s_start (event, "stock.reserved");
     COPY (event->data.order_id, order_id);
@@ -297,8 +308,9 @@ void oms_event_stock_reserved (oms_event_t *event, const char *order_id, const c
     COPY (event->data.card_last4, card_last4);
 }
 
-void oms_event_stock_rejected (oms_event_t *event, const char *order_id, const char *customer,
-                               const char *reason)
+void
+oms_event_stock_rejected (oms_event_t *event, const char *order_id, const char *customer,
+                          const char *reason)
 {
     s_start (event, "stock.rejected");
     COPY (event->data.order_id, order_id);
@@ -306,8 +318,9 @@ void oms_event_stock_rejected (oms_event_t *event, const char *order_id, const c
     COPY (event->data.reason, reason);
 }
 
-void oms_event_stock_updated (oms_event_t *event, const char *sku, int64_t available,
-                              int64_t reserved, int64_t sold, int64_t price_cents)
+void
+oms_event_stock_updated (oms_event_t *event, const char *sku, int64_t available, int64_t reserved,
+                         int64_t sold, int64_t price_cents)
 {
     s_start (event, "stock.updated");
     COPY (event->data.sku, sku);
@@ -317,15 +330,17 @@ void oms_event_stock_updated (oms_event_t *event, const char *sku, int64_t avail
     event->data.price_cents = price_cents;
 }
 
-void oms_event_catalog_updated (oms_event_t *event, const char *sku, int64_t price_cents)
+void
+oms_event_catalog_updated (oms_event_t *event, const char *sku, int64_t price_cents)
 {
     s_start (event, "catalog.updated");
     COPY (event->data.sku, sku);
     event->data.price_cents = price_cents;
 }
 
-void oms_event_payment_completed (oms_event_t *event, const char *order_id, const char *customer,
-                                  int64_t amount_cents, const char *method)
+void
+oms_event_payment_completed (oms_event_t *event, const char *order_id, const char *customer,
+                             int64_t amount_cents, const char *method)
 {
     s_start (event, "payment.completed");
     COPY (event->data.order_id, order_id);
@@ -334,8 +349,9 @@ void oms_event_payment_completed (oms_event_t *event, const char *order_id, cons
     COPY (event->data.method, method);
 }
 
-void oms_event_payment_failed (oms_event_t *event, const char *order_id, const char *customer,
-                               const char *method, const char *reason)
+void
+oms_event_payment_failed (oms_event_t *event, const char *order_id, const char *customer,
+                          const char *method, const char *reason)
 {
     s_start (event, "payment.failed");
     COPY (event->data.order_id, order_id);
@@ -344,8 +360,9 @@ void oms_event_payment_failed (oms_event_t *event, const char *order_id, const c
     COPY (event->data.reason, reason);
 }
 
-void oms_event_payment_refunded (oms_event_t *event, const char *order_id, const char *customer,
-                                 int64_t amount_cents, const char *method)
+void
+oms_event_payment_refunded (oms_event_t *event, const char *order_id, const char *customer,
+                            int64_t amount_cents, const char *method)
 {
     s_start (event, "payment.refunded");
     COPY (event->data.order_id, order_id);
@@ -354,8 +371,9 @@ void oms_event_payment_refunded (oms_event_t *event, const char *order_id, const
     COPY (event->data.method, method);
 }
 
-void oms_event_notification_sent (oms_event_t *event, const char *order_id, const char *customer,
-                                  const char *kind, const char *channel, const char *text)
+void
+oms_event_notification_sent (oms_event_t *event, const char *order_id, const char *customer,
+                             const char *kind, const char *channel, const char *text)
 {
     s_start (event, "notification.sent");
     COPY (event->data.order_id, order_id);
@@ -365,7 +383,8 @@ void oms_event_notification_sent (oms_event_t *event, const char *order_id, cons
     COPY (event->data.text, text);
 }
 
-static uint32_t s_copy_heads (oms_head_t *dest, const oms_head_t *source, uint32_t count)
+static uint32_t
+s_copy_heads (oms_head_t *dest, const oms_head_t *source, uint32_t count)
 {
     if (!source)
         return 0;
@@ -378,9 +397,10 @@ static uint32_t s_copy_heads (oms_head_t *dest, const oms_head_t *source, uint32
     return count;
 }
 
-void oms_event_heartbeat (oms_event_t *event, const char *name, const char *instance,
-                          const char *version, uint64_t uptime_ns, const oms_head_t *heads,
-                          uint32_t n_heads, const oms_head_t *positions, uint32_t n_positions)
+void
+oms_event_heartbeat (oms_event_t *event, const char *name, const char *instance,
+                     const char *version, uint64_t uptime_ns, const oms_head_t *heads,
+                     uint32_t n_heads, const oms_head_t *positions, uint32_t n_positions)
 {
     s_start (event, "");
     snprintf (event->type, sizeof event->type, "%s%s", OMS_HEARTBEAT_PREFIX, name ? name : "");

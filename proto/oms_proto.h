@@ -21,45 +21,45 @@
 
 //  Size limits of the wire format. A string limit counts bytes, without the
 //  terminating NUL that the C structs add.
-#define OMS_ID_MAX       64     //  order ids, customer ids, request ids, event ids
-#define OMS_NAME_MAX     32     //  topics, producers, methods, kinds, channels
-#define OMS_SKU_MAX      32
-#define OMS_TEXT_MAX     256    //  reasons, notification texts, errors
-#define OMS_CARD_MAX     19     //  a card number, digits only
-#define OMS_ITEMS_MAX    64     //  lines in one order
-#define OMS_HEADS_MAX    16     //  topics in one heartbeat
-#define OMS_QTY_MAX      1000000
-#define OMS_CENTS_MAX    INT64_C(1000000000000000)  //  10^15 minor units
-#define OMS_MSG_MAX      (1024 * 1024)  //  a body larger than this is refused unread
-#define OMS_DEPTH_MAX    8              //  deeper msgpack nesting is refused unread
+#define OMS_ID_MAX    64 //  order ids, customer ids, request ids, event ids
+#define OMS_NAME_MAX  32 //  topics, producers, methods, kinds, channels
+#define OMS_SKU_MAX   32
+#define OMS_TEXT_MAX  256 //  reasons, notification texts, errors
+#define OMS_CARD_MAX  19  //  a card number, digits only
+#define OMS_ITEMS_MAX 64  //  lines in one order
+#define OMS_HEADS_MAX 16  //  topics in one heartbeat
+#define OMS_QTY_MAX   1000000
+#define OMS_CENTS_MAX INT64_C (1000000000000000) //  10^15 minor units
+#define OMS_MSG_MAX   (1024 * 1024)              //  a body larger than this is refused unread
+#define OMS_DEPTH_MAX 8                          //  deeper msgpack nesting is refused unread
 
 //  One error space for the codec, the store and the runtime; 0 is success.
 typedef enum {
     OMS_OK = 0,
-    OMS_E_MALFORMED = -1,   //  bytes are not msgpack
-    OMS_E_TRUNCATED = -2,   //  msgpack ends before the object does
-    OMS_E_TRAILING = -3,    //  bytes after the object
-    OMS_E_TYPE = -4,        //  a value of the wrong msgpack type
-    OMS_E_MISSING = -5,     //  a required field is absent
-    OMS_E_UNKNOWN = -6,     //  a field the schema does not have
-    OMS_E_DUPLICATE = -7,   //  a field given twice
-    OMS_E_TOO_LONG = -8,    //  a string over its limit
-    OMS_E_TOO_MANY = -9,    //  an array or map over its limit
-    OMS_E_RANGE = -10,      //  an integer outside its range
-    OMS_E_INVALID = -11,    //  a string with characters its field does not allow
-    OMS_E_VERSION = -12,    //  unsupported schema version
-    OMS_E_TOPIC = -13,      //  unknown event type, or type and topic frame disagree
-    OMS_E_FRAMES = -14,     //  wrong number of frames
-    OMS_E_TOO_BIG = -15,    //  message over OMS_MSG_MAX
-    OMS_E_DEPTH = -16,      //  nesting deeper than OMS_DEPTH_MAX
-    OMS_E_NOTFOUND = -17,   //  no such record
-    OMS_E_STORE = -18,      //  the store failed (LMDB error, logged with detail)
-    OMS_E_FULL = -19,       //  the store's map is full
-    OMS_E_REJECTED = -20,   //  a command refused for a reason given to the caller
+    OMS_E_MALFORMED = -1, //  bytes are not msgpack
+    OMS_E_TRUNCATED = -2, //  msgpack ends before the object does
+    OMS_E_TRAILING = -3,  //  bytes after the object
+    OMS_E_TYPE = -4,      //  a value of the wrong msgpack type
+    OMS_E_MISSING = -5,   //  a required field is absent
+    OMS_E_UNKNOWN = -6,   //  a field the schema does not have
+    OMS_E_DUPLICATE = -7, //  a field given twice
+    OMS_E_TOO_LONG = -8,  //  a string over its limit
+    OMS_E_TOO_MANY = -9,  //  an array or map over its limit
+    OMS_E_RANGE = -10,    //  an integer outside its range
+    OMS_E_INVALID = -11,  //  a string with characters its field does not allow
+    OMS_E_VERSION = -12,  //  unsupported schema version
+    OMS_E_TOPIC = -13,    //  unknown event type, or type and topic frame disagree
+    OMS_E_FRAMES = -14,   //  wrong number of frames
+    OMS_E_TOO_BIG = -15,  //  message over OMS_MSG_MAX
+    OMS_E_DEPTH = -16,    //  nesting deeper than OMS_DEPTH_MAX
+    OMS_E_NOTFOUND = -17, //  no such record
+    OMS_E_STORE = -18,    //  the store failed (LMDB error, logged with detail)
+    OMS_E_FULL = -19,     //  the store's map is full
+    OMS_E_REJECTED = -20, //  a command refused for a reason given to the caller
     OMS_E_NOMEM = -21,
-    OMS_E_GONE = -22,       //  replay asked for events past retention
-    OMS_E_DENIED = -23,     //  not allowed for this peer
-    OMS_E_LIMIT = -24,      //  a configured limit was exceeded
+    OMS_E_GONE = -22,   //  replay asked for events past retention
+    OMS_E_DENIED = -23, //  not allowed for this peer
+    OMS_E_LIMIT = -24,  //  a configured limit was exceeded
     OMS_E_TIMEOUT = -25,
     OMS_E_LAST = -26
 } oms_error_t;
@@ -84,24 +84,24 @@ const char *oms_fault_str (const oms_fault_t *fault, char *buf, size_t size);
 //  Schema: a msgpack map described as data
 
 typedef enum {
-    OMS_T_STR,      //  char[max + 1], NUL terminated; allowed chars per `chars`
-    OMS_T_UINT,     //  uint64_t, in [min, max]
-    OMS_T_INT,      //  int64_t, in [min, max]
-    OMS_T_BOOL,     //  bool
-    OMS_T_ITEMS,    //  oms_item_t[max] with its count in the uint32_t at count_offset
-    OMS_T_HEADS,    //  oms_head_t[max] with its count in the uint32_t at count_offset
-    OMS_T_BIN,      //  oms_bin_t: a borrowed view into the decoded buffer
-    OMS_T_MAP       //  a nested record described by the field's `schema`; with
-                    //  schema NULL the decoder only checks that it is a map
-                    //  (the event envelope's "data", whose schema is per type)
+    OMS_T_STR,   //  char[max + 1], NUL terminated; allowed chars per `chars`
+    OMS_T_UINT,  //  uint64_t, in [min, max]
+    OMS_T_INT,   //  int64_t, in [min, max]
+    OMS_T_BOOL,  //  bool
+    OMS_T_ITEMS, //  oms_item_t[max] with its count in the uint32_t at count_offset
+    OMS_T_HEADS, //  oms_head_t[max] with its count in the uint32_t at count_offset
+    OMS_T_BIN,   //  oms_bin_t: a borrowed view into the decoded buffer
+    OMS_T_MAP    //  a nested record described by the field's `schema`; with
+                 //  schema NULL the decoder only checks that it is a map
+                 //  (the event envelope's "data", whose schema is per type)
 } oms_type_t;
 
 //  Characters a string field allows.
 typedef enum {
-    OMS_C_ANY = 0,  //  any UTF-8 bytes except NUL
-    OMS_C_ID,       //  [A-Za-z0-9._:@/-], non-empty
-    OMS_C_NAME,     //  [a-z0-9._-], non-empty
-    OMS_C_DIGITS    //  [0-9], non-empty
+    OMS_C_ANY = 0, //  any UTF-8 bytes except NUL
+    OMS_C_ID,      //  [A-Za-z0-9._:@/-], non-empty
+    OMS_C_NAME,    //  [a-z0-9._-], non-empty
+    OMS_C_DIGITS   //  [0-9], non-empty
 } oms_chars_t;
 
 typedef struct oms_schema_s oms_schema_t;
@@ -109,23 +109,23 @@ typedef struct oms_schema_s oms_schema_t;
 typedef struct {
     const char *key;
     oms_type_t type;
-    size_t offset;          //  offsetof the value in the target struct
+    size_t offset; //  offsetof the value in the target struct
     bool required;
-    oms_chars_t chars;      //  OMS_T_STR only
-    int64_t min;            //  integers: smallest allowed value;
-                            //  arrays: fewest elements when present
-    uint64_t max;           //  strings and bin: max bytes; integers: largest
-                            //  value; arrays: max elements
-    size_t count_offset;    //  arrays: offsetof their uint32_t count
-    const oms_schema_t *schema;     //  OMS_T_MAP: the nested record's schema
+    oms_chars_t chars;          //  OMS_T_STR only
+    int64_t min;                //  integers: smallest allowed value;
+                                //  arrays: fewest elements when present
+    uint64_t max;               //  strings and bin: max bytes; integers: largest
+                                //  value; arrays: max elements
+    size_t count_offset;        //  arrays: offsetof their uint32_t count
+    const oms_schema_t *schema; //  OMS_T_MAP: the nested record's schema
 } oms_field_t;
 
 struct oms_schema_s {
-    const char *name;           //  for error messages, e.g. "order.placed"
+    const char *name; //  for error messages, e.g. "order.placed"
     const oms_field_t *fields;
-    size_t n_fields;            //  at most 64
-    size_t size;                //  sizeof the record, zeroed whole before a
-                                //  decode; 0 zeroes only the listed fields
+    size_t n_fields; //  at most 64
+    size_t size;     //  sizeof the record, zeroed whole before a
+                     //  decode; 0 zeroes only the listed fields
 };
 
 typedef struct {
@@ -136,19 +136,29 @@ typedef struct {
 //  Field table entries for a record type T whose member is named like its
 //  key, e.g. OMS_STR (order_t, customer, OMS_C_ID, OMS_ID_MAX, true).
 #define OMS_STR(T, name, chars_, max_, required_)                                                  \
-    {.key = #name, .type = OMS_T_STR, .offset = offsetof (T, name), .required = (required_),       \
-     .chars = (chars_), .max = (max_)}
+    {                                                                                              \
+        .key = #name, .type = OMS_T_STR, .offset = offsetof (T, name), .required = (required_),    \
+        .chars = (chars_), .max = (max_)                                                           \
+    }
 #define OMS_INT(T, name, min_, max_, required_)                                                    \
-    {.key = #name, .type = OMS_T_INT, .offset = offsetof (T, name), .required = (required_),       \
-     .min = (min_), .max = (max_)}
+    {                                                                                              \
+        .key = #name, .type = OMS_T_INT, .offset = offsetof (T, name), .required = (required_),    \
+        .min = (min_), .max = (max_)                                                               \
+    }
 #define OMS_UINT(T, name, min_, max_, required_)                                                   \
-    {.key = #name, .type = OMS_T_UINT, .offset = offsetof (T, name), .required = (required_),      \
-     .min = (min_), .max = (max_)}
+    {                                                                                              \
+        .key = #name, .type = OMS_T_UINT, .offset = offsetof (T, name), .required = (required_),   \
+        .min = (min_), .max = (max_)                                                               \
+    }
 #define OMS_ITEMS(T, name, count, min_, required_)                                                 \
-    {.key = #name, .type = OMS_T_ITEMS, .offset = offsetof (T, name), .required = (required_),     \
-     .min = (min_), .max = OMS_ITEMS_MAX, .count_offset = offsetof (T, count)}
+    {                                                                                              \
+        .key = #name, .type = OMS_T_ITEMS, .offset = offsetof (T, name), .required = (required_),  \
+        .min = (min_), .max = OMS_ITEMS_MAX, .count_offset = offsetof (T, count)                   \
+    }
 #define OMS_SCHEMA(T, name, fields)                                                                \
-    {name, fields, sizeof fields / sizeof fields[0], sizeof (T)}
+    {                                                                                              \
+        name, fields, sizeof fields / sizeof fields[0], sizeof (T)                                 \
+    }
 
 //  Encodes the fields of `record` listed in `schema`, in schema order, as one
 //  msgpack map. Optional strings that are empty, optional integers and bools
@@ -216,21 +226,21 @@ typedef struct {
     char instance[OMS_ID_MAX + 1];
     char version[OMS_NAME_MAX + 1];
     uint64_t uptime_ns;
-    oms_head_t heads[OMS_HEADS_MAX];        //  newest seq of each type it publishes
+    oms_head_t heads[OMS_HEADS_MAX]; //  newest seq of each type it publishes
     uint32_t n_heads;
-    oms_head_t positions[OMS_HEADS_MAX];    //  last applied seq of each type it follows
+    oms_head_t positions[OMS_HEADS_MAX]; //  last applied seq of each type it follows
     uint32_t n_positions;
 } oms_body_t;
 
 typedef struct {
-    uint64_t version;                       //  OMS_PROTO_VERSION
-    char id[OMS_ID_MAX + 1];                //  "<producer>/<type>/<seq>"
-    char type[OMS_NAME_MAX + 1];            //  equals the topic frame
-    char producer[OMS_NAME_MAX + 1];        //  the service that owns the type
-    uint64_t seq;                           //  per producer and type, dense from 1
-    uint64_t ts_ns;                         //  nanoseconds since the epoch
-    char correlation_id[OMS_ID_MAX + 1];    //  the order id, "" if none
-    char causation_id[OMS_ID_MAX + 1];      //  id of the event that caused it, "" if none
+    uint64_t version;                    //  OMS_PROTO_VERSION
+    char id[OMS_ID_MAX + 1];             //  "<producer>/<type>/<seq>"
+    char type[OMS_NAME_MAX + 1];         //  equals the topic frame
+    char producer[OMS_NAME_MAX + 1];     //  the service that owns the type
+    uint64_t seq;                        //  per producer and type, dense from 1
+    uint64_t ts_ns;                      //  nanoseconds since the epoch
+    char correlation_id[OMS_ID_MAX + 1]; //  the order id, "" if none
+    char causation_id[OMS_ID_MAX + 1];   //  id of the event that caused it, "" if none
     oms_body_t data;
 } oms_event_t;
 
@@ -241,8 +251,8 @@ typedef struct {
 typedef struct {
     const char *type;
     const char *owner;
-    const oms_schema_t *schema;     //  of the "data" map
-    bool durable;                   //  false only for heartbeats
+    const oms_schema_t *schema; //  of the "data" map
+    bool durable;               //  false only for heartbeats
 } oms_event_type_t;
 
 //  The table entry of `type`; NULL when `type` is not an event type.
@@ -308,14 +318,14 @@ typedef struct {
     char card[OMS_CARD_MAX + 1];
     char sku[OMS_SKU_MAX + 1];
     int64_t qty;
-    int64_t price_cents;            //  0 when not given
+    int64_t price_cents; //  0 when not given
     int64_t amount_cents;
     char channel[OMS_NAME_MAX + 1];
     char topic[OMS_NAME_MAX + 1];
     uint64_t from;
     uint64_t max;
     uint64_t seq;
-    uint64_t id;                    //  a dead letter
+    uint64_t id; //  a dead letter
 } oms_request_t;
 
 typedef struct {
@@ -337,10 +347,10 @@ int oms_request_decode (const uint8_t *data, size_t size, oms_request_t *req, om
 //  {"ok": false, "error", "code", "topic"?}.
 typedef struct {
     bool ok;
-    char topic[OMS_NAME_MAX + 1];       //  "" when a refusal names none
+    char topic[OMS_NAME_MAX + 1]; //  "" when a refusal names none
     char error[OMS_TEXT_MAX + 1];
     uint64_t start, first, head;
-    const msgpack_object *events;       //  n_events bins, borrowed from `result`
+    const msgpack_object *events; //  n_events bins, borrowed from `result`
     uint32_t n_events;
 } oms_replay_answer_t;
 

@@ -56,7 +56,8 @@ static const oms_schema_t s_head_schema = {"head", s_head_fields, 2, sizeof (oms
 // ---------------------------------------------------------------------------
 //  Raw structure check
 
-static uint64_t s_be (const uint8_t *p, size_t n)
+static uint64_t
+s_be (const uint8_t *p, size_t n)
 {
     uint64_t value = 0;
     for (size_t i = 0; i < n; i++)
@@ -64,7 +65,8 @@ static uint64_t s_be (const uint8_t *p, size_t n)
     return value;
 }
 
-int oms_msgpack_check (const uint8_t *data, size_t size)
+int
+oms_msgpack_check (const uint8_t *data, size_t size)
 {
     //  open[d] counts the objects still expected in the d-th open container
     uint64_t open[OMS_DEPTH_MAX];
@@ -86,11 +88,13 @@ int oms_msgpack_check (const uint8_t *data, size_t size)
             ; //  fixint, nil, bool
         else if (b <= 0x8f) {
             container = true;
-            count = 2 * (uint64_t)(b & 0x0f);
-        } else if (b <= 0x9f) {
+            count = 2 * (uint64_t) (b & 0x0f);
+        }
+        else if (b <= 0x9f) {
             container = true;
             count = b & 0x0f;
-        } else if (b <= 0xbf)
+        }
+        else if (b <= 0xbf)
             payload = b & 0x1f;
         else
             switch (b) {
@@ -99,12 +103,12 @@ int oms_msgpack_check (const uint8_t *data, size_t size)
             case 0xc4:
             case 0xc5:
             case 0xc6: //  bin 8/16/32
-                len_size = (size_t)1 << (b - 0xc4);
+                len_size = (size_t) 1 << (b - 0xc4);
                 break;
             case 0xc7:
             case 0xc8:
             case 0xc9: //  ext 8/16/32: length, type, data
-                len_size = (size_t)1 << (b - 0xc7);
+                len_size = (size_t) 1 << (b - 0xc7);
                 payload = 1;
                 break;
             case 0xca:
@@ -117,33 +121,33 @@ int oms_msgpack_check (const uint8_t *data, size_t size)
             case 0xcd:
             case 0xce:
             case 0xcf: //  uint 8..64
-                payload = (uint64_t)1 << (b - 0xcc);
+                payload = (uint64_t) 1 << (b - 0xcc);
                 break;
             case 0xd0:
             case 0xd1:
             case 0xd2:
             case 0xd3: //  int 8..64
-                payload = (uint64_t)1 << (b - 0xd0);
+                payload = (uint64_t) 1 << (b - 0xd0);
                 break;
             case 0xd4:
             case 0xd5:
             case 0xd6:
             case 0xd7:
             case 0xd8: //  fixext
-                payload = 1 + ((uint64_t)1 << (b - 0xd4));
+                payload = 1 + ((uint64_t) 1 << (b - 0xd4));
                 break;
             case 0xd9:
             case 0xda:
             case 0xdb: //  str 8/16/32
-                len_size = (size_t)1 << (b - 0xd9);
+                len_size = (size_t) 1 << (b - 0xd9);
                 break;
             case 0xdc:
             case 0xdd: //  array 16/32
-                len_size = (size_t)2 << (b - 0xdc);
+                len_size = (size_t) 2 << (b - 0xdc);
                 container = true;
                 break;
             default: //  0xde, 0xdf: map 16/32
-                len_size = (size_t)2 << (b - 0xde);
+                len_size = (size_t) 2 << (b - 0xde);
                 container = true;
                 break;
             }
@@ -162,7 +166,7 @@ int oms_msgpack_check (const uint8_t *data, size_t size)
         }
         if (payload > size - pos)
             return OMS_E_TRUNCATED;
-        pos += (size_t)payload;
+        pos += (size_t) payload;
 
         if (container) {
             if (depth == OMS_DEPTH_MAX)
@@ -185,8 +189,8 @@ int oms_msgpack_check (const uint8_t *data, size_t size)
     return pos == size ? OMS_OK : OMS_E_TRAILING;
 }
 
-int oms_msgpack_parse (const uint8_t *data, size_t size, msgpack_unpacked *result,
-                       oms_fault_t *fault)
+int
+oms_msgpack_parse (const uint8_t *data, size_t size, msgpack_unpacked *result, oms_fault_t *fault)
 {
     assert (result);
     msgpack_unpacked_init (result);
@@ -195,7 +199,7 @@ int oms_msgpack_parse (const uint8_t *data, size_t size, msgpack_unpacked *resul
         return oms_fault_set (fault, rc, "");
 
     size_t offset = 0;
-    switch (msgpack_unpack_next (result, (const char *)data, size, &offset)) {
+    switch (msgpack_unpack_next (result, (const char *) data, size, &offset)) {
     case MSGPACK_UNPACK_SUCCESS:
         break;
     case MSGPACK_UNPACK_NOMEM_ERROR:
@@ -212,7 +216,8 @@ int oms_msgpack_parse (const uint8_t *data, size_t size, msgpack_unpacked *resul
     return OMS_OK;
 }
 
-const msgpack_object *oms_msgpack_get (const msgpack_object *map, const char *key)
+const msgpack_object *
+oms_msgpack_get (const msgpack_object *map, const char *key)
 {
     if (!map || map->type != MSGPACK_OBJECT_MAP || !key)
         return NULL;
@@ -229,7 +234,8 @@ const msgpack_object *oms_msgpack_get (const msgpack_object *map, const char *ke
 // ---------------------------------------------------------------------------
 //  Rules shared by decode and encode
 
-static bool s_char_ok (oms_chars_t chars, uint8_t c)
+static bool
+s_char_ok (oms_chars_t chars, uint8_t c)
 {
     if (c == 0)
         return false;
@@ -246,12 +252,13 @@ static bool s_char_ok (oms_chars_t chars, uint8_t c)
     }
 }
 
-static int s_check_str (const oms_field_t *f, const char *s, size_t len)
+static int
+s_check_str (const oms_field_t *f, const char *s, size_t len)
 {
     if (len > f->max)
         return OMS_E_TOO_LONG;
     for (size_t i = 0; i < len; i++)
-        if (!s_char_ok (f->chars, (uint8_t)s[i]))
+        if (!s_char_ok (f->chars, (uint8_t) s[i]))
             return OMS_E_INVALID;
     //  Only an optional field may be empty, and then it means absent; free
     //  text may always be empty.
@@ -260,33 +267,38 @@ static int s_check_str (const oms_field_t *f, const char *s, size_t len)
     return OMS_OK;
 }
 
-static bool s_int_ok (const oms_field_t *f, int64_t value)
+static bool
+s_int_ok (const oms_field_t *f, int64_t value)
 {
-    return value >= f->min && (value < 0 || (uint64_t)value <= f->max);
+    return value >= f->min && (value < 0 || (uint64_t) value <= f->max);
 }
 
-static bool s_uint_ok (const oms_field_t *f, uint64_t value)
+static bool
+s_uint_ok (const oms_field_t *f, uint64_t value)
 {
-    return (f->min <= 0 || value >= (uint64_t)f->min) && value <= f->max;
+    return (f->min <= 0 || value >= (uint64_t) f->min) && value <= f->max;
 }
 
-static const oms_schema_t *s_element_schema (const oms_field_t *f)
+static const oms_schema_t *
+s_element_schema (const oms_field_t *f)
 {
     return f->type == OMS_T_ITEMS ? &s_item_schema : &s_head_schema;
 }
 
 //  Appends ".key" or "[index]" to a path; truncation only shortens messages.
-static void s_path_key (char *out, size_t size, const char *path, const char *key, size_t len)
+static void
+s_path_key (char *out, size_t size, const char *path, const char *key, size_t len)
 {
     int n = snprintf (out, size, "%s%s", path, *path ? "." : "");
-    for (size_t i = 0; i < len && n >= 0 && (size_t)n + 1 < size; i++) {
-        uint8_t c = (uint8_t)key[i];
-        out[n++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+    for (size_t i = 0; i < len && n >= 0 && (size_t) n + 1 < size; i++) {
+        uint8_t c = (uint8_t) key[i];
+        out[n++] = c >= 0x20 && c < 0x7f ? (char) c : '?';
         out[n] = 0;
     }
 }
 
-static void s_path_index (char *out, size_t size, const char *path, size_t index)
+static void
+s_path_index (char *out, size_t size, const char *path, size_t index)
 {
     if (snprintf (out, size, "%s[%zu]", path, index) < 0)
         *out = 0;
@@ -300,8 +312,9 @@ static int s_unpack (const oms_schema_t *schema, const msgpack_object *map, char
 
 //  `path` is NULL on the fast pass, which names no field: building names
 //  costs more than decoding, and only a failure needs them.
-static int s_unpack_value (const oms_field_t *f, const msgpack_object *o, char *record,
-                           const char *path, oms_fault_t *fault)
+static int
+s_unpack_value (const oms_field_t *f, const msgpack_object *o, char *record, const char *path,
+                oms_fault_t *fault)
 {
     void *at = record + f->offset;
     switch (f->type) {
@@ -312,7 +325,7 @@ static int s_unpack_value (const oms_field_t *f, const msgpack_object *o, char *
         if (rc)
             return oms_fault_set (fault, rc, path);
         memcpy (at, o->via.str.ptr, o->via.str.size);
-        ((char *)at)[o->via.str.size] = 0;
+        ((char *) at)[o->via.str.size] = 0;
         return OMS_OK;
     }
     case OMS_T_UINT: {
@@ -320,7 +333,7 @@ static int s_unpack_value (const oms_field_t *f, const msgpack_object *o, char *
             return oms_fault_set (fault, OMS_E_TYPE, path);
         if (!s_uint_ok (f, o->via.u64))
             return oms_fault_set (fault, OMS_E_RANGE, path);
-        *(uint64_t *)at = o->via.u64;
+        *(uint64_t *) at = o->via.u64;
         return OMS_OK;
     }
     case OMS_T_INT: {
@@ -332,24 +345,24 @@ static int s_unpack_value (const oms_field_t *f, const msgpack_object *o, char *
         else if (o->via.u64 > INT64_MAX)
             return oms_fault_set (fault, OMS_E_RANGE, path);
         else
-            value = (int64_t)o->via.u64;
+            value = (int64_t) o->via.u64;
         if (!s_int_ok (f, value))
             return oms_fault_set (fault, OMS_E_RANGE, path);
-        *(int64_t *)at = value;
+        *(int64_t *) at = value;
         return OMS_OK;
     }
     case OMS_T_BOOL:
         if (o->type != MSGPACK_OBJECT_BOOLEAN)
             return oms_fault_set (fault, OMS_E_TYPE, path);
-        *(bool *)at = o->via.boolean;
+        *(bool *) at = o->via.boolean;
         return OMS_OK;
     case OMS_T_BIN:
         if (o->type != MSGPACK_OBJECT_BIN)
             return oms_fault_set (fault, OMS_E_TYPE, path);
         if (o->via.bin.size > f->max)
             return oms_fault_set (fault, OMS_E_TOO_LONG, path);
-        ((oms_bin_t *)at)->data = (const uint8_t *)o->via.bin.ptr;
-        ((oms_bin_t *)at)->size = o->via.bin.size;
+        ((oms_bin_t *) at)->data = (const uint8_t *) o->via.bin.ptr;
+        ((oms_bin_t *) at)->size = o->via.bin.size;
         return OMS_OK;
     case OMS_T_MAP:
         if (o->type != MSGPACK_OBJECT_MAP)
@@ -364,26 +377,27 @@ static int s_unpack_value (const oms_field_t *f, const msgpack_object *o, char *
         uint32_t n = o->via.array.size;
         if (n > f->max)
             return oms_fault_set (fault, OMS_E_TOO_MANY, path);
-        if (f->min > 0 && n < (uint64_t)f->min)
+        if (f->min > 0 && n < (uint64_t) f->min)
             return oms_fault_set (fault, OMS_E_RANGE, path);
         const oms_schema_t *element = s_element_schema (f);
         for (uint32_t i = 0; i < n; i++) {
             char element_path[sizeof fault->field];
             if (path)
                 s_path_index (element_path, sizeof element_path, path, i);
-            int rc = s_unpack (element, &o->via.array.ptr[i], (char *)at + i * element->size,
+            int rc = s_unpack (element, &o->via.array.ptr[i], (char *) at + i * element->size,
                                path ? element_path : NULL, fault);
             if (rc)
                 return rc;
         }
-        *(uint32_t *)(record + f->count_offset) = n;
+        *(uint32_t *) (record + f->count_offset) = n;
         return OMS_OK;
     }
     }
     return oms_fault_set (fault, OMS_E_TYPE, path);
 }
 
-static size_t s_field_size (const oms_field_t *f)
+static size_t
+s_field_size (const oms_field_t *f)
 {
     switch (f->type) {
     case OMS_T_STR:
@@ -405,7 +419,8 @@ static size_t s_field_size (const oms_field_t *f)
     return 0;
 }
 
-static void s_zero (const oms_schema_t *schema, char *record)
+static void
+s_zero (const oms_schema_t *schema, char *record)
 {
     if (schema->size) {
         memset (record, 0, schema->size);
@@ -421,8 +436,9 @@ static void s_zero (const oms_schema_t *schema, char *record)
 
 //  Decodes without zeroing: the caller zeroed the whole record, nested
 //  records and array elements included.
-static int s_unpack (const oms_schema_t *schema, const msgpack_object *map, char *record,
-                     const char *path, oms_fault_t *fault)
+static int
+s_unpack (const oms_schema_t *schema, const msgpack_object *map, char *record, const char *path,
+          oms_fault_t *fault)
 {
     if (!map || map->type != MSGPACK_OBJECT_MAP)
         return oms_fault_set (fault, OMS_E_TYPE, path);
@@ -444,17 +460,17 @@ static int s_unpack (const oms_schema_t *schema, const msgpack_object *map, char
             index++;
         if (index == schema->n_fields)
             return oms_fault_set (fault, OMS_E_UNKNOWN, named);
-        if (seen & ((uint64_t)1 << index))
+        if (seen & ((uint64_t) 1 << index))
             return oms_fault_set (fault, OMS_E_DUPLICATE, named);
-        seen |= (uint64_t)1 << index;
+        seen |= (uint64_t) 1 << index;
 
-        int rc = s_unpack_value (&schema->fields[index], &map->via.map.ptr[i].val, record, named,
-                                 fault);
+        int rc =
+            s_unpack_value (&schema->fields[index], &map->via.map.ptr[i].val, record, named, fault);
         if (rc)
             return rc;
     }
     for (size_t i = 0; i < schema->n_fields; i++)
-        if (schema->fields[i].required && !(seen & ((uint64_t)1 << i))) {
+        if (schema->fields[i].required && !(seen & ((uint64_t) 1 << i))) {
             char field_path[sizeof fault->field];
             const char *key = schema->fields[i].key;
             if (path)
@@ -464,8 +480,9 @@ static int s_unpack (const oms_schema_t *schema, const msgpack_object *map, char
     return OMS_OK;
 }
 
-int oms_schema_unpack (const oms_schema_t *schema, const msgpack_object *map, void *record,
-                       const char *path, oms_fault_t *fault)
+int
+oms_schema_unpack (const oms_schema_t *schema, const msgpack_object *map, void *record,
+                   const char *path, oms_fault_t *fault)
 {
     assert (schema && record);
     assert (schema->n_fields <= SCHEMA_FIELDS_MAX);
@@ -484,32 +501,34 @@ int oms_schema_unpack (const oms_schema_t *schema, const msgpack_object *map, vo
 //  Encode
 
 //  Whether pack leaves the field out: an optional field at its zero value.
-static bool s_omitted (const oms_field_t *f, const char *record)
+static bool
+s_omitted (const oms_field_t *f, const char *record)
 {
     if (f->required)
         return false;
     const void *at = record + f->offset;
     switch (f->type) {
     case OMS_T_STR:
-        return *(const char *)at == 0;
+        return *(const char *) at == 0;
     case OMS_T_UINT:
-        return *(const uint64_t *)at == 0;
+        return *(const uint64_t *) at == 0;
     case OMS_T_INT:
-        return *(const int64_t *)at == 0;
+        return *(const int64_t *) at == 0;
     case OMS_T_BOOL:
-        return !*(const bool *)at;
+        return !*(const bool *) at;
     case OMS_T_BIN:
-        return ((const oms_bin_t *)at)->size == 0;
+        return ((const oms_bin_t *) at)->size == 0;
     case OMS_T_MAP:
         return false;
     case OMS_T_ITEMS:
     case OMS_T_HEADS:
-        return *(const uint32_t *)(record + f->count_offset) == 0;
+        return *(const uint32_t *) (record + f->count_offset) == 0;
     }
     return false;
 }
 
-static int s_validate (const oms_schema_t *schema, const char *record)
+static int
+s_validate (const oms_schema_t *schema, const char *record)
 {
     for (size_t i = 0; i < schema->n_fields; i++) {
         const oms_field_t *f = &schema->fields[i];
@@ -524,10 +543,10 @@ static int s_validate (const oms_schema_t *schema, const char *record)
             break;
         }
         case OMS_T_UINT:
-            rc = s_uint_ok (f, *(const uint64_t *)at) ? OMS_OK : OMS_E_RANGE;
+            rc = s_uint_ok (f, *(const uint64_t *) at) ? OMS_OK : OMS_E_RANGE;
             break;
         case OMS_T_INT:
-            rc = s_int_ok (f, *(const int64_t *)at) ? OMS_OK : OMS_E_RANGE;
+            rc = s_int_ok (f, *(const int64_t *) at) ? OMS_OK : OMS_E_RANGE;
             break;
         case OMS_T_BOOL:
             break;
@@ -544,14 +563,14 @@ static int s_validate (const oms_schema_t *schema, const char *record)
             break;
         case OMS_T_ITEMS:
         case OMS_T_HEADS: {
-            uint32_t n = *(const uint32_t *)(record + f->count_offset);
+            uint32_t n = *(const uint32_t *) (record + f->count_offset);
             const oms_schema_t *element = s_element_schema (f);
             if (n > f->max)
                 rc = OMS_E_TOO_MANY;
-            else if (f->min > 0 && n < (uint64_t)f->min)
+            else if (f->min > 0 && n < (uint64_t) f->min)
                 rc = OMS_E_RANGE;
             for (uint32_t j = 0; j < n && rc == OMS_OK; j++)
-                rc = s_validate (element, (const char *)at + j * element->size);
+                rc = s_validate (element, (const char *) at + j * element->size);
             break;
         }
         }
@@ -561,7 +580,8 @@ static int s_validate (const oms_schema_t *schema, const char *record)
     return OMS_OK;
 }
 
-static int s_pack (const oms_schema_t *schema, const char *record, msgpack_packer *pk)
+static int
+s_pack (const oms_schema_t *schema, const char *record, msgpack_packer *pk)
 {
     size_t n = 0;
     for (size_t i = 0; i < schema->n_fields; i++)
@@ -581,13 +601,13 @@ static int s_pack (const oms_schema_t *schema, const char *record, msgpack_packe
             rc = msgpack_pack_str_with_body (pk, at, strlen (at));
             break;
         case OMS_T_UINT:
-            rc = msgpack_pack_uint64 (pk, *(const uint64_t *)at);
+            rc = msgpack_pack_uint64 (pk, *(const uint64_t *) at);
             break;
         case OMS_T_INT:
-            rc = msgpack_pack_int64 (pk, *(const int64_t *)at);
+            rc = msgpack_pack_int64 (pk, *(const int64_t *) at);
             break;
         case OMS_T_BOOL:
-            rc = *(const bool *)at ? msgpack_pack_true (pk) : msgpack_pack_false (pk);
+            rc = *(const bool *) at ? msgpack_pack_true (pk) : msgpack_pack_false (pk);
             break;
         case OMS_T_BIN: {
             const oms_bin_t *bin = at;
@@ -601,11 +621,11 @@ static int s_pack (const oms_schema_t *schema, const char *record, msgpack_packe
             break;
         case OMS_T_ITEMS:
         case OMS_T_HEADS: {
-            uint32_t count = *(const uint32_t *)(record + f->count_offset);
+            uint32_t count = *(const uint32_t *) (record + f->count_offset);
             const oms_schema_t *element = s_element_schema (f);
             rc = msgpack_pack_array (pk, count);
             for (uint32_t j = 0; j < count && rc == 0; j++)
-                rc = s_pack (element, (const char *)at + j * element->size, pk);
+                rc = s_pack (element, (const char *) at + j * element->size, pk);
             break;
         }
         }
@@ -613,7 +633,8 @@ static int s_pack (const oms_schema_t *schema, const char *record, msgpack_packe
     return rc ? OMS_E_NOMEM : OMS_OK;
 }
 
-int oms_schema_pack (const oms_schema_t *schema, const void *record, msgpack_packer *pk)
+int
+oms_schema_pack (const oms_schema_t *schema, const void *record, msgpack_packer *pk)
 {
     assert (schema && record && pk);
     int rc = s_validate (schema, record);

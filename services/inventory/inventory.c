@@ -65,8 +65,8 @@ s_sku_save (oms_ctx_t *ctx, const sku_t *record)
     if (rc)
         return rc;
     oms_event_t event;
-    oms_event_stock_updated (&event, record->sku, record->available, record->reserved,
-                             record->sold, record->price_cents);
+    oms_event_stock_updated (&event, record->sku, record->available, record->reserved, record->sold,
+                             record->price_cents);
     return oms_ctx_emit (ctx, &event);
 }
 
@@ -96,7 +96,7 @@ s_move (oms_ctx_t *ctx, const reservation_t *held, move_t move)
         if (rc)
             return rc;
         int64_t qty = held->items[i].qty;
-        int64_t *from = move == TO_RESERVED                                      ? &sku.available
+        int64_t *from = move == TO_RESERVED                                         ? &sku.available
                         : move == RESERVED_TO_SOLD || move == RESERVED_TO_AVAILABLE ? &sku.reserved
                                                                                     : &sku.sold;
         int64_t *to = move == TO_RESERVED        ? &sku.reserved
@@ -184,7 +184,7 @@ s_on_order_placed (oms_ctx_t *ctx, const oms_event_t *event)
     static reservation_t held;
     int rc = s_reservation_load (ctx, event->data.order_id, &held);
     if (rc != OMS_E_NOTFOUND)
-        return rc;      //  already decided, or void: cancelled before it arrived
+        return rc; //  already decided, or void: cancelled before it arrived
     memset (&held, 0, sizeof held);
     snprintf (held.order_id, sizeof held.order_id, "%s", event->data.order_id);
 
@@ -200,7 +200,7 @@ s_on_order_placed (oms_ctx_t *ctx, const oms_event_t *event)
         }
         if (rc)
             return rc;
-        int64_t wanted = 0;     //  the same SKU on several lines counts once in total
+        int64_t wanted = 0; //  the same SKU on several lines counts once in total
         for (uint32_t j = 0; j < event->data.n_items; j++)
             if (strcmp (event->data.items[j].sku, item->sku) == 0)
                 wanted += event->data.items[j].qty;
@@ -271,17 +271,16 @@ s_on_order_cancelled (oms_ctx_t *ctx, const oms_event_t *event)
 
 static const char *const s_dbs[] = {"skus", "reservations", NULL};
 
-static const oms_subscription_t s_subscriptions[] = {
-    {"order.placed", s_on_order_placed},
-    {"order.confirmed", s_on_order_confirmed},
-    {"order.cancelled", s_on_order_cancelled},
-    {NULL, NULL}};
+static const oms_subscription_t s_subscriptions[] = {{"order.placed", s_on_order_placed},
+                                                     {"order.confirmed", s_on_order_confirmed},
+                                                     {"order.cancelled", s_on_order_cancelled},
+                                                     {NULL, NULL}};
 
 static const oms_command_def_t s_commands[] = {
     {"stock.set", s_stock_set}, {"stock.get", s_stock_get}, {NULL, NULL}};
 
-static const oms_service_def_t s_inventory_service = {
-    "inventory", s_dbs, s_subscriptions, s_commands, NULL};
+static const oms_service_def_t s_inventory_service = {"inventory", s_dbs, s_subscriptions,
+                                                      s_commands, NULL};
 
 int
 main (int argc, char *argv[])

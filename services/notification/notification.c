@@ -56,7 +56,7 @@ s_notify (oms_ctx_t *ctx, const oms_event_t *event, const char *kind, const char
     oms_val_t value;
     int rc = oms_txn_get (txn, oms_ctx_db (ctx, "notifications"), key, length, &value);
     if (rc != OMS_E_NOTFOUND)
-        return rc;      //  sent already
+        return rc; //  sent already
     static notice_t notice;
     memset (&notice, 0, sizeof notice);
     snprintf (notice.order_id, sizeof notice.order_id, "%s", event->data.order_id);
@@ -64,10 +64,9 @@ s_notify (oms_ctx_t *ctx, const oms_event_t *event, const char *kind, const char
     snprintf (notice.kind, sizeof notice.kind, "%s", kind);
     snprintf (notice.text, sizeof notice.text, "%s", text);
     snprintf (notice.channel, sizeof notice.channel, "email");
-    if (oms_txn_get (txn, oms_ctx_db (ctx, "channels"), notice.customer,
-                     strlen (notice.customer), &value)
-            == 0
-        && value.size < sizeof notice.channel)
+    if (oms_txn_get (txn, oms_ctx_db (ctx, "channels"), notice.customer, strlen (notice.customer),
+                     &value) == 0 &&
+        value.size < sizeof notice.channel)
         snprintf (notice.channel, sizeof notice.channel, "%.*s", (int) value.size,
                   (const char *) value.data);
     notice.ts_ns = oms_ctx_now (ctx);
@@ -146,8 +145,8 @@ s_notifications (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *repl
     uint32_t count = 0;
     oms_val_t key, value;
     rc = oms_cursor_seek (cursor, prefix, prefix_size, &key, &value);
-    while (rc == 0 && count < LIST_MAX && key.size > prefix_size
-           && memcmp (key.data, prefix, prefix_size) == 0) {
+    while (rc == 0 && count < LIST_MAX && key.size > prefix_size &&
+           memcmp (key.data, prefix, prefix_size) == 0) {
         if (by_order)
             rc = oms_txn_get_record (txn, notices, key.data, key.size, &s_notice, &found[count]);
         else {
@@ -189,17 +188,16 @@ s_channel_set (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
 
 static const char *const s_dbs[] = {"notifications", "by_customer", "channels", NULL};
 
-static const oms_subscription_t s_subscriptions[] = {
-    {"order.confirmed", s_on_order_confirmed},
-    {"order.cancelled", s_on_order_cancelled},
-    {"payment.failed", s_on_payment_failed},
-    {NULL, NULL}};
+static const oms_subscription_t s_subscriptions[] = {{"order.confirmed", s_on_order_confirmed},
+                                                     {"order.cancelled", s_on_order_cancelled},
+                                                     {"payment.failed", s_on_payment_failed},
+                                                     {NULL, NULL}};
 
 static const oms_command_def_t s_commands[] = {
     {"notifications", s_notifications}, {"channel.set", s_channel_set}, {NULL, NULL}};
 
-static const oms_service_def_t s_notification_service = {
-    "notification", s_dbs, s_subscriptions, s_commands, NULL};
+static const oms_service_def_t s_notification_service = {"notification", s_dbs, s_subscriptions,
+                                                         s_commands, NULL};
 
 int
 main (int argc, char *argv[])

@@ -150,8 +150,8 @@ s_place (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
     oms_txn_t *txn = oms_ctx_txn (ctx);
     oms_db_t requests = oms_ctx_db (ctx, "requests");
     oms_val_t known;
-    if (oms_txn_get (txn, requests, request->request_id, strlen (request->request_id), &known)
-        == 0) {
+    if (oms_txn_get (txn, requests, request->request_id, strlen (request->request_id), &known) ==
+        0) {
         //  A retry: the same request id always names the same order.
         char order_id[OMS_ID_MAX + 1];
         snprintf (order_id, sizeof order_id, "%.*s", (int) known.size, (const char *) known.data);
@@ -199,8 +199,8 @@ s_place (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
         snprintf (order.card_last4, sizeof order.card_last4, "%s", request->card + card - 4);
     order.created_ns = oms_ctx_now (ctx);
     order.deadline_ns =
-        order.created_ns + (uint64_t) oms_config_int (oms_ctx_config (ctx), "order/saga_timeout_ms")
-                               * 1000000ull;
+        order.created_ns +
+        (uint64_t) oms_config_int (oms_ctx_config (ctx), "order/saga_timeout_ms") * 1000000ull;
 
     uint8_t key[8 + OMS_ID_MAX];
     int rc = oms_txn_put (txn, counters, "next_order", 10, counter, 8);
@@ -208,8 +208,8 @@ s_place (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
         rc = oms_txn_put (txn, requests, request->request_id, strlen (request->request_id),
                           order.order_id, strlen (order.order_id));
     if (rc == 0)
-        rc = oms_txn_put (txn, oms_ctx_db (ctx, "deadlines"), key, s_deadline_key (key, &order),
-                          "", 0);
+        rc = oms_txn_put (txn, oms_ctx_db (ctx, "deadlines"), key, s_deadline_key (key, &order), "",
+                          0);
     if (rc == 0)
         rc = s_save (ctx, &order);
     if (rc)
@@ -220,8 +220,8 @@ s_place (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
     rc = oms_ctx_emit (ctx, &event);
     if (rc)
         return rc;
-    oms_info ("order placed order_id=%s customer=%s request_id=%s", order.order_id,
-              order.customer, request->request_id);
+    oms_info ("order placed order_id=%s customer=%s request_id=%s", order.order_id, order.customer,
+              request->request_id);
     oms_reply_str (reply, "order_id", order.order_id);
     oms_reply_bool (reply, "created", true);
     return 0;
@@ -366,18 +366,15 @@ s_tick (oms_ctx_t *ctx, uint64_t now_ns)
 static const char *const s_dbs[] = {"orders", "requests", "deadlines", "catalog", "counters", NULL};
 
 static const oms_subscription_t s_subscriptions[] = {
-    {"catalog.updated", s_on_catalog_updated},
-    {"stock.reserved", s_on_stock_reserved},
-    {"stock.rejected", s_on_stock_rejected},
-    {"payment.completed", s_on_payment_completed},
-    {"payment.failed", s_on_payment_failed},
-    {NULL, NULL}};
+    {"catalog.updated", s_on_catalog_updated}, {"stock.reserved", s_on_stock_reserved},
+    {"stock.rejected", s_on_stock_rejected},   {"payment.completed", s_on_payment_completed},
+    {"payment.failed", s_on_payment_failed},   {NULL, NULL}};
 
 static const oms_command_def_t s_commands[] = {
     {"place", s_place}, {"get", s_get}, {"cancel", s_cancel_command}, {NULL, NULL}};
 
-static const oms_service_def_t s_order_service = {
-    "order", s_dbs, s_subscriptions, s_commands, s_tick};
+static const oms_service_def_t s_order_service = {"order", s_dbs, s_subscriptions, s_commands,
+                                                  s_tick};
 
 int
 main (int argc, char *argv[])

@@ -92,7 +92,7 @@ s_on_stock_reserved (oms_ctx_t *ctx, const oms_event_t *event)
     static payment_t payment;
     int rc = s_load (ctx, event->data.order_id, &payment);
     if (rc != OMS_E_NOTFOUND)
-        return rc;      //  decided already, or void
+        return rc; //  decided already, or void
     memset (&payment, 0, sizeof payment);
     snprintf (payment.order_id, sizeof payment.order_id, "%s", event->data.order_id);
     snprintf (payment.customer, sizeof payment.customer, "%s", event->data.customer);
@@ -148,15 +148,15 @@ s_on_order_cancelled (oms_ctx_t *ctx, const oms_event_t *event)
     payment_charge_t charge = s_charge_of (&payment);
     rc = method ? method->refund (ctx, &charge) : OMS_E_INVALID;
     if (rc)
-        return oms_ctx_fail (ctx, "refund of %lld by %s failed: %s", (long long) charge.amount_cents,
-                             payment.method, oms_strerror (rc));
+        return oms_ctx_fail (ctx, "refund of %lld by %s failed: %s",
+                             (long long) charge.amount_cents, payment.method, oms_strerror (rc));
     snprintf (payment.state, sizeof payment.state, "refunded");
     rc = s_save (ctx, &payment);
     if (rc)
         return rc;
     oms_event_t refunded;
-    oms_event_payment_refunded (&refunded, payment.order_id, payment.customer,
-                                payment.amount_cents, payment.method);
+    oms_event_payment_refunded (&refunded, payment.order_id, payment.customer, payment.amount_cents,
+                                payment.method);
     oms_info ("payment refunded order_id=%s amount_cents=%lld", payment.order_id,
               (long long) payment.amount_cents);
     return oms_ctx_emit (ctx, &refunded);
@@ -164,16 +164,15 @@ s_on_order_cancelled (oms_ctx_t *ctx, const oms_event_t *event)
 
 static const char *const s_dbs[] = {"payments", "wallets", NULL};
 
-static const oms_subscription_t s_subscriptions[] = {
-    {"stock.reserved", s_on_stock_reserved},
-    {"order.cancelled", s_on_order_cancelled},
-    {NULL, NULL}};
+static const oms_subscription_t s_subscriptions[] = {{"stock.reserved", s_on_stock_reserved},
+                                                     {"order.cancelled", s_on_order_cancelled},
+                                                     {NULL, NULL}};
 
 static const oms_command_def_t s_commands[] = {
     {"wallet.credit", s_wallet_credit}, {"wallet.get", s_wallet_get}, {NULL, NULL}};
 
-static const oms_service_def_t s_payment_service = {
-    "payment", s_dbs, s_subscriptions, s_commands, NULL};
+static const oms_service_def_t s_payment_service = {"payment", s_dbs, s_subscriptions, s_commands,
+                                                    NULL};
 
 int
 main (int argc, char *argv[])

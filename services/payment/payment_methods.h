@@ -11,7 +11,7 @@
 typedef struct {
     const char *order_id;
     const char *customer;
-    const char *card_last4;     //  "" unless the order gave a card
+    const char *card_last4; //  "" unless the order gave a card
     int64_t amount_cents;
 } payment_charge_t;
 

@@ -26,7 +26,7 @@ static struct {
     s_handler_t handlers[HANDLERS_MAX];
     size_t n_handlers;
     oms_bus_stats_t stats;
-    int max_bytes;      //  limits/max_message_bytes, for every socket
+    int max_bytes; //  limits/max_message_bytes, for every socket
 } s_bus;
 
 static zsock_t *
@@ -124,8 +124,8 @@ s_route (const char *topic, size_t length)
     const s_handler_t *best = NULL;
     for (size_t i = 0; i < s_bus.n_handlers; i++) {
         const s_handler_t *entry = &s_bus.handlers[i];
-        if (entry->length <= length && memcmp (entry->prefix, topic, entry->length) == 0
-            && (!best || entry->length > best->length))
+        if (entry->length <= length && memcmp (entry->prefix, topic, entry->length) == 0 &&
+            (!best || entry->length > best->length))
             best = entry;
     }
     return best;
@@ -166,7 +166,7 @@ oms_bus_dispatch (size_t max)
         char name[OMS_NAME_MAX + 1];
         memcpy (name, zmq_msg_data (&topic), length);
         name[length] = 0;
-        if (strlen (name) != length) {  //  a NUL inside the topic
+        if (strlen (name) != length) { //  a NUL inside the topic
             s_bus.stats.malformed++;
             continue;
         }

@@ -46,9 +46,9 @@ int oms_bus_dispatch (size_t max);
 typedef struct {
     uint64_t received;
     uint64_t published;
-    uint64_t dropped;       //  publish refused at the high-water mark
-    uint64_t malformed;     //  wrong frame count or oversize topic
-    uint64_t unrouted;      //  no handler matched
+    uint64_t dropped;   //  publish refused at the high-water mark
+    uint64_t malformed; //  wrong frame count or oversize topic
+    uint64_t unrouted;  //  no handler matched
 } oms_bus_stats_t;
 
 void oms_bus_stats (oms_bus_stats_t *stats);

@@ -103,7 +103,8 @@ static const s_key_t s_keys[] = {
     {"cli/timeout_ms", "5000", S_INT, false, "how long the CLI waits for a reply"},
     {"cli/identity", "cli", S_STRING, false,
      "the certificate name the CLI uses when security/curve is on"},
-    {"security/curve", "false", S_BOOL, false, "CURVE encryption and authentication on every socket"},
+    {"security/curve", "false", S_BOOL, false,
+     "CURVE encryption and authentication on every socket"},
     {"security/certs", "", S_STRING, true,
      "directory of the public certificates every server accepts; <home>/certs when empty"},
     {"security/keys", "", S_STRING, true,
@@ -138,7 +139,8 @@ struct _oms_config_t {
     zconfig_t *values; //  every key of s_keys, resolved
 };
 
-static const s_key_t *s_find (const char *key)
+static const s_key_t *
+s_find (const char *key)
 {
     for (size_t index = 0; index < S_KEYS_COUNT; index++)
         if (strcmp (s_keys[index].key, key) == 0)
@@ -147,7 +149,8 @@ static const s_key_t *s_find (const char *key)
 }
 
 //  Whether `path` names a section that holds keys, e.g. "services/order".
-static bool s_is_section (const char *path)
+static bool
+s_is_section (const char *path)
 {
     size_t length = strlen (path);
     for (size_t index = 0; index < S_KEYS_COUNT; index++)
@@ -160,7 +163,8 @@ static bool s_is_section (const char *path)
 static void s_fail (char *error, size_t size, const char *format, ...)
     __attribute__ ((format (printf, 3, 4)));
 
-static void s_fail (char *error, size_t size, const char *format, ...)
+static void
+s_fail (char *error, size_t size, const char *format, ...)
 {
     if (!error || size == 0)
         return;
@@ -171,21 +175,23 @@ static void s_fail (char *error, size_t size, const char *format, ...)
 }
 
 //  "broker/frontend" is OMS_BROKER_FRONTEND.
-static const char *s_env_name (const char *key, char *buf, size_t size)
+static const char *
+s_env_name (const char *key, char *buf, size_t size)
 {
-    size_t used = (size_t)snprintf (buf, size, "OMS_");
+    size_t used = (size_t) snprintf (buf, size, "OMS_");
     for (; *key && used + 1 < size; key++)
-        buf[used++] = (*key == '/' || *key == '-') ? '_' : (char)toupper ((unsigned char)*key);
+        buf[used++] = (*key == '/' || *key == '-') ? '_' : (char) toupper ((unsigned char) *key);
     buf[used] = '\0';
     return buf;
 }
 
-static bool s_parse_int (const char *value, int64_t *result)
+static bool
+s_parse_int (const char *value, int64_t *result)
 {
     if (!*value)
         return false;
     for (const char *digit = value; *digit; digit++)
-        if (!isdigit ((unsigned char)*digit))
+        if (!isdigit ((unsigned char) *digit))
             return false;
     errno = 0;
     long long number = strtoll (value, NULL, 10);
@@ -195,7 +201,8 @@ static bool s_parse_int (const char *value, int64_t *result)
     return true;
 }
 
-static bool s_parse_bool (const char *value, bool *result)
+static bool
+s_parse_bool (const char *value, bool *result)
 {
     static const char *const truths[] = {"true", "yes", "1"};
     static const char *const lies[] = {"false", "no", "0"};
@@ -208,7 +215,8 @@ static bool s_parse_bool (const char *value, bool *result)
     return false;
 }
 
-static bool s_is_endpoint (const char *value)
+static bool
+s_is_endpoint (const char *value)
 {
     static const char *const transports[] = {"tcp://", "ipc://", "inproc://"};
     for (size_t index = 0; index < 3; index++) {
@@ -220,14 +228,15 @@ static bool s_is_endpoint (const char *value)
 }
 
 //  NULL when `number` is in the range of `key`, else why not.
-static const char *s_out_of_range (const char *key, int64_t number)
+static const char *
+s_out_of_range (const char *key, int64_t number)
 {
     static _Thread_local char why[64];
     for (size_t index = 0; index < sizeof s_ranges / sizeof s_ranges[0]; index++) {
         if (strcmp (s_ranges[index].key, key) == 0 &&
             (number < s_ranges[index].min || number > s_ranges[index].max)) {
-            snprintf (why, sizeof why, "is not from %" PRId64 " to %" PRId64,
-                      s_ranges[index].min, s_ranges[index].max);
+            snprintf (why, sizeof why, "is not from %" PRId64 " to %" PRId64, s_ranges[index].min,
+                      s_ranges[index].max);
             return why;
         }
     }
@@ -235,7 +244,8 @@ static const char *s_out_of_range (const char *key, int64_t number)
 }
 
 //  Checks `value` against the form of `def`; NULL when it fits, else why not.
-static const char *s_check (const s_key_t *def, const char *value)
+static const char *
+s_check (const s_key_t *def, const char *value)
 {
     if (*value == '\0')
         return def->optional ? NULL : "must not be empty";
@@ -263,8 +273,9 @@ static const char *s_check (const s_key_t *def, const char *value)
 
 //  Checks and stores one value; `source` names where it came from in the
 //  error ("config file x.cfg", "environment OMS_HOME", or NULL for a flag).
-static int s_assign (oms_config_t *self, const char *key, const char *value, const char *source,
-                     char *error, size_t size)
+static int
+s_assign (oms_config_t *self, const char *key, const char *value, const char *source, char *error,
+          size_t size)
 {
     const char *prefix = source ? source : "";
     const char *separator = source ? ": " : "";
@@ -285,14 +296,15 @@ static int s_assign (oms_config_t *self, const char *key, const char *value, con
 //  Applies the ZPL tree under `node`, whose path is `prefix` ("" at the
 //  root). Sections must lead to keys and leaves must be keys: nothing in a
 //  file is ignored, so a misspelt key cannot silently leave its default.
-static int s_apply_tree (oms_config_t *self, zconfig_t *node, const char *prefix,
-                         const char *source, char *error, size_t size)
+static int
+s_apply_tree (oms_config_t *self, zconfig_t *node, const char *prefix, const char *source,
+              char *error, size_t size)
 {
     for (zconfig_t *child = zconfig_child (node); child; child = zconfig_next (child)) {
         char path[S_PATH_MAX];
         const char *name = zconfig_name (child) ? zconfig_name (child) : "";
         int length = snprintf (path, sizeof path, "%s%s%s", prefix, *prefix ? "/" : "", name);
-        if (length < 0 || (size_t)length >= sizeof path) {
+        if (length < 0 || (size_t) length >= sizeof path) {
             s_fail (error, size, "%s: unknown key \"%.*s...\"", source, 64, path);
             return -1;
         }
@@ -308,10 +320,12 @@ static int s_apply_tree (oms_config_t *self, zconfig_t *node, const char *prefix
             }
             if (s_apply_tree (self, child, path, source, error, size))
                 return -1;
-        } else if (s_find (path)) {
+        }
+        else if (s_find (path)) {
             if (s_assign (self, path, value, source, error, size))
                 return -1;
-        } else if (!(s_is_section (path) && *value == '\0')) {
+        }
+        else if (!(s_is_section (path) && *value == '\0')) {
             s_fail (error, size, "%s: unknown key \"%s\"", source, path);
             return -1;
         }
@@ -319,7 +333,8 @@ static int s_apply_tree (oms_config_t *self, zconfig_t *node, const char *prefix
     return 0;
 }
 
-static int s_apply_file (oms_config_t *self, const char *path, char *error, size_t size)
+static int
+s_apply_file (oms_config_t *self, const char *path, char *error, size_t size)
 {
     char source[S_PATH_MAX + 256];
     snprintf (source, sizeof source, "config file %s", path);
@@ -358,7 +373,8 @@ static int s_apply_file (oms_config_t *self, const char *path, char *error, size
     return rc;
 }
 
-static int s_apply_environment (oms_config_t *self, char *error, size_t size)
+static int
+s_apply_environment (oms_config_t *self, char *error, size_t size)
 {
     for (size_t index = 0; index < S_KEYS_COUNT; index++) {
         char name[S_PATH_MAX];
@@ -379,7 +395,8 @@ static int s_apply_environment (oms_config_t *self, char *error, size_t size)
 //  --------------------------------------------------------------------------
 //  Constructor and destructor
 
-oms_config_t *oms_config_new (const char *path, char *error, size_t size)
+oms_config_t *
+oms_config_new (const char *path, char *error, size_t size)
 {
     oms_config_t *self = calloc (1, sizeof *self);
     if (self)
@@ -407,7 +424,8 @@ fail:
     return NULL;
 }
 
-void oms_config_destroy (oms_config_t **self_p)
+void
+oms_config_destroy (oms_config_t **self_p)
 {
     assert (self_p);
     oms_config_t *self = *self_p;
@@ -421,8 +439,8 @@ void oms_config_destroy (oms_config_t **self_p)
 //  --------------------------------------------------------------------------
 //  Access
 
-int oms_config_set (oms_config_t *self, const char *key, const char *value, char *error,
-                    size_t size)
+int
+oms_config_set (oms_config_t *self, const char *key, const char *value, char *error, size_t size)
 {
     assert (self);
     assert (key);
@@ -430,17 +448,19 @@ int oms_config_set (oms_config_t *self, const char *key, const char *value, char
     return s_assign (self, key, value, NULL, error, size);
 }
 
-const char *oms_config_str (oms_config_t *self, const char *key)
+const char *
+oms_config_str (oms_config_t *self, const char *key)
 {
     assert (self);
     assert (key);
     const s_key_t *def = s_find (key);
     assert (def);
-    (void)def;
+    (void) def;
     return zconfig_get (self->values, key, "");
 }
 
-int64_t oms_config_int (oms_config_t *self, const char *key)
+int64_t
+oms_config_int (oms_config_t *self, const char *key)
 {
     const char *value = oms_config_str (self, key);
     assert (s_find (key)->kind == S_INT);
@@ -448,22 +468,24 @@ int64_t oms_config_int (oms_config_t *self, const char *key)
     //  Every value was checked on the way in.
     bool valid = s_parse_int (value, &number);
     assert (valid);
-    (void)valid;
+    (void) valid;
     return number;
 }
 
-bool oms_config_bool (oms_config_t *self, const char *key)
+bool
+oms_config_bool (oms_config_t *self, const char *key)
 {
     const char *value = oms_config_str (self, key);
     assert (s_find (key)->kind == S_BOOL);
     bool flag = false;
     bool valid = s_parse_bool (value, &flag);
     assert (valid);
-    (void)valid;
+    (void) valid;
     return flag;
 }
 
-const char *oms_config_service (oms_config_t *self, const char *service, const char *key)
+const char *
+oms_config_service (oms_config_t *self, const char *service, const char *key)
 {
     assert (service);
     assert (key);
@@ -472,7 +494,8 @@ const char *oms_config_service (oms_config_t *self, const char *service, const c
     return oms_config_str (self, path);
 }
 
-const char *oms_config_store_dir (oms_config_t *self, const char *service, char *buf, size_t size)
+const char *
+oms_config_store_dir (oms_config_t *self, const char *service, char *buf, size_t size)
 {
     assert (buf);
     assert (size > 0);
@@ -484,7 +507,8 @@ const char *oms_config_store_dir (oms_config_t *self, const char *service, char 
     return buf;
 }
 
-bool oms_config_is_service (const char *name)
+bool
+oms_config_is_service (const char *name)
 {
     for (size_t index = 0; name && index < OMS_SERVICES_COUNT; index++)
         if (strcmp (name, oms_service_names[index]) == 0)

@@ -15,11 +15,11 @@
 
 typedef struct {
     char type[OMS_NAME_MAX + 1];
-    const char *owner;          //  the producing service
-    uint64_t position;          //  last applied seq
-    uint64_t known;             //  highest seq known to exist
-    uint64_t fetch_sent_ns;     //  a replay request is in flight since; 0 when none
-    uint64_t retry_after_ns;    //  after a failed fetch, not before this
+    const char *owner;       //  the producing service
+    uint64_t position;       //  last applied seq
+    uint64_t known;          //  highest seq known to exist
+    uint64_t fetch_sent_ns;  //  a replay request is in flight since; 0 when none
+    uint64_t retry_after_ns; //  after a failed fetch, not before this
 } oms_inbox_entry_t;
 
 typedef struct {

@@ -44,7 +44,8 @@ struct _oms_limit_t {
     uint64_t evicted;
 };
 
-oms_limit_t *oms_limit_new (uint64_t rate, uint64_t burst, size_t clients)
+oms_limit_t *
+oms_limit_new (uint64_t rate, uint64_t burst, size_t clients)
 {
     if (clients < 1 || clients > UINT32_MAX / 4)
         return NULL;
@@ -55,7 +56,7 @@ oms_limit_t *oms_limit_new (uint64_t rate, uint64_t burst, size_t clients)
         self->interval_ns = rate < 1000000000u ? 1000000000u / rate : 1;
         self->tolerance_ns = (burst > 1 ? burst - 1 : 0) * self->interval_ns;
     }
-    self->capacity = (uint32_t)clients;
+    self->capacity = (uint32_t) clients;
     uint32_t n_buckets = 1;
     while (n_buckets < 2 * self->capacity)
         n_buckets *= 2;
@@ -71,11 +72,12 @@ oms_limit_t *oms_limit_new (uint64_t rate, uint64_t burst, size_t clients)
     self->newest = self->oldest = S_NONE;
     struct timespec ts;
     clock_gettime (CLOCK_MONOTONIC, &ts);
-    self->seed = (uint32_t)ts.tv_nsec ^ (uint32_t)(uintptr_t)self;
+    self->seed = (uint32_t) ts.tv_nsec ^ (uint32_t) (uintptr_t) self;
     return self;
 }
 
-void oms_limit_destroy (oms_limit_t **self_p)
+void
+oms_limit_destroy (oms_limit_t **self_p)
 {
     assert (self_p);
     oms_limit_t *self = *self_p;
@@ -88,7 +90,8 @@ void oms_limit_destroy (oms_limit_t **self_p)
 }
 
 //  FNV-1a, started from the limiter's seed.
-static uint32_t s_hash (const oms_limit_t *self, const uint8_t *key, size_t size)
+static uint32_t
+s_hash (const oms_limit_t *self, const uint8_t *key, size_t size)
 {
     uint32_t hash = 2166136261u ^ self->seed;
     for (size_t i = 0; i < size; i++)
@@ -96,7 +99,8 @@ static uint32_t s_hash (const oms_limit_t *self, const uint8_t *key, size_t size
     return hash;
 }
 
-static uint32_t s_find (const oms_limit_t *self, const uint8_t *key, size_t size, uint32_t hash)
+static uint32_t
+s_find (const oms_limit_t *self, const uint8_t *key, size_t size, uint32_t hash)
 {
     uint32_t index = self->buckets[hash & self->mask];
     while (index != S_NONE) {
@@ -109,7 +113,8 @@ static uint32_t s_find (const oms_limit_t *self, const uint8_t *key, size_t size
 }
 
 //  Takes a client out of the order of use.
-static void s_unlink (oms_limit_t *self, uint32_t index)
+static void
+s_unlink (oms_limit_t *self, uint32_t index)
 {
     s_client_t *client = &self->clients[index];
     if (client->newer != S_NONE)
@@ -123,7 +128,8 @@ static void s_unlink (oms_limit_t *self, uint32_t index)
 }
 
 //  Makes a client the most recently used.
-static void s_push (oms_limit_t *self, uint32_t index)
+static void
+s_push (oms_limit_t *self, uint32_t index)
 {
     s_client_t *client = &self->clients[index];
     client->newer = S_NONE;
@@ -136,7 +142,8 @@ static void s_push (oms_limit_t *self, uint32_t index)
 }
 
 //  Forgets the least recently used client; returns its slot.
-static uint32_t s_evict (oms_limit_t *self)
+static uint32_t
+s_evict (oms_limit_t *self)
 {
     uint32_t index = self->oldest;
     s_client_t *client = &self->clients[index];
@@ -149,8 +156,8 @@ static uint32_t s_evict (oms_limit_t *self)
     return index;
 }
 
-static uint32_t s_insert (oms_limit_t *self, const uint8_t *key, size_t size, uint32_t hash,
-                          uint64_t now_ns)
+static uint32_t
+s_insert (oms_limit_t *self, const uint8_t *key, size_t size, uint32_t hash, uint64_t now_ns)
 {
     uint32_t index = self->count < self->capacity ? self->count++ : s_evict (self);
     s_client_t *client = &self->clients[index];
@@ -165,7 +172,8 @@ static uint32_t s_insert (oms_limit_t *self, const uint8_t *key, size_t size, ui
     return index;
 }
 
-bool oms_limit_take (oms_limit_t *self, const void *key, size_t size, uint64_t now_ns)
+bool
+oms_limit_take (oms_limit_t *self, const void *key, size_t size, uint64_t now_ns)
 {
     assert (self);
     assert (key || size == 0);
@@ -190,13 +198,15 @@ bool oms_limit_take (oms_limit_t *self, const void *key, size_t size, uint64_t n
     return true;
 }
 
-size_t oms_limit_clients (oms_limit_t *self)
+size_t
+oms_limit_clients (oms_limit_t *self)
 {
     assert (self);
     return self->count;
 }
 
-uint64_t oms_limit_evicted (oms_limit_t *self)
+uint64_t
+oms_limit_evicted (oms_limit_t *self)
 {
     assert (self);
     return self->evicted;

@@ -24,44 +24,50 @@ static const char *const s_level_names[] = {"error", "warn", "info", "debug"};
 static char s_process[64];
 static oms_log_level_t s_level = OMS_LOG_INFO;
 
-int oms_log_init (const char *process, const char *level)
+int
+oms_log_init (const char *process, const char *level)
 {
     if (process)
         snprintf (s_process, sizeof s_process, "%s", process);
     for (int index = OMS_LOG_ERROR; index <= OMS_LOG_DEBUG; index++) {
         if (level && strcmp (level, s_level_names[index]) == 0) {
-            s_level = (oms_log_level_t)index;
+            s_level = (oms_log_level_t) index;
             return 0;
         }
     }
     return -1;
 }
 
-void oms_log_set_level (oms_log_level_t level)
+void
+oms_log_set_level (oms_log_level_t level)
 {
     if (level >= OMS_LOG_ERROR && level <= OMS_LOG_DEBUG)
         s_level = level;
 }
 
-void oms_log_buffer (void)
+void
+oms_log_buffer (void)
 {
     static char buffer[1 << 16];
     setvbuf (stderr, buffer, _IOFBF, sizeof buffer);
 }
 
-void oms_log_flush (void)
+void
+oms_log_flush (void)
 {
     fflush (stderr);
 }
 
-bool oms_log_enabled (oms_log_level_t level)
+bool
+oms_log_enabled (oms_log_level_t level)
 {
     return level <= s_level;
 }
 
-void oms_log (oms_log_level_t level, const char *format, ...)
+void
+oms_log (oms_log_level_t level, const char *format, ...)
 {
-    if ((unsigned)level > OMS_LOG_DEBUG || !oms_log_enabled (level))
+    if ((unsigned) level > OMS_LOG_DEBUG || !oms_log_enabled (level))
         return;
     //  A failing log call must not change errno for the caller's next check.
     int saved_errno = errno;
@@ -84,7 +90,7 @@ void oms_log (oms_log_level_t level, const char *format, ...)
         message[--length] = '\0';
 
     const char *process = s_process[0] ? s_process : program_invocation_short_name;
-    fprintf (stderr, "%s.%06ldZ %s %s: %s\n", stamp, (long)(now.tv_nsec / 1000),
+    fprintf (stderr, "%s.%06ldZ %s %s: %s\n", stamp, (long) (now.tv_nsec / 1000),
              s_level_names[level], process, message);
     if (level == OMS_LOG_ERROR)
         fflush (stderr);

@@ -21,7 +21,8 @@ void oms_log_buffer (void);
 void oms_log_flush (void);
 bool oms_log_enabled (oms_log_level_t level);
 
-void oms_log (oms_log_level_t level, const char *format, ...) __attribute__ ((format (printf, 2, 3)));
+void oms_log (oms_log_level_t level, const char *format, ...)
+    __attribute__ ((format (printf, 2, 3)));
 
 #define oms_error(...) oms_log (OMS_LOG_ERROR, __VA_ARGS__)
 #define oms_warn(...)  oms_log (OMS_LOG_WARN, __VA_ARGS__)

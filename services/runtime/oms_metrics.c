@@ -21,7 +21,7 @@
 typedef enum { S_COUNTER, S_GAUGE, S_HISTOGRAM } s_kind_t;
 
 //  Latency buckets, seconds; size buckets, counts.
-static const double s_seconds[] = {50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3,
+static const double s_seconds[] = {50e-6, 100e-6, 250e-6, 500e-6, 1e-3,   2.5e-3, 5e-3,
                                    10e-3, 25e-3,  50e-3,  100e-3, 250e-3, 1.0};
 static const double s_sizes[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096};
 
@@ -30,8 +30,8 @@ typedef struct {
     const char *help;
     char label[LABEL_MAX];
     s_kind_t kind;
-    double value;               //  counter or gauge; histogram: sum
-    uint64_t count;             //  histogram observations
+    double value;   //  counter or gauge; histogram: sum
+    uint64_t count; //  histogram observations
     uint64_t buckets[BUCKETS_MAX];
 } s_series_t;
 
@@ -40,7 +40,7 @@ struct _oms_metrics_t {
     s_series_t series[SERIES_MAX];
     size_t n_series;
     struct MHD_Daemon *daemon;
-    pthread_mutex_t lock;       //  guards `published`
+    pthread_mutex_t lock; //  guards `published`
     char *published;
 };
 
@@ -79,8 +79,7 @@ s_bounds (const char *name, size_t *count)
 }
 
 static s_series_t *
-s_series (oms_metrics_t *self, const char *name, const char *help, const char *label,
-          s_kind_t kind)
+s_series (oms_metrics_t *self, const char *name, const char *help, const char *label, s_kind_t kind)
 {
     label = label ? label : "";
     for (size_t i = 0; i < self->n_series; i++) {
@@ -91,7 +90,7 @@ s_series (oms_metrics_t *self, const char *name, const char *help, const char *l
         }
     }
     if (self->n_series == SERIES_MAX)
-        return NULL;    //  the registry is full: further series are not kept
+        return NULL; //  the registry is full: further series are not kept
     s_series_t *series = &self->series[self->n_series++];
     memset (series, 0, sizeof *series);
     series->name = name;
@@ -249,8 +248,8 @@ s_answer (void *cls, struct MHD_Connection *connection, const char *url, const c
     else {
         pthread_mutex_lock (&self->lock);
         const char *text = self->published ? self->published : "";
-        response = MHD_create_response_from_buffer (strlen (text), (void *) text,
-                                                    MHD_RESPMEM_MUST_COPY);
+        response =
+            MHD_create_response_from_buffer (strlen (text), (void *) text, MHD_RESPMEM_MUST_COPY);
         pthread_mutex_unlock (&self->lock);
         MHD_add_response_header (response, "Content-Type", "text/plain; version=0.0.4");
     }
@@ -272,15 +271,15 @@ oms_metrics_serve (oms_metrics_t *self, const char *address)
     }
     snprintf (host, sizeof host, "%.*s", (int) (colon - address), address);
     struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *found = NULL;
-    if (getaddrinfo (strcmp (host, "*") == 0 ? "0.0.0.0" : host, colon + 1, &hints, &found)
-        || !found) {
+    if (getaddrinfo (strcmp (host, "*") == 0 ? "0.0.0.0" : host, colon + 1, &hints, &found) ||
+        !found) {
         oms_error ("metrics: cannot resolve %s", address);
         return -1;
     }
-    self->daemon = MHD_start_daemon (MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, s_answer,
-                                     self, MHD_OPTION_SOCK_ADDR, found->ai_addr,
-                                     MHD_OPTION_CONNECTION_LIMIT, 16U,
-                                     MHD_OPTION_CONNECTION_TIMEOUT, 10U, MHD_OPTION_END);
+    self->daemon =
+        MHD_start_daemon (MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, s_answer, self,
+                          MHD_OPTION_SOCK_ADDR, found->ai_addr, MHD_OPTION_CONNECTION_LIMIT, 16U,
+                          MHD_OPTION_CONNECTION_TIMEOUT, 10U, MHD_OPTION_END);
     freeaddrinfo (found);
     if (!self->daemon) {
         oms_error ("metrics: cannot serve HTTP on %s", address);

@@ -23,8 +23,8 @@ void oms_metrics_destroy (oms_metrics_t **self_p);
 void oms_metrics_count (oms_metrics_t *self, const char *name, const char *help, const char *label,
                         uint64_t n);
 //  Sets a counter to a total kept elsewhere (it only ever grows).
-void oms_metrics_total (oms_metrics_t *self, const char *name, const char *help,
-                        const char *label, uint64_t total);
+void oms_metrics_total (oms_metrics_t *self, const char *name, const char *help, const char *label,
+                        uint64_t total);
 //  Sets a gauge.
 void oms_metrics_set (oms_metrics_t *self, const char *name, const char *help, const char *label,
                       double value);

@@ -27,8 +27,8 @@ static bool
 s_key_seq (const oms_val_t *key, const char *type, uint64_t *seq)
 {
     size_t len = strlen (type);
-    if (key->size != len + 9 || memcmp (key->data, type, len) != 0
-        || ((const uint8_t *) key->data)[len] != 0)
+    if (key->size != len + 9 || memcmp (key->data, type, len) != 0 ||
+        ((const uint8_t *) key->data)[len] != 0)
         return false;
     *seq = oms_be64_get ((const uint8_t *) key->data + len + 1);
     return true;
@@ -113,8 +113,8 @@ oms_outbox_read (oms_txn_t *txn, oms_db_t db, const char *type, uint64_t from, s
     size_t count = 0, bytes = 0;
     uint64_t seq;
     rc = oms_cursor_seek (cursor, key, s_key (key, type, from), &k, &v);
-    while (rc == 0 && count < max && (count == 0 || bytes + v.size <= max_bytes)
-           && s_key_seq (&k, type, &seq)) {
+    while (rc == 0 && count < max && (count == 0 || bytes + v.size <= max_bytes) &&
+           s_key_seq (&k, type, &seq)) {
         if (v.size <= 8) {
             rc = OMS_E_STORE;
             break;
@@ -133,8 +133,8 @@ oms_outbox_read (oms_txn_t *txn, oms_db_t db, const char *type, uint64_t from, s
 }
 
 int
-oms_outbox_prune (oms_txn_t *txn, oms_db_t db, oms_db_t heads, const char *type,
-                  uint64_t min_ts_ns, uint64_t keep, size_t budget, uint64_t *pruned)
+oms_outbox_prune (oms_txn_t *txn, oms_db_t db, oms_db_t heads, const char *type, uint64_t min_ts_ns,
+                  uint64_t keep, size_t budget, uint64_t *pruned)
 {
     *pruned = 0;
     uint64_t head;

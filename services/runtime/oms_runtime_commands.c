@@ -32,7 +32,7 @@ s_replay_one (void *arg, uint64_t seq, const uint8_t *body, size_t size)
     if (replay->count == 0)
         replay->start = seq;
     else if (seq != replay->start + replay->count)
-        return OMS_E_STORE;     //  a hole inside the log
+        return OMS_E_STORE; //  a hole inside the log
     msgpack_pack_bin (&replay->reply->pk, size);
     msgpack_pack_bin_body (&replay->reply->pk, body, size);
     replay->count++;
@@ -259,9 +259,8 @@ s_cmd_dlq_list (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply
         oms_dead_letter_t dead;
         msgpack_unpacked result;
         msgpack_unpacked_init (&result);
-        if (key.size == 8
-            && oms_msgpack_parse (value.data, value.size, &result, NULL) == 0
-            && oms_schema_unpack (&oms_dead_letter_schema, &result.data, &dead, "", NULL) == 0) {
+        if (key.size == 8 && oms_msgpack_parse (value.data, value.size, &result, NULL) == 0 &&
+            oms_schema_unpack (&oms_dead_letter_schema, &result.data, &dead, "", NULL) == 0) {
             msgpack_pack_map (&pk, 5);
             s_pack_counter (&pk, "id", oms_be64_get (key.data));
             oms_pack_str (&pk, "topic");
@@ -361,13 +360,12 @@ s_cmd_dlq_drop (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply
     return rc;
 }
 
-const oms_command_def_t oms_runtime_commands[] = {
-    {"replay", s_cmd_replay},
-    {"status", s_cmd_status},
-    {"position.set", s_cmd_position_set},
-    {"metrics", s_cmd_metrics},
-    {"dlq.list", s_cmd_dlq_list},
-    {"dlq.show", s_cmd_dlq_show},
-    {"dlq.retry", s_cmd_dlq_retry},
-    {"dlq.drop", s_cmd_dlq_drop},
-    {NULL, NULL}};
+const oms_command_def_t oms_runtime_commands[] = {{"replay", s_cmd_replay},
+                                                  {"status", s_cmd_status},
+                                                  {"position.set", s_cmd_position_set},
+                                                  {"metrics", s_cmd_metrics},
+                                                  {"dlq.list", s_cmd_dlq_list},
+                                                  {"dlq.show", s_cmd_dlq_show},
+                                                  {"dlq.retry", s_cmd_dlq_retry},
+                                                  {"dlq.drop", s_cmd_dlq_drop},
+                                                  {NULL, NULL}};

@@ -49,7 +49,8 @@ struct _oms_security_t {
 static void s_fail (char *error, size_t size, const char *format, ...)
     __attribute__ ((format (printf, 3, 4)));
 
-static void s_fail (char *error, size_t size, const char *format, ...)
+static void
+s_fail (char *error, size_t size, const char *format, ...)
 {
     if (!error || size == 0)
         return;
@@ -60,17 +61,18 @@ static void s_fail (char *error, size_t size, const char *format, ...)
 }
 
 //  security/<key>, else <home>/<fallback>, into buf. -1 when too long.
-static int s_dir (oms_config_t *config, const char *key, const char *fallback, char *buf,
-                  size_t size)
+static int
+s_dir (oms_config_t *config, const char *key, const char *fallback, char *buf, size_t size)
 {
     const char *value = oms_config_str (config, key);
     int length = *value ? snprintf (buf, size, "%s", value)
                         : snprintf (buf, size, "%s/%s", oms_config_str (config, "home"), fallback);
-    return length < 0 || (size_t)length >= size ? -1 : 0;
+    return length < 0 || (size_t) length >= size ? -1 : 0;
 }
 
 //  Checks that `path` names a directory we can list.
-static int s_check_dir (const char *key, const char *path, char *error, size_t size)
+static int
+s_check_dir (const char *key, const char *path, char *error, size_t size)
 {
     DIR *dir = opendir (path);
     if (!dir) {
@@ -83,7 +85,8 @@ static int s_check_dir (const char *key, const char *path, char *error, size_t s
 
 //  Loads a certificate file after checking it can be read, so that the
 //  error says why. NULL with `error` filled.
-static zcert_t *s_load (const char *path, char *error, size_t size)
+static zcert_t *
+s_load (const char *path, char *error, size_t size)
 {
     FILE *file = fopen (path, "r");
     if (!file) {
@@ -100,7 +103,8 @@ static zcert_t *s_load (const char *path, char *error, size_t size)
 
 //  The identity a certificate file stands for: its metadata name, else the
 //  file name without ".cert" or ".cert_secret".
-static void s_cert_name (zcert_t *cert, const char *file, char *name, size_t size)
+static void
+s_cert_name (zcert_t *cert, const char *file, char *name, size_t size)
 {
     const char *meta = zcert_meta (cert, "name");
     if (meta && oms_security_valid_name (meta)) {
@@ -110,7 +114,7 @@ static void s_cert_name (zcert_t *cert, const char *file, char *name, size_t siz
     size_t length = strlen (file);
     const char *dot = strstr (file, ".cert");
     if (dot && (strcmp (dot, ".cert") == 0 || strcmp (dot, ".cert_secret") == 0))
-        length = (size_t)(dot - file);
+        length = (size_t) (dot - file);
     if (length >= size)
         length = size - 1;
     memcpy (name, file, length);
@@ -120,7 +124,8 @@ static void s_cert_name (zcert_t *cert, const char *file, char *name, size_t siz
 //  Reads every certificate in the allow-list into the peer map, as zauth's
 //  certificate store does: every regular file whose name does not start
 //  with a dot. Files that are not certificates are skipped.
-static void s_load_peers (oms_security_t *self)
+static void
+s_load_peers (oms_security_t *self)
 {
     zhash_t *peers = zhash_new ();
     zhash_autofree (peers);
@@ -152,11 +157,12 @@ static void s_load_peers (oms_security_t *self)
 // ---------------------------------------------------------------------------
 //  Constructor and destructor
 
-oms_security_t *oms_security_new (oms_config_t *config, const char *name, char *error, size_t size)
+oms_security_t *
+oms_security_new (oms_config_t *config, const char *name, char *error, size_t size)
 {
     assert (config);
     assert (name);
-    oms_security_t *self = (oms_security_t *)calloc (1, sizeof *self);
+    oms_security_t *self = (oms_security_t *) calloc (1, sizeof *self);
     if (!self) {
         s_fail (error, size, "security: out of memory");
         return NULL;
@@ -188,7 +194,7 @@ oms_security_t *oms_security_new (oms_config_t *config, const char *name, char *
         s_check_dir ("security/keys", keys, error, size))
         goto fail;
     int length = snprintf (path, sizeof path, "%s/%s.cert_secret", keys, name);
-    if (length < 0 || (size_t)length >= sizeof path) {
+    if (length < 0 || (size_t) length >= sizeof path) {
         s_fail (error, size, "security/keys: path longer than %d bytes", S_PATH_MAX);
         goto fail;
     }
@@ -212,7 +218,8 @@ fail:
     return NULL;
 }
 
-void oms_security_destroy (oms_security_t **self_p)
+void
+oms_security_destroy (oms_security_t **self_p)
 {
     assert (self_p);
     oms_security_t *self = *self_p;
@@ -226,7 +233,8 @@ void oms_security_destroy (oms_security_t **self_p)
     *self_p = NULL;
 }
 
-bool oms_security_enabled (oms_security_t *self)
+bool
+oms_security_enabled (oms_security_t *self)
 {
     return self && self->enabled;
 }
@@ -234,7 +242,8 @@ bool oms_security_enabled (oms_security_t *self)
 // ---------------------------------------------------------------------------
 //  Sockets
 
-int oms_security_server (oms_security_t *self, zsock_t *sock)
+int
+oms_security_server (oms_security_t *self, zsock_t *sock)
 {
     assert (sock);
     if (!oms_security_enabled (self))
@@ -255,42 +264,45 @@ int oms_security_server (oms_security_t *self, zsock_t *sock)
     return 0;
 }
 
-int oms_security_client (oms_security_t *self, zsock_t *sock, const char *server, char *error,
-                         size_t size)
+int
+oms_security_client (oms_security_t *self, zsock_t *sock, const char *server, char *error,
+                     size_t size)
 {
     assert (sock);
     assert (server);
     if (!oms_security_enabled (self))
         return 0;
-    const char *key = (const char *)zhash_lookup (self->servers, server);
+    const char *key = (const char *) zhash_lookup (self->servers, server);
     if (!key) {
         char path[S_PATH_MAX * 2];
         snprintf (path, sizeof path, "%s/%s.cert", self->certs, server);
         zcert_t *cert = s_load (path, error, size);
         if (!cert)
             return -1;
-        zhash_update (self->servers, server, (void *)zcert_public_txt (cert));
+        zhash_update (self->servers, server, (void *) zcert_public_txt (cert));
         zcert_destroy (&cert);
-        key = (const char *)zhash_lookup (self->servers, server);
+        key = (const char *) zhash_lookup (self->servers, server);
     }
     zcert_apply (self->cert, zsock_resolve (sock));
     zsock_set_curve_serverkey (sock, key);
     return 0;
 }
 
-const char *oms_security_peer (oms_security_t *self, const char *user_id)
+const char *
+oms_security_peer (oms_security_t *self, const char *user_id)
 {
     if (!oms_security_enabled (self) || !user_id || strlen (user_id) != S_KEY_TXT)
         return NULL;
-    const char *name = (const char *)zhash_lookup (self->peers, user_id);
+    const char *name = (const char *) zhash_lookup (self->peers, user_id);
     if (!name && zclock_mono () - self->loaded_ms >= S_RELOAD_MS) {
         s_load_peers (self);
-        name = (const char *)zhash_lookup (self->peers, user_id);
+        name = (const char *) zhash_lookup (self->peers, user_id);
     }
     return name;
 }
 
-uint64_t oms_security_refuse (oms_security_t *self, const char *format, ...)
+uint64_t
+oms_security_refuse (oms_security_t *self, const char *format, ...)
 {
     assert (self);
     self->refused++;
@@ -305,13 +317,14 @@ uint64_t oms_security_refuse (oms_security_t *self, const char *format, ...)
     vsnprintf (text, sizeof text, format, args);
     va_end (args);
     oms_warn ("security: %s (refused=%llu, not logged since the last line=%llu)", text,
-              (unsigned long long)self->refused, (unsigned long long)self->unlogged);
+              (unsigned long long) self->refused, (unsigned long long) self->unlogged);
     self->logged_ms = now;
     self->unlogged = 0;
     return self->refused;
 }
 
-uint64_t oms_security_refused (oms_security_t *self)
+uint64_t
+oms_security_refused (oms_security_t *self)
 {
     return self ? self->refused : 0;
 }
@@ -319,12 +332,14 @@ uint64_t oms_security_refused (oms_security_t *self)
 // ---------------------------------------------------------------------------
 //  Policy
 
-bool oms_security_is_process (const char *name)
+bool
+oms_security_is_process (const char *name)
 {
     return name && (strcmp (name, "broker") == 0 || oms_config_is_service (name));
 }
 
-bool oms_security_may_publish (const char *publisher, const char *topic)
+bool
+oms_security_may_publish (const char *publisher, const char *topic)
 {
     const oms_event_type_t *type = oms_event_type (topic);
     if (!oms_security_is_process (publisher) || !type)
@@ -333,7 +348,8 @@ bool oms_security_may_publish (const char *publisher, const char *topic)
     return strcmp (owner, publisher) == 0;
 }
 
-bool oms_security_read_only (const char *cmd)
+bool
+oms_security_read_only (const char *cmd)
 {
     static const char *const reads[] = {"get",           "stock.get", "wallet.get",
                                         "notifications", "status",    "replay",
@@ -344,12 +360,14 @@ bool oms_security_read_only (const char *cmd)
     return false;
 }
 
-bool oms_security_may_command (const char *peer, const char *cmd)
+bool
+oms_security_may_command (const char *peer, const char *cmd)
 {
     return peer && (oms_security_read_only (cmd) || !oms_security_is_process (peer));
 }
 
-bool oms_security_valid_name (const char *name)
+bool
+oms_security_valid_name (const char *name)
 {
     size_t length = name ? strlen (name) : 0;
     if (length == 0 || length > OMS_NAME_MAX || name[0] == '.')
@@ -370,7 +388,8 @@ bool oms_security_valid_name (const char *name)
 //  Creates `path` empty with `mode`, failing when it exists, so that a key
 //  is never overwritten and a secret is never readable by others, even for
 //  a moment. zcert then writes into it.
-static int s_create (const char *path, mode_t mode, char *error, size_t size)
+static int
+s_create (const char *path, mode_t mode, char *error, size_t size)
 {
     int fd = open (path, O_WRONLY | O_CREAT | O_EXCL, mode);
     if (fd < 0) {
@@ -382,7 +401,8 @@ static int s_create (const char *path, mode_t mode, char *error, size_t size)
     return 0;
 }
 
-int oms_security_keygen (const char *dir, const char *name, char *error, size_t size)
+int
+oms_security_keygen (const char *dir, const char *name, char *error, size_t size)
 {
     assert (dir);
     assert (name);
@@ -395,7 +415,7 @@ int oms_security_keygen (const char *dir, const char *name, char *error, size_t 
     }
     char public_path[S_PATH_MAX + 1], secret_path[S_PATH_MAX + 1];
     int length = snprintf (secret_path, sizeof secret_path, "%s/%s.cert_secret", dir, name);
-    if (length < 0 || (size_t)length >= sizeof secret_path) {
+    if (length < 0 || (size_t) length >= sizeof secret_path) {
         s_fail (error, size, "%s: path longer than %d bytes", dir, S_PATH_MAX);
         return -1;
     }

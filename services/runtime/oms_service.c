@@ -38,8 +38,11 @@ static const oms_field_t s_dead_fields[] = {
     OMS_STR (oms_dead_letter_t, topic, OMS_C_ANY, OMS_NAME_MAX, true),
     OMS_STR (oms_dead_letter_t, error, OMS_C_ANY, OMS_TEXT_MAX, true),
     OMS_UINT (oms_dead_letter_t, ts_ns, 0, UINT64_MAX, true),
-    {.key = "body", .type = OMS_T_BIN, .offset = offsetof (oms_dead_letter_t, body),
-     .required = true, .max = OMS_MSG_MAX},
+    {.key = "body",
+     .type = OMS_T_BIN,
+     .offset = offsetof (oms_dead_letter_t, body),
+     .required = true,
+     .max = OMS_MSG_MAX},
 };
 const oms_schema_t oms_dead_letter_schema =
     OMS_SCHEMA (oms_dead_letter_t, "dead letter", s_dead_fields);
@@ -219,8 +222,8 @@ oms_reply_record (oms_reply_t *reply, const oms_schema_t *schema, const void *re
     }
     else if (data[0] == 0xdf) {
         header = 5;
-        entries = (uint32_t) data[1] << 24 | (uint32_t) data[2] << 16 | (uint32_t) data[3] << 8
-                  | data[4];
+        entries =
+            (uint32_t) data[1] << 24 | (uint32_t) data[2] << 16 | (uint32_t) data[3] << 8 | data[4];
     }
     msgpack_sbuffer_write (&reply->buffer, buffer.data + header, buffer.size - header);
     reply->entries += entries;
@@ -372,8 +375,7 @@ s_commit (oms_service_t *self)
             self->counters.commits++;
         else {
             self->counters.commit_failures++;
-            oms_error ("store: commit failed: %s; the turn's work is discarded",
-                       oms_strerror (rc));
+            oms_error ("store: commit failed: %s; the turn's work is discarded", oms_strerror (rc));
             oms_txn_t *txn;
             //  Positions in memory ran ahead of the store: read them back.
             if (oms_store_begin (self->store, false, &txn) == 0) {
@@ -436,8 +438,8 @@ s_dead_letter (oms_service_t *self, const char *topic, const uint8_t *body, size
     oms_dead_letter_t dead = {.ts_ns = oms_service_wall_ns (), .body = {body, size}};
     s_copy (dead.topic, sizeof dead.topic, topic);
     s_copy (dead.error, sizeof dead.error, error);
-    if (oms_txn_put_record (self->batch, self->dead, key, 8, &oms_dead_letter_schema, &dead)
-        || oms_txn_put (self->batch, self->meta, "dead_next", 9, counter, 8))
+    if (oms_txn_put_record (self->batch, self->dead, key, 8, &oms_dead_letter_schema, &dead) ||
+        oms_txn_put (self->batch, self->meta, "dead_next", 9, counter, 8))
         oms_error ("dead letter: cannot store it");
 }
 
@@ -450,7 +452,7 @@ static void
 s_apply (oms_service_t *self, const char *topic, const uint8_t *body, size_t size,
          uint64_t expected)
 {
-    static oms_event_t event;   //  large; one event at a time
+    static oms_event_t event; //  large; one event at a time
     oms_fault_t fault;
     int rc = oms_event_decode (body, size, topic, &event, &fault);
     if (rc) {
@@ -505,8 +507,8 @@ s_apply (oms_service_t *self, const char *topic, const uint8_t *body, size_t siz
                            "events applied by their handler", label, 1);
     }
     else {
-        oms_metrics_count (self->metrics, "oms_handler_errors_total",
-                           "events whose handler failed", label, 1);
+        oms_metrics_count (self->metrics, "oms_handler_errors_total", "events whose handler failed",
+                           label, 1);
         s_dead_letter (self, topic, body, size, event.correlation_id,
                        ctx.error[0] ? ctx.error : oms_strerror (rc));
     }
@@ -573,7 +575,7 @@ s_fetch (oms_service_t *self, oms_inbox_entry_t *entry)
 {
     uint64_t now = oms_service_mono_ns ();
     if (entry->fetch_sent_ns && now - entry->fetch_sent_ns < self->replay_timeout_ns)
-        return;     //  one request in flight per type
+        return; //  one request in flight per type
     if (now < entry->retry_after_ns)
         return;
     zsock_t *fetcher = self->fetchers[s_service_index (entry->owner)];
@@ -608,10 +610,10 @@ s_on_fetched (oms_service_t *self, zsock_t *fetcher)
     oms_replay_answer_t answer;
     oms_fault_t fault = {0};
     oms_inbox_entry_t *entry = NULL;
-    if (zmsg_size (msg) != 2 || zframe_size (delimiter) != 0
-        || oms_replay_answer_decode (zframe_data (frame), zframe_size (frame), &result, &answer,
-                                     &fault)
-        || !(entry = oms_inbox_find (&self->inbox, answer.topic))) {
+    if (zmsg_size (msg) != 2 || zframe_size (delimiter) != 0 ||
+        oms_replay_answer_decode (zframe_data (frame), zframe_size (frame), &result, &answer,
+                                  &fault) ||
+        !(entry = oms_inbox_find (&self->inbox, answer.topic))) {
         char reason[128];
         self->counters.replay_errors++;
         oms_warn ("replay: malformed answer: %s",
@@ -717,7 +719,7 @@ static void
 s_on_request (oms_service_t *self, zmsg_t *msg)
 {
     static oms_request_t request;
-    memset (&request, 0, sizeof request);   //  no field of an earlier request may leak into this one
+    memset (&request, 0, sizeof request); //  no field of an earlier request may leak into this one
     //  Split the routing envelope from the body at the empty delimiter.
     zmsg_t *envelope = zmsg_new ();
     zframe_t *frame;
@@ -805,7 +807,8 @@ s_measure_rates (oms_service_t *self)
     uint64_t now = oms_service_mono_ns ();
     if (now - self->rate_since_ns >= RATE_WINDOW_NS) {
         uint64_t span = now - self->rate_since_ns;
-        self->in_per_s = (self->counters.events_applied - self->rate_applied) * 1000000000ull / span;
+        self->in_per_s =
+            (self->counters.events_applied - self->rate_applied) * 1000000000ull / span;
         self->out_per_s =
             (self->counters.events_emitted - self->rate_emitted) * 1000000000ull / span;
         self->rate_since_ns = now;
@@ -827,22 +830,20 @@ s_measure_rates (oms_service_t *self)
          c->requests_rate_limited},
         {"oms_commands_over_limit_total", "commands refused by a configured limit",
          c->commands_over_limit},
-        {"oms_events_malformed_total", "events with a wrong frame count or topic",
-         bus.malformed},
+        {"oms_events_malformed_total", "events with a wrong frame count or topic", bus.malformed},
         {"oms_commands_total", "commands handled", c->commands},
         {"oms_commands_failed_total", "commands refused or failed", c->commands_failed},
         {"oms_replays_served_total", "replay requests answered", c->replays_served},
         {"oms_replays_requested_total", "replay requests sent", c->replays_requested},
-        {"oms_replay_errors_total", "replay answers refused or malformed",
-         c->replay_errors},
+        {"oms_replay_errors_total", "replay answers refused or malformed", c->replay_errors},
         {"oms_commit_failures_total", "batches that failed to commit", c->commit_failures},
         {"oms_commands_denied_total", "commands refused to their sender",
          oms_security_refused (self->security)},
     };
     for (size_t i = 0; i < sizeof totals / sizeof totals[0]; i++)
         oms_metrics_total (self->metrics, totals[i].name, totals[i].help, NULL, totals[i].value);
-    oms_metrics_set (self->metrics, "oms_uptime_seconds", "seconds since the process started",
-                     NULL, (double) (oms_service_wall_ns () - self->started_ns) / 1e9);
+    oms_metrics_set (self->metrics, "oms_uptime_seconds", "seconds since the process started", NULL,
+                     (double) (oms_service_wall_ns () - self->started_ns) / 1e9);
 }
 
 static void
@@ -1003,8 +1004,8 @@ s_open (oms_service_t *self)
     names[n] = NULL;
     char dir[512];
     oms_config_store_dir (self->config, def->name, dir, sizeof dir);
-    self->store = oms_store_new (dir, names, (size_t) oms_config_int (self->config,
-                                                                       "runtime/map_size_mb"));
+    self->store =
+        oms_store_new (dir, names, (size_t) oms_config_int (self->config, "runtime/map_size_mb"));
     if (!self->store)
         return -1;
     oms_store_db (self->store, "outbox", &self->outbox);
@@ -1230,11 +1231,13 @@ oms_service_main (const oms_service_def_t *def, int argc, char *argv[])
     self.rate_since_ns = oms_service_mono_ns ();
     self.started_ns = oms_service_wall_ns ();
     self.batch_max = (size_t) oms_config_int (self.config, "runtime/batch");
-    self.heartbeat_ns = (uint64_t) oms_config_int (self.config, "runtime/heartbeat_ms") * 1000000ull;
+    self.heartbeat_ns =
+        (uint64_t) oms_config_int (self.config, "runtime/heartbeat_ms") * 1000000ull;
     self.replay_timeout_ns =
         (uint64_t) oms_config_int (self.config, "runtime/replay_timeout_ms") * 1000000ull;
     self.replay_batch = (uint64_t) oms_config_int (self.config, "runtime/replay_batch");
-    self.retention_ns = (uint64_t) oms_config_int (self.config, "runtime/retention_s") * 1000000000ull;
+    self.retention_ns =
+        (uint64_t) oms_config_int (self.config, "runtime/retention_s") * 1000000000ull;
     self.retention_events = (uint64_t) oms_config_int (self.config, "runtime/retention_events");
     if (self.batch_max == 0)
         self.batch_max = 1;

@@ -56,11 +56,11 @@ typedef struct {
 } oms_command_def_t;
 
 typedef struct {
-    const char *name;                           //  one of oms_service_names
-    const char *const *dbs;                     //  NULL-terminated: its own sub-databases
-    const oms_subscription_t *subscriptions;    //  terminated by {NULL, NULL}
-    const oms_command_def_t *commands;          //  terminated by {NULL, NULL}
-    oms_tick_fn *tick;                          //  optional
+    const char *name;                        //  one of oms_service_names
+    const char *const *dbs;                  //  NULL-terminated: its own sub-databases
+    const oms_subscription_t *subscriptions; //  terminated by {NULL, NULL}
+    const oms_command_def_t *commands;       //  terminated by {NULL, NULL}
+    oms_tick_fn *tick;                       //  optional
 } oms_service_def_t;
 
 //  Runs a service until SIGINT or SIGTERM. Returns the process exit code.

@@ -17,12 +17,12 @@
 
 typedef struct {
     char topic[OMS_NAME_MAX + 1];
-    size_t offset;      //  of the body in pending_bytes
+    size_t offset; //  of the body in pending_bytes
     size_t size;
 } oms_pending_t;
 
 typedef struct {
-    zmsg_t *envelope;   //  routing frames, delimiter included
+    zmsg_t *envelope; //  routing frames, delimiter included
     msgpack_sbuffer body;
 } oms_answer_t;
 
@@ -41,8 +41,8 @@ typedef struct {
     uint64_t replay_errors;
     uint64_t commits;
     uint64_t commit_failures;
-    uint64_t requests_rate_limited;     //  refused by the per-client rate limit
-    uint64_t commands_over_limit;       //  refused by a limits/ key (OMS_E_LIMIT)
+    uint64_t requests_rate_limited; //  refused by the per-client rate limit
+    uint64_t commands_over_limit;   //  refused by a limits/ key (OMS_E_LIMIT)
 } oms_counters_t;
 
 //  What this process last heard from another one's heartbeat.
@@ -81,7 +81,7 @@ typedef struct {
     size_t n_owned;
     zsock_t *api;
     zsock_t *fetchers[OMS_SERVICES_COUNT];
-    oms_security_t *security;       //  CURVE on every socket, when configured
+    oms_security_t *security; //  CURVE on every socket, when configured
     char instance[OMS_ID_MAX + 1];
     char host[64];
     uint64_t started_ns;
@@ -100,9 +100,9 @@ typedef struct {
     size_t batch_max;
     uint64_t heartbeat_ns, replay_timeout_ns, retention_ns;
     uint64_t replay_batch, retention_events;
-    oms_limit_t *limit;             //  per-client rate limit of the api endpoint
+    oms_limit_t *limit; //  per-client rate limit of the api endpoint
     oms_counters_t counters;
-    size_t batch_units;             //  units of work in the open batch
+    size_t batch_units; //  units of work in the open batch
     oms_metrics_t *metrics;
     oms_peer_t peers[PEERS_MAX];
     size_t n_peers;

@@ -47,7 +47,8 @@ struct _oms_cursor_t {
 //  Maps an LMDB result into the oms error space, logging what the caller
 //  cannot explain to anyone: everything but "not found". `name` (a path or a
 //  sub-database, may be NULL) says where.
-static int s_result (int rc, const char *what, const char *name)
+static int
+s_result (int rc, const char *what, const char *name)
 {
     if (rc == MDB_SUCCESS)
         return 0;
@@ -60,7 +61,8 @@ static int s_result (int rc, const char *what, const char *name)
 }
 
 //  The name of a sub-database handle, for messages.
-static const char *s_db_name (oms_store_t *self, MDB_dbi dbi)
+static const char *
+s_db_name (oms_store_t *self, MDB_dbi dbi)
 {
     for (size_t index = 0; index < self->n_dbs; index++)
         if (self->dbis[index] == dbi)
@@ -70,7 +72,8 @@ static const char *s_db_name (oms_store_t *self, MDB_dbi dbi)
 
 //  Keys may be binary (be64 sequences, \0 separators): show them printable
 //  when they are, as hex when not, and never at unbounded length.
-static const char *s_key_str (const void *key, size_t key_size, char *buf, size_t size)
+static const char *
+s_key_str (const void *key, size_t key_size, char *buf, size_t size)
 {
     assert (size >= 8);
     const uint8_t *bytes = key;
@@ -85,9 +88,10 @@ static const char *s_key_str (const void *key, size_t key_size, char *buf, size_
     if (printable) {
         buf[used++] = '"';
         for (; index < key_size && used < room; index++)
-            buf[used++] = (char)bytes[index];
+            buf[used++] = (char) bytes[index];
         buf[used++] = '"';
-    } else {
+    }
+    else {
         buf[used++] = '0';
         buf[used++] = 'x';
         for (; index < key_size && used + 2 <= room; index++) {
@@ -103,13 +107,15 @@ static const char *s_key_str (const void *key, size_t key_size, char *buf, size_
     return buf;
 }
 
-static MDB_val s_mdb_val (const void *data, size_t size)
+static MDB_val
+s_mdb_val (const void *data, size_t size)
 {
-    MDB_val val = {.mv_size = size, .mv_data = (void *)data};
+    MDB_val val = {.mv_size = size, .mv_data = (void *) data};
     return val;
 }
 
-static void s_oms_val (const MDB_val *from, oms_val_t *to)
+static void
+s_oms_val (const MDB_val *from, oms_val_t *to)
 {
     if (to) {
         to->data = from->mv_data;
@@ -120,7 +126,8 @@ static void s_oms_val (const MDB_val *from, oms_val_t *to)
 //  --------------------------------------------------------------------------
 //  Store
 
-oms_store_t *oms_store_new (const char *path, const char *const *db_names, size_t map_size_mb)
+oms_store_t *
+oms_store_new (const char *path, const char *const *db_names, size_t map_size_mb)
 {
     assert (path);
     bool ok = false;
@@ -155,7 +162,7 @@ oms_store_t *oms_store_new (const char *path, const char *const *db_names, size_
         goto leave;
     }
     if ((rc = mdb_env_create (&self->env)) ||
-        (rc = mdb_env_set_maxdbs (self->env, (MDB_dbi)self->n_dbs)) ||
+        (rc = mdb_env_set_maxdbs (self->env, (MDB_dbi) self->n_dbs)) ||
         (rc = mdb_env_set_mapsize (self->env, map_size_mb * 1024 * 1024)) ||
         (rc = mdb_env_open (self->env, path, S_ENV_FLAGS, 0644))) {
         s_result (rc, "open", path);
@@ -197,7 +204,8 @@ leave:
     return self;
 }
 
-void oms_store_destroy (oms_store_t **self_p)
+void
+oms_store_destroy (oms_store_t **self_p)
 {
     assert (self_p);
     oms_store_t *self = *self_p;
@@ -213,7 +221,8 @@ void oms_store_destroy (oms_store_t **self_p)
     *self_p = NULL;
 }
 
-int oms_store_db (oms_store_t *self, const char *name, oms_db_t *db)
+int
+oms_store_db (oms_store_t *self, const char *name, oms_db_t *db)
 {
     assert (self);
     assert (name);
@@ -230,7 +239,8 @@ int oms_store_db (oms_store_t *self, const char *name, oms_db_t *db)
 //  --------------------------------------------------------------------------
 //  Transactions
 
-static int s_txn_begin (oms_store_t *store, MDB_txn *parent, unsigned int flags, oms_txn_t **txn_p)
+static int
+s_txn_begin (oms_store_t *store, MDB_txn *parent, unsigned int flags, oms_txn_t **txn_p)
 {
     assert (txn_p);
     *txn_p = NULL;
@@ -249,19 +259,22 @@ static int s_txn_begin (oms_store_t *store, MDB_txn *parent, unsigned int flags,
     return 0;
 }
 
-int oms_store_begin (oms_store_t *self, bool write, oms_txn_t **txn_p)
+int
+oms_store_begin (oms_store_t *self, bool write, oms_txn_t **txn_p)
 {
     assert (self);
     return s_txn_begin (self, NULL, write ? 0 : MDB_RDONLY, txn_p);
 }
 
-int oms_txn_begin_nested (oms_txn_t *parent, oms_txn_t **txn_p)
+int
+oms_txn_begin_nested (oms_txn_t *parent, oms_txn_t **txn_p)
 {
     assert (parent);
     return s_txn_begin (parent->store, parent->txn, 0, txn_p);
 }
 
-int oms_txn_commit (oms_txn_t **txn_p)
+int
+oms_txn_commit (oms_txn_t **txn_p)
 {
     assert (txn_p);
     oms_txn_t *self = *txn_p;
@@ -272,7 +285,8 @@ int oms_txn_commit (oms_txn_t **txn_p)
     return s_result (rc, "commit", NULL);
 }
 
-void oms_txn_abort (oms_txn_t **txn_p)
+void
+oms_txn_abort (oms_txn_t **txn_p)
 {
     assert (txn_p);
     oms_txn_t *self = *txn_p;
@@ -286,7 +300,8 @@ void oms_txn_abort (oms_txn_t **txn_p)
 //  --------------------------------------------------------------------------
 //  Values
 
-int oms_txn_get (oms_txn_t *txn, oms_db_t db, const void *key, size_t key_size, oms_val_t *value)
+int
+oms_txn_get (oms_txn_t *txn, oms_db_t db, const void *key, size_t key_size, oms_val_t *value)
 {
     assert (txn);
     assert (key || key_size == 0);
@@ -298,8 +313,9 @@ int oms_txn_get (oms_txn_t *txn, oms_db_t db, const void *key, size_t key_size, 
     return s_result (rc, "get", s_db_name (txn->store, db));
 }
 
-int oms_txn_put (oms_txn_t *txn, oms_db_t db, const void *key, size_t key_size, const void *value,
-                 size_t value_size)
+int
+oms_txn_put (oms_txn_t *txn, oms_db_t db, const void *key, size_t key_size, const void *value,
+             size_t value_size)
 {
     assert (txn);
     assert (key || key_size == 0);
@@ -309,7 +325,8 @@ int oms_txn_put (oms_txn_t *txn, oms_db_t db, const void *key, size_t key_size, 
     return s_result (mdb_put (txn->txn, db, &mkey, &mvalue, 0), "put", s_db_name (txn->store, db));
 }
 
-int oms_txn_del (oms_txn_t *txn, oms_db_t db, const void *key, size_t key_size)
+int
+oms_txn_del (oms_txn_t *txn, oms_db_t db, const void *key, size_t key_size)
 {
     assert (txn);
     assert (key || key_size == 0);
@@ -317,8 +334,9 @@ int oms_txn_del (oms_txn_t *txn, oms_db_t db, const void *key, size_t key_size)
     return s_result (mdb_del (txn->txn, db, &mkey, NULL), "del", s_db_name (txn->store, db));
 }
 
-int oms_txn_get_record (oms_txn_t *txn, oms_db_t db, const void *key, size_t key_size,
-                        const oms_schema_t *schema, void *record)
+int
+oms_txn_get_record (oms_txn_t *txn, oms_db_t db, const void *key, size_t key_size,
+                    const oms_schema_t *schema, void *record)
 {
     assert (schema);
     assert (record);
@@ -349,8 +367,9 @@ int oms_txn_get_record (oms_txn_t *txn, oms_db_t db, const void *key, size_t key
     return 0;
 }
 
-int oms_txn_put_record (oms_txn_t *txn, oms_db_t db, const void *key, size_t key_size,
-                        const oms_schema_t *schema, const void *record)
+int
+oms_txn_put_record (oms_txn_t *txn, oms_db_t db, const void *key, size_t key_size,
+                    const oms_schema_t *schema, const void *record)
 {
     assert (schema);
     assert (record);
@@ -370,7 +389,8 @@ int oms_txn_put_record (oms_txn_t *txn, oms_db_t db, const void *key, size_t key
     return rc;
 }
 
-int oms_txn_count (oms_txn_t *txn, oms_db_t db, uint64_t *count)
+int
+oms_txn_count (oms_txn_t *txn, oms_db_t db, uint64_t *count)
 {
     assert (txn);
     assert (count);
@@ -384,7 +404,8 @@ int oms_txn_count (oms_txn_t *txn, oms_db_t db, uint64_t *count)
 //  --------------------------------------------------------------------------
 //  Cursors
 
-int oms_cursor_open (oms_txn_t *txn, oms_db_t db, oms_cursor_t **cursor_p)
+int
+oms_cursor_open (oms_txn_t *txn, oms_db_t db, oms_cursor_t **cursor_p)
 {
     assert (txn);
     assert (cursor_p);
@@ -403,7 +424,8 @@ int oms_cursor_open (oms_txn_t *txn, oms_db_t db, oms_cursor_t **cursor_p)
     return 0;
 }
 
-void oms_cursor_close (oms_cursor_t **cursor_p)
+void
+oms_cursor_close (oms_cursor_t **cursor_p)
 {
     assert (cursor_p);
     oms_cursor_t *self = *cursor_p;
@@ -414,8 +436,9 @@ void oms_cursor_close (oms_cursor_t **cursor_p)
     *cursor_p = NULL;
 }
 
-static int s_cursor_get (oms_cursor_t *self, MDB_val *mkey, MDB_cursor_op op, oms_val_t *key_out,
-                         oms_val_t *value_out)
+static int
+s_cursor_get (oms_cursor_t *self, MDB_val *mkey, MDB_cursor_op op, oms_val_t *key_out,
+              oms_val_t *value_out)
 {
     MDB_val mvalue;
     int rc = mdb_cursor_get (self->cursor, mkey, &mvalue, op);
@@ -426,8 +449,9 @@ static int s_cursor_get (oms_cursor_t *self, MDB_val *mkey, MDB_cursor_op op, om
     return s_result (rc, "cursor get", NULL);
 }
 
-int oms_cursor_seek (oms_cursor_t *self, const void *key, size_t key_size, oms_val_t *key_out,
-                     oms_val_t *value_out)
+int
+oms_cursor_seek (oms_cursor_t *self, const void *key, size_t key_size, oms_val_t *key_out,
+                 oms_val_t *value_out)
 {
     assert (self);
     assert (key || key_size == 0);
@@ -437,14 +461,16 @@ int oms_cursor_seek (oms_cursor_t *self, const void *key, size_t key_size, oms_v
     return s_cursor_get (self, &mkey, key_size ? MDB_SET_RANGE : MDB_FIRST, key_out, value_out);
 }
 
-int oms_cursor_next (oms_cursor_t *self, oms_val_t *key_out, oms_val_t *value_out)
+int
+oms_cursor_next (oms_cursor_t *self, oms_val_t *key_out, oms_val_t *value_out)
 {
     assert (self);
     MDB_val mkey = {0};
     return s_cursor_get (self, &mkey, MDB_NEXT, key_out, value_out);
 }
 
-int oms_cursor_del (oms_cursor_t *self)
+int
+oms_cursor_del (oms_cursor_t *self)
 {
     assert (self);
     return s_result (mdb_cursor_del (self->cursor, 0), "cursor del", NULL);
@@ -453,15 +479,17 @@ int oms_cursor_del (oms_cursor_t *self)
 //  --------------------------------------------------------------------------
 //  Keys
 
-void oms_be64_put (uint8_t out[8], uint64_t value)
+void
+oms_be64_put (uint8_t out[8], uint64_t value)
 {
     for (int index = 7; index >= 0; index--) {
-        out[index] = (uint8_t)(value & 0xff);
+        out[index] = (uint8_t) (value & 0xff);
         value >>= 8;
     }
 }
 
-uint64_t oms_be64_get (const uint8_t in[8])
+uint64_t
+oms_be64_get (const uint8_t in[8])
 {
     uint64_t value = 0;
     for (int index = 0; index < 8; index++)

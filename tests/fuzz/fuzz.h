@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 //  Aborts with `what` when `condition` is false; unlike assert, never
 //  compiled out.
 #define FUZZ_ASSERT(condition, what)                                                               \
-    ((condition) ? (void)0 : fuzz_fail (__FILE__, __LINE__, (what)))
+    ((condition) ? (void) 0 : fuzz_fail (__FILE__, __LINE__, (what)))
 
 void fuzz_fail (const char *file, int line, const char *what) __attribute__ ((noreturn));
 

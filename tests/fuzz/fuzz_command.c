@@ -4,7 +4,8 @@
 */
 #include "fuzz.h"
 
-int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
     static oms_request_t request;
     oms_fault_t fault;

@@ -49,7 +49,8 @@ static const char *const s_service_keys[] = {"api", "api_bind", "store", "host",
 
 //  The environment overrides the file: clear OMS_* so that only the input
 //  decides.
-static void s_clear_environment (void)
+static void
+s_clear_environment (void)
 {
     for (;;) {
         char **entry = environ;
@@ -59,16 +60,17 @@ static void s_clear_environment (void)
             return;
         char name[256];
         size_t length = strcspn (*entry, "=");
-        snprintf (name, sizeof name, "%.*s", (int)length, *entry);
+        snprintf (name, sizeof name, "%.*s", (int) length, *entry);
         if (unsetenv (name))
             return;
     }
 }
 
-int LLVMFuzzerInitialize (int *argc, char ***argv)
+int
+LLVMFuzzerInitialize (int *argc, char ***argv)
 {
-    (void)argc;
-    (void)argv;
+    (void) argc;
+    (void) argv;
     s_clear_environment ();
     //  zconfig logs through zsys, which would otherwise take SIGINT and
     //  SIGTERM from libFuzzer.
@@ -79,10 +81,11 @@ int LLVMFuzzerInitialize (int *argc, char ***argv)
     return 0;
 }
 
-int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
     FUZZ_ASSERT (ftruncate (s_fd, 0) == 0, "ftruncate");
-    FUZZ_ASSERT (pwrite (s_fd, data, size, 0) == (ssize_t)size, "pwrite");
+    FUZZ_ASSERT (pwrite (s_fd, data, size, 0) == (ssize_t) size, "pwrite");
 
     char error[512] = "";
     oms_config_t *config = oms_config_new (s_path, error, sizeof error);

@@ -13,7 +13,8 @@
 
 #include "fuzz.h"
 
-int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
     static oms_event_t event, again; //  large: keep them off the stack
     oms_fault_t fault;

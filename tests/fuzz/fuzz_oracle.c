@@ -13,13 +13,15 @@
 
 #include "fuzz.h"
 
-void fuzz_fail (const char *file, int line, const char *what)
+void
+fuzz_fail (const char *file, int line, const char *what)
 {
     fprintf (stderr, "%s:%d: oracle broken: %s\n", file, line, what);
     abort ();
 }
 
-void fuzz_check_fault (int rc, const oms_fault_t *fault)
+void
+fuzz_check_fault (int rc, const oms_fault_t *fault)
 {
     FUZZ_ASSERT (rc <= 0 && rc > OMS_E_LAST, "return code outside oms_error_t");
     FUZZ_ASSERT (fault->code == rc, "fault code differs from the return code");
@@ -30,13 +32,15 @@ void fuzz_check_fault (int rc, const oms_fault_t *fault)
     FUZZ_ASSERT (memchr (text, 0, sizeof text), "fault text not terminated");
 }
 
-static void s_same_bytes (const msgpack_sbuffer *one, const msgpack_sbuffer *two)
+static void
+s_same_bytes (const msgpack_sbuffer *one, const msgpack_sbuffer *two)
 {
     FUZZ_ASSERT (one->size == two->size, "re-encoding changed the size");
     FUZZ_ASSERT (memcmp (one->data, two->data, one->size) == 0, "re-encoding changed the bytes");
 }
 
-void fuzz_event_round_trip (const oms_event_t *event)
+void
+fuzz_event_round_trip (const oms_event_t *event)
 {
     static oms_event_t again; //  large: keep it off the stack
     msgpack_sbuffer one, two;
@@ -45,7 +49,7 @@ void fuzz_event_round_trip (const oms_event_t *event)
     oms_fault_t fault;
 
     FUZZ_ASSERT (oms_event_encode (event, &one) == 0, "a decoded event does not encode");
-    int rc = oms_event_decode ((const uint8_t *)one.data, one.size, event->type, &again, &fault);
+    int rc = oms_event_decode ((const uint8_t *) one.data, one.size, event->type, &again, &fault);
     fuzz_check_fault (rc, &fault);
     FUZZ_ASSERT (rc == 0, "an encoded event does not decode");
     FUZZ_ASSERT (memcmp (event, &again, sizeof again) == 0, "the round trip changed the event");
@@ -56,7 +60,8 @@ void fuzz_event_round_trip (const oms_event_t *event)
     msgpack_sbuffer_destroy (&two);
 }
 
-void fuzz_request_round_trip (const oms_request_t *request)
+void
+fuzz_request_round_trip (const oms_request_t *request)
 {
     static oms_request_t again;
     msgpack_sbuffer one, two;
@@ -65,7 +70,7 @@ void fuzz_request_round_trip (const oms_request_t *request)
     oms_fault_t fault;
 
     FUZZ_ASSERT (oms_request_encode (request, &one) == 0, "a decoded request does not encode");
-    int rc = oms_request_decode ((const uint8_t *)one.data, one.size, &again, &fault);
+    int rc = oms_request_decode ((const uint8_t *) one.data, one.size, &again, &fault);
     fuzz_check_fault (rc, &fault);
     FUZZ_ASSERT (rc == 0, "an encoded request does not decode");
     FUZZ_ASSERT (memcmp (request, &again, sizeof again) == 0, "the round trip changed the request");

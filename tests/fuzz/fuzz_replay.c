@@ -16,7 +16,8 @@
 #include "fuzz.h"
 
 //  What the parser may return for bytes the structure check accepted.
-static void s_check_parse (const uint8_t *data, size_t size, int rc)
+static void
+s_check_parse (const uint8_t *data, size_t size, int rc)
 {
     int checked = oms_msgpack_check (data, size);
     if (checked) {
@@ -28,7 +29,8 @@ static void s_check_parse (const uint8_t *data, size_t size, int rc)
 
 //  The body is copied to a buffer of its own size, so that AddressSanitizer
 //  sees a read past its end rather than into the rest of the answer.
-static void s_apply (const char *type, const uint8_t *body, size_t size, uint64_t expected)
+static void
+s_apply (const char *type, const uint8_t *body, size_t size, uint64_t expected)
 {
     static oms_event_t event;
     oms_fault_t fault;
@@ -47,7 +49,8 @@ static void s_apply (const char *type, const uint8_t *body, size_t size, uint64_
     fuzz_event_round_trip (&event);
 }
 
-int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
     msgpack_unpacked result;
     msgpack_unpacked_init (&result);
@@ -66,7 +69,7 @@ int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         for (uint32_t i = 0; i < answer.n_events; i++) {
             const msgpack_object *body = &answer.events[i];
             FUZZ_ASSERT (body->type == MSGPACK_OBJECT_BIN, "a replayed body that is not bin");
-            s_apply (answer.topic, (const uint8_t *)body->via.bin.ptr, body->via.bin.size,
+            s_apply (answer.topic, (const uint8_t *) body->via.bin.ptr, body->via.bin.size,
                      answer.start + i);
         }
     msgpack_unpacked_destroy (&result);

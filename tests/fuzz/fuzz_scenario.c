@@ -17,7 +17,8 @@
 
 #define TERMINATED(s) (memchr ((s), 0, sizeof (s)) != NULL)
 
-static void s_check_encodes (const cli_step_t *step)
+static void
+s_check_encodes (const cli_step_t *step)
 {
     static oms_request_t req;
     memset (&req, 0, sizeof req);
@@ -62,7 +63,8 @@ static void s_check_encodes (const cli_step_t *step)
     msgpack_sbuffer_destroy (&buffer);
 }
 
-static void s_check_step (cli_scenario_t *scenario, const cli_step_t *step, size_t lines)
+static void
+s_check_step (cli_scenario_t *scenario, const cli_step_t *step, size_t lines)
 {
     FUZZ_ASSERT (step->kind <= CLI_STEP_EXPECT_SETTLED, "a step of no kind");
     FUZZ_ASSERT (step->line >= 1 && step->line <= lines, "a step on no line of the input");
@@ -84,15 +86,16 @@ static void s_check_step (cli_scenario_t *scenario, const cli_step_t *step, size
     s_check_encodes (step);
 }
 
-int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-    cli_scenario_t *scenario = cli_scenario_new ((const char *)data, size, "fz1");
+    cli_scenario_t *scenario = cli_scenario_new ((const char *) data, size, "fz1");
     FUZZ_ASSERT (scenario, "refused a file under the size limit");
 
     size_t lines = 0;
     for (size_t at = 0; at < size; lines++) {
         const uint8_t *end = memchr (data + at, '\n', size - at);
-        at = end ? (size_t)(end - data) + 1 : size;
+        at = end ? (size_t) (end - data) + 1 : size;
     }
     size_t steps = cli_scenario_steps (scenario);
     size_t errors = cli_scenario_errors (scenario);

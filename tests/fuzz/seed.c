@@ -19,19 +19,22 @@
 
 static const char *s_root;
 
-static void s_die (const char *what)
+static void
+s_die (const char *what)
 {
     fprintf (stderr, "fuzz_seed: %s: %s\n", what, strerror (errno));
     exit (1);
 }
 
-static void s_mkdir (const char *path)
+static void
+s_mkdir (const char *path)
 {
     if (mkdir (path, 0755) && errno != EEXIST)
         s_die (path);
 }
 
-static void s_write (const char *target, const char *name, const void *data, size_t size)
+static void
+s_write (const char *target, const char *name, const void *data, size_t size)
 {
     char path[1024];
     snprintf (path, sizeof path, "%s/%s", s_root, target);
@@ -42,12 +45,14 @@ static void s_write (const char *target, const char *name, const void *data, siz
         s_die (path);
 }
 
-static void s_write_buffer (const char *target, const char *name, const msgpack_sbuffer *buffer)
+static void
+s_write_buffer (const char *target, const char *name, const msgpack_sbuffer *buffer)
 {
     s_write (target, name, buffer->data, buffer->size);
 }
 
-static void s_pack_str (msgpack_packer *pk, const char *value)
+static void
+s_pack_str (msgpack_packer *pk, const char *value)
 {
     msgpack_pack_str_with_body (pk, value, strlen (value));
 }
@@ -57,7 +62,8 @@ static void s_pack_str (msgpack_packer *pk, const char *value)
 
 #define EVENTS 11
 
-static void s_build (oms_event_t *events)
+static void
+s_build (oms_event_t *events)
 {
     oms_item_t items[] = {{"SKU-1", 2}, {"SKU-2", 1}};
     oms_head_t heads[] = {{"order.placed", 41}, {"order.cancelled", 3}};
@@ -77,21 +83,23 @@ static void s_build (oms_event_t *events)
 }
 
 //  What the outbox adds when it emits an event.
-static void s_stamp (oms_event_t *event, uint64_t seq)
+static void
+s_stamp (oms_event_t *event, uint64_t seq)
 {
     const oms_event_type_t *entry = oms_event_type (event->type);
     const char *owner = entry->owner ? entry->owner : event->type + strlen (OMS_HEARTBEAT_PREFIX);
     snprintf (event->producer, sizeof event->producer, "%s", owner);
     event->seq = seq;
     if (snprintf (event->id, sizeof event->id, "%s/%s/%llu", event->producer, event->type,
-                  (unsigned long long)seq) < 0)
+                  (unsigned long long) seq) < 0)
         event->id[0] = 0;
     event->ts_ns = UINT64_C (1700000000000000000);
     if (event->data.order_id[0])
         snprintf (event->correlation_id, sizeof event->correlation_id, "%s", event->data.order_id);
 }
 
-static void s_encode_event (const oms_event_t *event, msgpack_sbuffer *buffer)
+static void
+s_encode_event (const oms_event_t *event, msgpack_sbuffer *buffer)
 {
     msgpack_sbuffer_init (buffer);
     int rc = oms_event_encode (event, buffer);
@@ -102,8 +110,9 @@ static void s_encode_event (const oms_event_t *event, msgpack_sbuffer *buffer)
 }
 
 //  An envelope around `data`, packed by hand so that any key can be wrong.
-static void s_envelope (msgpack_sbuffer *buffer, uint64_t version, const char *type,
-                        const char *producer, const char *extra_key)
+static void
+s_envelope (msgpack_sbuffer *buffer, uint64_t version, const char *type, const char *producer,
+            const char *extra_key)
 {
     msgpack_sbuffer_init (buffer);
     msgpack_packer pk;
@@ -135,7 +144,8 @@ static void s_envelope (msgpack_sbuffer *buffer, uint64_t version, const char *t
     msgpack_pack_int64 (&pk, 2500);
 }
 
-static void s_events (void)
+static void
+s_events (void)
 {
     static oms_event_t events[EVENTS];
     s_build (events);
@@ -165,7 +175,7 @@ static void s_events (void)
     oms_head_t heads[OMS_HEADS_MAX];
     for (int i = 0; i < OMS_HEADS_MAX; i++) {
         snprintf (heads[i].topic, sizeof heads[i].topic, "%s", oms_event_types[i % 10].type);
-        heads[i].seq = (uint64_t)1 << (i * 4);
+        heads[i].seq = (uint64_t) 1 << (i * 4);
     }
     oms_event_heartbeat (&event, "notification", "notification-7@host-b:4242", "0.1.0-dev",
                          UINT64_MAX, heads, OMS_HEADS_MAX, heads, OMS_HEADS_MAX);
@@ -210,7 +220,8 @@ static void s_events (void)
 // ---------------------------------------------------------------------------
 //  Commands
 
-static void s_request (const char *name, const oms_request_t *request)
+static void
+s_request (const char *name, const oms_request_t *request)
 {
     msgpack_sbuffer buffer;
     msgpack_sbuffer_init (&buffer);
@@ -223,7 +234,8 @@ static void s_request (const char *name, const oms_request_t *request)
     msgpack_sbuffer_destroy (&buffer);
 }
 
-static void s_commands (void)
+static void
+s_commands (void)
 {
     //  One valid request per command, with every optional key set.
     static const oms_request_t requests[] = {
@@ -324,7 +336,8 @@ static void s_commands (void)
 // ---------------------------------------------------------------------------
 //  Replay answers, laid out as s_cmd_replay in oms_service.c writes them
 
-static void s_answer_start (msgpack_packer *pk, size_t entries, const char *topic)
+static void
+s_answer_start (msgpack_packer *pk, size_t entries, const char *topic)
 {
     msgpack_pack_map (pk, entries);
     s_pack_str (pk, "ok");
@@ -333,7 +346,8 @@ static void s_answer_start (msgpack_packer *pk, size_t entries, const char *topi
     s_pack_str (pk, topic);
 }
 
-static void s_replays (void)
+static void
+s_replays (void)
 {
     static oms_event_t events[EVENTS];
     s_build (events);
@@ -442,12 +456,14 @@ static void s_replays (void)
 // ---------------------------------------------------------------------------
 //  Configuration files
 
-static void s_config (const char *name, const char *text)
+static void
+s_config (const char *name, const char *text)
 {
     s_write ("config", name, text, strlen (text));
 }
 
-static void s_configs (void)
+static void
+s_configs (void)
 {
     s_config ("example", "#   oms.cfg: a second local cluster, beside one on the default ports\n"
                          "home = \"/var/lib/oms-test\"\n"
@@ -507,12 +523,14 @@ static void s_configs (void)
 // ---------------------------------------------------------------------------
 //  Scenario files (tests/scenarios/ holds the real ones, also read as seeds)
 
-static void s_scenario (const char *name, const char *text)
+static void
+s_scenario (const char *name, const char *text)
 {
     s_write ("scenario", name, text, strlen (text));
 }
 
-static void s_scenarios (void)
+static void
+s_scenarios (void)
 {
     //  Every step kind and option once.
     s_scenario (
@@ -560,7 +578,8 @@ static void s_scenarios (void)
     s_scenario ("bad-config-late", "stock SKU-1 1\nconfig cli/timeout_ms=100\n");
 }
 
-int main (int argc, char *argv[])
+int
+main (int argc, char *argv[])
 {
     if (argc != 2) {
         fprintf (stderr, "usage: fuzz_seed DIR\n");

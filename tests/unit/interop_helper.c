@@ -16,7 +16,8 @@
 //  Every event type once, built with its factory.
 #define EVENTS 12
 
-static void s_build (oms_event_t *events)
+static void
+s_build (oms_event_t *events)
 {
     oms_item_t items[] = {{"SKU-1", 2}, {"SKU-2", 1}};
     oms_head_t heads[] = {{"order.placed", 41}, {"order.cancelled", 3}};
@@ -31,34 +32,38 @@ static void s_build (oms_event_t *events)
     oms_event_payment_refunded (&events[8], "o-1", "alice", 2500, "card");
     oms_event_notification_sent (&events[9], "o-1", "alice", "confirmed", "email",
                                  "Your order o-1 is confirmed: 25.00 \xe2\x82\xac");
-    oms_event_heartbeat (&events[10], "order", "order-1@host", "0.1.0", 123456789, heads, 2, heads, 1);
+    oms_event_heartbeat (&events[10], "order", "order-1@host", "0.1.0", 123456789, heads, 2, heads,
+                         1);
     oms_event_catalog_updated (&events[11], "SKU-1", 1000);
 }
 
 //  What the outbox would add when it emits the event.
-static void s_stamp (oms_event_t *event, uint64_t seq)
+static void
+s_stamp (oms_event_t *event, uint64_t seq)
 {
     const oms_event_type_t *entry = oms_event_type (event->type);
     const char *owner = entry->owner ? entry->owner : event->type + strlen (OMS_HEARTBEAT_PREFIX);
     snprintf (event->producer, sizeof event->producer, "%s", owner);
     event->seq = seq;
     if (snprintf (event->id, sizeof event->id, "%s/%s/%llu", event->producer, event->type,
-                  (unsigned long long)seq) < 0)
+                  (unsigned long long) seq) < 0)
         event->id[0] = 0;
     event->ts_ns = UINT64_C (1700000000000000000);
     if (event->data.order_id[0])
         snprintf (event->correlation_id, sizeof event->correlation_id, "%s", event->data.order_id);
 }
 
-static void s_put_frame (const void *data, size_t size)
+static void
+s_put_frame (const void *data, size_t size)
 {
-    uint8_t be[4] = {(uint8_t)(size >> 24), (uint8_t)(size >> 16), (uint8_t)(size >> 8),
-                     (uint8_t)size};
+    uint8_t be[4] = {(uint8_t) (size >> 24), (uint8_t) (size >> 16), (uint8_t) (size >> 8),
+                     (uint8_t) size};
     fwrite (be, 1, 4, stdout);
     fwrite (data, 1, size, stdout);
 }
 
-static int s_events (void)
+static int
+s_events (void)
 {
     static oms_event_t events[EVENTS];
     s_build (events);
@@ -80,11 +85,12 @@ static int s_events (void)
     return fflush (stdout) == 0 ? 0 : 1;
 }
 
-static void s_json_str (const char *s)
+static void
+s_json_str (const char *s)
 {
     putchar ('"');
     for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
+        unsigned char c = (unsigned char) *s;
         if (c == '"' || c == '\\')
             printf ("\\%c", c);
         else if (c < 0x20)
@@ -97,19 +103,20 @@ static void s_json_str (const char *s)
 
 //  Prints the fields the command's schema names, leaving out the optional
 //  ones that are absent, as oms_schema_pack would.
-static void s_print_request (const oms_request_t *req)
+static void
+s_print_request (const oms_request_t *req)
 {
     const oms_schema_t *schema = oms_command_type (req->cmd)->schema;
-    const char *record = (const char *)req;
+    const char *record = (const char *) req;
     const char *sep = "";
     putchar ('{');
     for (size_t i = 0; i < schema->n_fields; i++) {
         const oms_field_t *f = &schema->fields[i];
         const void *at = record + f->offset;
-        if (f->type == OMS_T_STR && !f->required && !*(const char *)at)
+        if (f->type == OMS_T_STR && !f->required && !*(const char *) at)
             continue;
         if ((f->type == OMS_T_INT || f->type == OMS_T_UINT) && !f->required &&
-            *(const uint64_t *)at == 0)
+            *(const uint64_t *) at == 0)
             continue;
         printf ("%s", sep);
         s_json_str (f->key);
@@ -117,27 +124,29 @@ static void s_print_request (const oms_request_t *req)
         if (f->type == OMS_T_STR)
             s_json_str (at);
         else if (f->type == OMS_T_INT)
-            printf ("%lld", (long long)*(const int64_t *)at);
+            printf ("%lld", (long long) *(const int64_t *) at);
         else if (f->type == OMS_T_UINT)
-            printf ("%llu", (unsigned long long)*(const uint64_t *)at);
+            printf ("%llu", (unsigned long long) *(const uint64_t *) at);
         else if (f->type == OMS_T_ITEMS) {
             const oms_item_t *items = at;
-            uint32_t n = *(const uint32_t *)(record + f->count_offset);
+            uint32_t n = *(const uint32_t *) (record + f->count_offset);
             putchar ('[');
             for (uint32_t j = 0; j < n; j++) {
                 printf ("%s{\"sku\":", j ? "," : "");
                 s_json_str (items[j].sku);
-                printf (",\"qty\":%lld}", (long long)items[j].qty);
+                printf (",\"qty\":%lld}", (long long) items[j].qty);
             }
             putchar (']');
-        } else
+        }
+        else
             printf ("null");
         sep = ",";
     }
     printf ("}\n");
 }
 
-static int s_command (void)
+static int
+s_command (void)
 {
     //  One byte more than the limit, so that an oversized request is seen as one.
     size_t capacity = OMS_MSG_MAX + 1;
@@ -159,7 +168,8 @@ static int s_command (void)
     return 0;
 }
 
-int main (int argc, char *argv[])
+int
+main (int argc, char *argv[])
 {
     if (argc == 2 && strcmp (argv[1], "events") == 0)
         return s_events ();

@@ -42,7 +42,8 @@ static char s_tap[64];
 
 //  Picks `count` free loopback ports. The throwaway sockets stay open until
 //  all are read, so that no two of the ports can be the same.
-static void s_free_ports (int *ports, int count)
+static void
+s_free_ports (int *ports, int count)
 {
     int fds[8];
     cr_assert_leq (count, 8);
@@ -51,16 +52,17 @@ static void s_free_ports (int *ports, int count)
         cr_assert_geq (fds[index], 0);
         struct sockaddr_in address = {.sin_family = AF_INET,
                                       .sin_addr.s_addr = htonl (INADDR_LOOPBACK)};
-        cr_assert_eq (bind (fds[index], (struct sockaddr *)&address, sizeof (address)), 0);
+        cr_assert_eq (bind (fds[index], (struct sockaddr *) &address, sizeof (address)), 0);
         socklen_t length = sizeof (address);
-        cr_assert_eq (getsockname (fds[index], (struct sockaddr *)&address, &length), 0);
+        cr_assert_eq (getsockname (fds[index], (struct sockaddr *) &address, &length), 0);
         ports[index] = ntohs (address.sin_port);
     }
     for (int index = 0; index < count; index++)
         close (fds[index]);
 }
 
-static void s_setup (void)
+static void
+s_setup (void)
 {
     const char *tmp = getenv ("TMPDIR");
     snprintf (s_dir, sizeof (s_dir), "%s/oms-test-broker-XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -73,7 +75,8 @@ static void s_setup (void)
     snprintf (s_tap, sizeof (s_tap), "tcp://127.0.0.1:%d", ports[2]);
 }
 
-static void s_teardown (void)
+static void
+s_teardown (void)
 {
     if (s_broker > 0) {
         kill (s_broker, SIGKILL);
@@ -98,7 +101,8 @@ static void s_teardown (void)
 //  Starts oms-broker with `args` (NULL-terminated), stdout and stderr
 //  appended to the test's log. The child gets no OMS_* variables, so only
 //  the test's flags and files configure it.
-static void s_start (const char *const *args)
+static void
+s_start (const char *const *args)
 {
     const char *build = getenv ("OMS_BUILD_DIR");
     char program[PATH_MAX];
@@ -109,14 +113,14 @@ static void s_start (const char *const *args)
     argv[argc++] = program;
     for (; *args; args++) {
         cr_assert_lt (argc, 31);
-        argv[argc++] = (char *)*args;
+        argv[argc++] = (char *) *args;
     }
     argv[argc] = NULL;
 
     size_t n_env = 0;
     while (environ[n_env])
         n_env++;
-    char **envp = (char **)calloc (n_env + 1, sizeof (char *));
+    char **envp = (char **) calloc (n_env + 1, sizeof (char *));
     size_t kept = 0;
     for (size_t index = 0; index < n_env; index++)
         if (strncmp (environ[index], "OMS_", 4))
@@ -149,7 +153,8 @@ static void s_start (const char *const *args)
 }
 
 //  The usual broker: the fixture's endpoints, a fast heartbeat.
-static void s_start_default (void)
+static void
+s_start_default (void)
 {
     const char *args[] = {"--frontend", s_frontend, "--backend", s_backend,
                           "--tap",      s_tap,      "--set",     "runtime/heartbeat_ms=100",
@@ -158,7 +163,8 @@ static void s_start_default (void)
 }
 
 //  Waits for the broker to exit; its wait status, or -1 past the deadline.
-static int s_wait_exit (int timeout_ms)
+static int
+s_wait_exit (int timeout_ms)
 {
     int64_t deadline = zclock_mono () + timeout_ms;
     while (true) {
@@ -176,12 +182,13 @@ static int s_wait_exit (int timeout_ms)
 }
 
 //  The log so far, for assertions and failure messages. Caller frees.
-static char *s_log_text (void)
+static char *
+s_log_text (void)
 {
     FILE *file = fopen (s_log, "r");
     if (!file)
         return strdup ("");
-    char *text = (char *)calloc (1, 65536);
+    char *text = (char *) calloc (1, 65536);
     size_t size = fread (text, 1, 65535, file);
     text[size] = '\0';
     fclose (file);
@@ -191,24 +198,27 @@ static char *s_log_text (void)
 // ---------------------------------------------------------------------------
 //  Peers
 
-static zsock_t *s_sub (const char *endpoint, const char *topic)
+static zsock_t *
+s_sub (const char *endpoint, const char *topic)
 {
     zsock_t *sub = zsock_new_sub (endpoint, topic);
     cr_assert_not_null (sub);
     return sub;
 }
 
-static void s_publish (zsock_t *pub, const char *topic, const void *body, size_t size)
+static void
+s_publish (zsock_t *pub, const char *topic, const void *body, size_t size)
 {
     void *handle = zsock_resolve (pub);
-    cr_assert_eq (zmq_send (handle, topic, strlen (topic), ZMQ_SNDMORE), (int)strlen (topic));
-    cr_assert_eq (zmq_send (handle, body, size, 0), (int)size);
+    cr_assert_eq (zmq_send (handle, topic, strlen (topic), ZMQ_SNDMORE), (int) strlen (topic));
+    cr_assert_eq (zmq_send (handle, body, size, 0), (int) size);
 }
 
 //  Publishes a probe on every topic of `topics` (NULL-terminated) until each
 //  of `subs` has received something: then the broker is up and every
 //  subscription has travelled up to the publisher.
-static void s_sync (zsock_t *pub, const char *const *topics, zsock_t **subs, size_t n_subs)
+static void
+s_sync (zsock_t *pub, const char *const *topics, zsock_t **subs, size_t n_subs)
 {
     zmq_pollitem_t items[8];
     bool seen[8] = {false};
@@ -225,7 +235,7 @@ static void s_sync (zsock_t *pub, const char *const *topics, zsock_t **subs, siz
         free (log);
         for (const char *const *topic = topics; *topic; topic++)
             s_publish (pub, *topic, PROBE, strlen (PROBE));
-        int ready = zmq_poll (items, (int)n_subs, 50);
+        int ready = zmq_poll (items, (int) n_subs, 50);
         cr_assert_geq (ready, 0);
         for (size_t index = 0; index < n_subs; index++) {
             if (!(items[index].revents & ZMQ_POLLIN))
@@ -244,25 +254,26 @@ static void s_sync (zsock_t *pub, const char *const *topics, zsock_t **subs, siz
 //  returns it whole; NULL past the deadline. Any message seen on the way
 //  whose topic starts with `forbidden` (when not NULL) fails the test, as
 //  does one that looks like a subscription (first byte 0 or 1).
-static zmsg_t *s_recv_topic (zsock_t *sub, const char *topic, const char *forbidden)
+static zmsg_t *
+s_recv_topic (zsock_t *sub, const char *topic, const char *forbidden)
 {
     zpoller_t *poller = zpoller_new (sub, NULL);
     int64_t deadline = zclock_mono () + DEADLINE_MS;
     zmsg_t *found = NULL;
     while (!found) {
         int64_t left = deadline - zclock_mono ();
-        if (left <= 0 || !zpoller_wait (poller, (int)left))
+        if (left <= 0 || !zpoller_wait (poller, (int) left))
             break;
         zmsg_t *msg = zmsg_recv (sub);
         cr_assert_not_null (msg);
         zframe_t *first = zmsg_first (msg);
         size_t size = zframe_size (first);
-        const char *data = (const char *)zframe_data (first);
+        const char *data = (const char *) zframe_data (first);
         cr_assert (size > 0 && data[0] != 0 && data[0] != 1,
                    "a subscription message reached a subscriber");
         if (forbidden)
             cr_assert (size < strlen (forbidden) || memcmp (data, forbidden, strlen (forbidden)),
-                       "a %.*s message reached a subscriber that did not ask for it", (int)size,
+                       "a %.*s message reached a subscriber that did not ask for it", (int) size,
                        data);
         if (zframe_streq (first, topic))
             found = msg;
@@ -273,14 +284,16 @@ static zmsg_t *s_recv_topic (zsock_t *sub, const char *topic, const char *forbid
     return found;
 }
 
-static uint64_t s_now_ns (void)
+static uint64_t
+s_now_ns (void)
 {
     struct timespec ts;
     clock_gettime (CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * UINT64_C (1000000000) + (uint64_t)ts.tv_nsec;
+    return (uint64_t) ts.tv_sec * UINT64_C (1000000000) + (uint64_t) ts.tv_nsec;
 }
 
-static void s_placed_event (oms_event_t *event)
+static void
+s_placed_event (oms_event_t *event)
 {
     oms_item_t items[2] = {{"sku-1", 2}, {"sku-2", 5}};
     oms_event_order_placed (event, "o-17", "alice", items, 2, "card", "4242");
@@ -293,7 +306,8 @@ static void s_placed_event (oms_event_t *event)
     snprintf (event->causation_id, sizeof (event->causation_id), "cmd/r-1");
 }
 
-static void s_publish_event (zsock_t *pub, const oms_event_t *event)
+static void
+s_publish_event (zsock_t *pub, const oms_event_t *event)
 {
     msgpack_sbuffer body;
     msgpack_sbuffer_init (&body);
@@ -303,7 +317,8 @@ static void s_publish_event (zsock_t *pub, const oms_event_t *event)
     msgpack_sbuffer_destroy (&body);
 }
 
-static void s_decode (zmsg_t *msg, const char *topic, oms_event_t *event)
+static void
+s_decode (zmsg_t *msg, const char *topic, oms_event_t *event)
 {
     cr_assert_not_null (msg);
     cr_assert_eq (zmsg_size (msg), 2, "expected topic and body, got %zu frames", zmsg_size (msg));
@@ -314,7 +329,8 @@ static void s_decode (zmsg_t *msg, const char *topic, oms_event_t *event)
     cr_assert_eq (rc, OMS_OK, "decode: %s", oms_fault_str (&fault, reason, sizeof (reason)));
 }
 
-static void s_assert_same_placed (const oms_event_t *got, const oms_event_t *sent)
+static void
+s_assert_same_placed (const oms_event_t *got, const oms_event_t *sent)
 {
     cr_assert_eq (got->version, sent->version);
     cr_assert_str_eq (got->id, sent->id);
@@ -433,7 +449,7 @@ Test (broker, publishes_its_heartbeat)
         cr_assert_str_eq (got.data.name, "broker");
         cr_assert_str_eq (got.data.version, OMS_VERSION);
         char pid[24];
-        snprintf (pid, sizeof (pid), ":%ld", (long)s_broker);
+        snprintf (pid, sizeof (pid), ":%ld", (long) s_broker);
         size_t length = strlen (got.data.instance);
         cr_assert (length > strlen (pid) &&
                        !strcmp (got.data.instance + length - strlen (pid), pid),
@@ -520,10 +536,10 @@ Test (broker, exits_1_naming_an_endpoint_it_cannot_bind)
     int fd = socket (AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in address = {.sin_family = AF_INET,
                                   .sin_addr.s_addr = htonl (INADDR_LOOPBACK)};
-    cr_assert_eq (bind (fd, (struct sockaddr *)&address, sizeof (address)), 0);
+    cr_assert_eq (bind (fd, (struct sockaddr *) &address, sizeof (address)), 0);
     cr_assert_eq (listen (fd, 1), 0);
     socklen_t length = sizeof (address);
-    cr_assert_eq (getsockname (fd, (struct sockaddr *)&address, &length), 0);
+    cr_assert_eq (getsockname (fd, (struct sockaddr *) &address, &length), 0);
     char taken[64];
     snprintf (taken, sizeof (taken), "tcp://127.0.0.1:%d", ntohs (address.sin_port));
 

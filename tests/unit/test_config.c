@@ -19,7 +19,8 @@ static char s_error[512];
 
 //  Every test starts without OMS_* variables, whatever the shell (or an
 //  earlier test) left behind.
-static void s_clear_environment (void)
+static void
+s_clear_environment (void)
 {
     char *names[256];
     size_t count = 0;
@@ -35,7 +36,8 @@ static void s_clear_environment (void)
     }
 }
 
-static void s_setup (void)
+static void
+s_setup (void)
 {
     s_clear_environment ();
     snprintf (s_dir, sizeof s_dir, "/tmp/oms-test-config-XXXXXX");
@@ -43,7 +45,8 @@ static void s_setup (void)
     s_error[0] = '\0';
 }
 
-static void s_teardown (void)
+static void
+s_teardown (void)
 {
     char command[128];
     snprintf (command, sizeof command, "rm -rf '%s'", s_dir);
@@ -55,7 +58,8 @@ TestSuite (config, .init = s_setup, .fini = s_teardown);
 
 //  Writes `text` to a file named `name` in the test's directory; returns
 //  its path (a static buffer).
-static const char *s_write (const char *name, const char *text)
+static const char *
+s_write (const char *name, const char *text)
 {
     static char path[PATH_MAX];
     snprintf (path, sizeof path, "%s/%s", s_dir, name);
@@ -68,7 +72,8 @@ static const char *s_write (const char *name, const char *text)
 
 //  Loads `text` as a config file and expects it to be refused with an error
 //  that mentions each of the `needles`.
-static void s_expect_rejected (const char *text, const char *needle1, const char *needle2)
+static void
+s_expect_rejected (const char *text, const char *needle1, const char *needle2)
 {
     const char *path = s_write ("bad.cfg", text);
     oms_config_t *config = oms_config_new (path, s_error, sizeof s_error);

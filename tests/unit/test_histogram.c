@@ -59,7 +59,7 @@ Test (histogram, counts_small_values_exactly)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         cr_expect_eq (cli_histogram_percentile (histogram, cases[i].percent), cases[i].expected,
                       "p%g: %lu", cases[i].percent,
-                      (unsigned long)cli_histogram_percentile (histogram, cases[i].percent));
+                      (unsigned long) cli_histogram_percentile (histogram, cases[i].percent));
     cr_expect_eq (cli_histogram_count (histogram), 2000);
     cr_expect_eq (cli_histogram_min (histogram), 1);
     cr_expect_eq (cli_histogram_max (histogram), 2000);
@@ -90,8 +90,8 @@ Test (histogram, keeps_large_values_within_its_precision)
         uint64_t exact = values[cases[i].rank - 1];
         uint64_t got = cli_histogram_percentile (histogram, cases[i].percent);
         cr_expect_geq (got, exact, "p%g", cases[i].percent);
-        cr_expect_leq ((double)(got - exact), (double)exact / 1024.0, "p%g: %lu vs %lu",
-                       cases[i].percent, (unsigned long)got, (unsigned long)exact);
+        cr_expect_leq ((double) (got - exact), (double) exact / 1024.0, "p%g: %lu vs %lu",
+                       cases[i].percent, (unsigned long) got, (unsigned long) exact);
     }
     cr_expect_eq (cli_histogram_max (histogram), values[N - 1]);
     cr_expect_eq (cli_histogram_percentile (histogram, 100), values[N - 1]);
@@ -109,8 +109,8 @@ Test (histogram, buckets_tile_the_range_without_gaps)
         cr_assert_eq (low, expected_low);
         cr_assert_geq (high, low);
         cr_assert_eq (cli_histogram_lowest_equivalent (histogram, high), low);
-        cr_assert_leq ((double)(high - low), (double)low / 128.0 + 1, "bucket at %lu too wide",
-                       (unsigned long)low);
+        cr_assert_leq ((double) (high - low), (double) low / 128.0 + 1, "bucket at %lu too wide",
+                       (unsigned long) low);
         expected_low = high + 1;
     }
     cli_histogram_destroy (&histogram);

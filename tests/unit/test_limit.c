@@ -11,7 +11,8 @@
 #define SECOND 1000000000ull
 
 //  Takes `count` tokens for `key` at `now`; returns how many were granted.
-static int s_take (oms_limit_t *limit, const char *key, int count, uint64_t now)
+static int
+s_take (oms_limit_t *limit, const char *key, int count, uint64_t now)
 {
     int granted = 0;
     for (int i = 0; i < count; i++)

@@ -180,10 +180,9 @@ Test (outbox, retention_by_age_never_drops_the_head)
 {
     oms_txn_t *txn = s_begin ();
     uint64_t last, pruned, first, head;
-    s_append (txn, "order.cancelled", 5, &last);    //  ts 1000 .. 5000
-    cr_assert_eq (oms_outbox_prune (txn, s_outbox, s_heads, "order.cancelled", 3500, 1000, 100,
-                                    &pruned),
-                  0);
+    s_append (txn, "order.cancelled", 5, &last); //  ts 1000 .. 5000
+    cr_assert_eq (
+        oms_outbox_prune (txn, s_outbox, s_heads, "order.cancelled", 3500, 1000, 100, &pruned), 0);
     cr_assert_eq (pruned, 3, "events at 1000, 2000 and 3000 are older than 3500");
     cr_assert_eq (oms_outbox_prune (txn, s_outbox, s_heads, "order.cancelled", UINT64_MAX, 1000,
                                     100, &pruned),
@@ -202,9 +201,8 @@ Test (outbox, retention_respects_its_budget)
     oms_txn_t *txn = s_begin ();
     uint64_t last, pruned;
     s_append (txn, "order.cancelled", 10, &last);
-    cr_assert_eq (oms_outbox_prune (txn, s_outbox, s_heads, "order.cancelled", UINT64_MAX, 1, 4,
-                                    &pruned),
-                  0);
+    cr_assert_eq (
+        oms_outbox_prune (txn, s_outbox, s_heads, "order.cancelled", UINT64_MAX, 1, 4, &pruned), 0);
     cr_assert_eq (pruned, 4);
     oms_txn_abort (&txn);
 }

@@ -19,7 +19,8 @@
 extern void *__libc_malloc (size_t size);
 static size_t s_largest_malloc;
 
-void *malloc (size_t size)
+void *
+malloc (size_t size)
 {
     if (size > s_largest_malloc)
         s_largest_malloc = size;
@@ -152,27 +153,30 @@ typedef struct {
         P_ENTRY, (p), x                                                                            \
     }
 
-static void s_join (char *out, size_t size, const char *path, const char *key)
+static void
+s_join (char *out, size_t size, const char *path, const char *key)
 {
     if (snprintf (out, size, "%s%s%s", path, *path ? "." : "", key) < 0)
         *out = 0;
 }
 
-static void s_write (msgpack_packer *pk, const void *data, size_t size)
+static void
+s_write (msgpack_packer *pk, const void *data, size_t size)
 {
     pk->callback (pk->data, data, size);
 }
 
 static void s_pack_val (msgpack_packer *pk, const val_t *v, const char *path, const patch_t *p);
 
-static void s_pack_map (msgpack_packer *pk, const entry_t *list, const char *path, const patch_t *p)
+static void
+s_pack_map (msgpack_packer *pk, const entry_t *list, const char *path, const patch_t *p)
 {
     char sub[128];
     const char *added = NULL;
     bool entry = p && p->op == P_ENTRY && strcmp (p->path, path) == 0;
     if (p && p->op == P_ADD) {
         const char *dot = strrchr (p->path, '.');
-        size_t parent = dot ? (size_t)(dot - p->path) : 0;
+        size_t parent = dot ? (size_t) (dot - p->path) : 0;
         if (strlen (path) == parent && strncmp (p->path, path, parent) == 0)
             added = dot ? dot + 1 : p->path;
     }
@@ -201,7 +205,8 @@ static void s_pack_map (msgpack_packer *pk, const entry_t *list, const char *pat
         s_pack_val (pk, &p->v, path, NULL);
 }
 
-static void s_pack_val (msgpack_packer *pk, const val_t *v, const char *path, const patch_t *p)
+static void
+s_pack_val (msgpack_packer *pk, const val_t *v, const char *path, const patch_t *p)
 {
     if (p && p->op == P_SET && strcmp (p->path, path) == 0) {
         v = &p->v;
@@ -263,7 +268,8 @@ static void s_pack_val (msgpack_packer *pk, const val_t *v, const char *path, co
     }
 }
 
-static void s_pack_doc (msgpack_sbuffer *out, const entry_t *doc, const patch_t *p)
+static void
+s_pack_doc (msgpack_sbuffer *out, const entry_t *doc, const patch_t *p)
 {
     msgpack_packer pk;
     msgpack_packer_init (&pk, out, msgpack_sbuffer_write);
@@ -363,7 +369,8 @@ typedef struct {
     const char *field;
 } row_t;
 
-static void s_row_bytes (const row_t *row, msgpack_sbuffer *out)
+static void
+s_row_bytes (const row_t *row, msgpack_sbuffer *out)
 {
     msgpack_sbuffer_init (out);
     if (row->doc)
@@ -487,7 +494,8 @@ static const int s_command_codes[] = {
     OMS_E_MISSING, OMS_E_UNKNOWN,   OMS_E_DUPLICATE, OMS_E_TOO_LONG, OMS_E_TOO_MANY,
     OMS_E_RANGE,   OMS_E_INVALID,   OMS_E_DEPTH};
 
-static bool s_table_has (const row_t *rows, size_t n, int code)
+static bool
+s_table_has (const row_t *rows, size_t n, int code)
 {
     for (size_t i = 0; i < n; i++)
         if (rows[i].code == code)
@@ -498,7 +506,8 @@ static bool s_table_has (const row_t *rows, size_t n, int code)
 // ---------------------------------------------------------------------------
 //  Events built the way services build them
 
-static void s_stamp (oms_event_t *event, uint64_t seq, const char *causation_id)
+static void
+s_stamp (oms_event_t *event, uint64_t seq, const char *causation_id)
 {
     const oms_event_type_t *entry = oms_event_type (event->type);
     cr_assert_not_null (entry, "%s is a type", event->type);
@@ -506,7 +515,7 @@ static void s_stamp (oms_event_t *event, uint64_t seq, const char *causation_id)
     snprintf (event->producer, sizeof event->producer, "%s", owner);
     event->seq = seq;
     if (snprintf (event->id, sizeof event->id, "%s/%s/%llu", owner, event->type,
-                  (unsigned long long)seq) < 0)
+                  (unsigned long long) seq) < 0)
         *event->id = 0;
     event->ts_ns = UINT64_C (1700000000123456789);
     snprintf (event->correlation_id, sizeof event->correlation_id, "%s", event->data.order_id);
@@ -515,7 +524,8 @@ static void s_stamp (oms_event_t *event, uint64_t seq, const char *causation_id)
 
 #define EVERY_EVENT 13
 
-static void s_every_event (oms_event_t *events)
+static void
+s_every_event (oms_event_t *events)
 {
     oms_item_t items[OMS_ITEMS_MAX];
     for (int i = 0; i < OMS_ITEMS_MAX; i++) {
@@ -526,7 +536,7 @@ static void s_every_event (oms_event_t *events)
     oms_head_t heads[OMS_HEADS_MAX];
     for (int i = 0; i < OMS_HEADS_MAX; i++) {
         snprintf (heads[i].topic, sizeof heads[i].topic, "topic.%d", i);
-        heads[i].seq = UINT64_MAX - (uint64_t)i;
+        heads[i].seq = UINT64_MAX - (uint64_t) i;
     }
     oms_event_order_placed (&events[0], "o-1", "alice@example.com", items, OMS_ITEMS_MAX, "card",
                             "4242");
@@ -540,12 +550,12 @@ static void s_every_event (oms_event_t *events)
     oms_event_payment_refunded (&events[8], "o-1", "alice", 2500, "card");
     oms_event_notification_sent (&events[9], "o-1", "alice", "confirmed", "sms",
                                  "\xc3\xa9t\xc3\xa9: order o-1 confirmed");
-    oms_event_heartbeat (&events[10], "order", "order-7f3a@host", "0.1.0", 99, heads,
-                         OMS_HEADS_MAX, heads, 3);
+    oms_event_heartbeat (&events[10], "order", "order-7f3a@host", "0.1.0", 99, heads, OMS_HEADS_MAX,
+                         heads, 3);
     oms_event_heartbeat (&events[11], "broker", "broker-1", "", 0, NULL, 0, NULL, 0);
     oms_event_catalog_updated (&events[12], "SKU-1", OMS_CENTS_MAX);
     for (int i = 0; i < EVERY_EVENT; i++)
-        s_stamp (&events[i], (uint64_t)i + 1, i % 2 ? "cmd/r-1" : "");
+        s_stamp (&events[i], (uint64_t) i + 1, i % 2 ? "cmd/r-1" : "");
 }
 
 // ---------------------------------------------------------------------------
@@ -669,7 +679,7 @@ Test (msgpack, walks_every_format_and_refuses_each_one_byte_short)
          7},
     };
     for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++) {
-        const uint8_t *bytes = (const uint8_t *)formats[i].bytes;
+        const uint8_t *bytes = (const uint8_t *) formats[i].bytes;
         cr_expect_eq (oms_msgpack_check (bytes, formats[i].size), OMS_OK, "%s", formats[i].name);
         cr_expect_eq (oms_msgpack_check (bytes, formats[i].size - 1), OMS_E_TRUNCATED, "%s short",
                       formats[i].name);
@@ -679,8 +689,8 @@ Test (msgpack, walks_every_format_and_refuses_each_one_byte_short)
         cr_expect_eq (oms_msgpack_check (longer, formats[i].size + 1), OMS_E_TRAILING,
                       "%s then nil", formats[i].name);
     }
-    cr_expect_eq (oms_msgpack_check ((const uint8_t *)"\xc1", 1), OMS_E_MALFORMED);
-    cr_expect_eq (oms_msgpack_check ((const uint8_t *)"\x91\xc1", 2), OMS_E_MALFORMED);
+    cr_expect_eq (oms_msgpack_check ((const uint8_t *) "\xc1", 1), OMS_E_MALFORMED);
+    cr_expect_eq (oms_msgpack_check ((const uint8_t *) "\x91\xc1", 2), OMS_E_MALFORMED);
     cr_expect_eq (oms_msgpack_check (NULL, 0), OMS_E_TRUNCATED);
 }
 
@@ -700,7 +710,7 @@ Test (msgpack, refuses_huge_declared_sizes_without_allocating)
         {"map of one, declaring 2^28 inside", "\x81\xa1k\xdd\x10\0\0\0", 8},
     };
     for (size_t i = 0; i < sizeof huge / sizeof huge[0]; i++) {
-        const uint8_t *bytes = (const uint8_t *)huge[i].bytes;
+        const uint8_t *bytes = (const uint8_t *) huge[i].bytes;
 #ifdef WATCH_MALLOC
         s_largest_malloc = 0;
 #endif
@@ -724,7 +734,7 @@ Test (msgpack, refuses_huge_declared_sizes_without_allocating)
     s_pack_doc (&buf, s_placed, NULL);
     s_largest_malloc = 0;
     oms_event_t event;
-    cr_expect_eq (oms_event_decode ((uint8_t *)buf.data, buf.size, NULL, &event, NULL), OMS_OK);
+    cr_expect_eq (oms_event_decode ((uint8_t *) buf.data, buf.size, NULL, &event, NULL), OMS_OK);
     cr_expect_gt (s_largest_malloc, 0);
     msgpack_sbuffer_destroy (&buf);
 #endif
@@ -758,10 +768,10 @@ Test (msgpack, requires_a_map_at_the_top)
 {
     msgpack_unpacked msg;
     oms_fault_t fault;
-    cr_expect_eq (oms_msgpack_parse ((const uint8_t *)"\x93\x01\x02\x03", 4, &msg, &fault),
+    cr_expect_eq (oms_msgpack_parse ((const uint8_t *) "\x93\x01\x02\x03", 4, &msg, &fault),
                   OMS_E_TYPE);
     msgpack_unpacked_destroy (&msg);
-    cr_expect_eq (oms_msgpack_parse ((const uint8_t *)"\x81\xa1k\x01", 4, &msg, &fault), OMS_OK);
+    cr_expect_eq (oms_msgpack_parse ((const uint8_t *) "\x81\xa1k\x01", 4, &msg, &fault), OMS_OK);
     const msgpack_object *k = oms_msgpack_get (&msg.data, "k");
     cr_assert_not_null (k);
     cr_expect_eq (k->via.u64, 1);
@@ -780,7 +790,8 @@ Test (event, survives_a_round_trip_of_every_type)
         msgpack_sbuffer_init (&buf);
         cr_assert_eq (oms_event_encode (&events[i], &buf), OMS_OK, "%s encodes", events[i].type);
         oms_fault_t fault;
-        int rc = oms_event_decode ((uint8_t *)buf.data, buf.size, events[i].type, &decoded, &fault);
+        int rc =
+            oms_event_decode ((uint8_t *) buf.data, buf.size, events[i].type, &decoded, &fault);
         char text[128];
         cr_assert_eq (rc, OMS_OK, "%s decodes: %s", events[i].type,
                       oms_fault_str (&fault, text, sizeof text));
@@ -788,7 +799,7 @@ Test (event, survives_a_round_trip_of_every_type)
                       events[i].type);
         cr_expect_str_eq (decoded.id, events[i].id);
         cr_expect_eq (decoded.data.n_items, events[i].data.n_items);
-        cr_expect_eq (oms_event_decode ((uint8_t *)buf.data, buf.size, NULL, &decoded, NULL),
+        cr_expect_eq (oms_event_decode ((uint8_t *) buf.data, buf.size, NULL, &decoded, NULL),
                       OMS_OK);
         const oms_event_type_t *entry = oms_event_type (events[i].type);
         seen[entry - oms_event_types] = true;
@@ -872,7 +883,7 @@ Test (event, encode_leaves_out_empty_optional_fields)
     msgpack_sbuffer_init (&buf);
     cr_assert_eq (oms_event_encode (&event, &buf), OMS_OK);
     msgpack_unpacked msg;
-    cr_assert_eq (oms_msgpack_parse ((uint8_t *)buf.data, buf.size, &msg, NULL), OMS_OK);
+    cr_assert_eq (oms_msgpack_parse ((uint8_t *) buf.data, buf.size, &msg, NULL), OMS_OK);
     cr_expect_eq (msg.data.via.map.size, 7, "no correlation_id, no causation_id");
     cr_expect_null (oms_msgpack_get (&msg.data, "causation_id"));
     const msgpack_object *data = oms_msgpack_get (&msg.data, "data");
@@ -912,7 +923,7 @@ Test (event, accepts_integers_of_any_width)
     s_pack_doc (&buf, doc, &qty);
     oms_event_t event;
     oms_fault_t fault;
-    cr_assert_eq (oms_event_decode ((uint8_t *)buf.data, buf.size, "order.placed", &event, &fault),
+    cr_assert_eq (oms_event_decode ((uint8_t *) buf.data, buf.size, "order.placed", &event, &fault),
                   OMS_OK, "field %s", fault.field);
     cr_expect_eq (event.seq, 7);
     cr_expect_eq (event.ts_ns, 9);
@@ -932,7 +943,7 @@ Test (event, rejects_every_strict_prefix_as_truncated)
         for (size_t size = 0; size < buf.size; size++) {
             oms_event_t event;
             oms_fault_t fault;
-            int rc = oms_event_decode ((uint8_t *)buf.data, size, NULL, &event, &fault);
+            int rc = oms_event_decode ((uint8_t *) buf.data, size, NULL, &event, &fault);
             if (rc != OMS_E_TRUNCATED)
                 cr_assert_fail ("%s cut to %zu of %zu bytes: %d", events[i].type, size, buf.size,
                                 rc);
@@ -949,7 +960,7 @@ Test (event, rejects_each_malformed_row_naming_the_field)
         s_row_bytes (row, &buf);
         oms_event_t event;
         oms_fault_t fault;
-        int rc = oms_event_decode ((uint8_t *)buf.data, buf.size, row->topic, &event, &fault);
+        int rc = oms_event_decode ((uint8_t *) buf.data, buf.size, row->topic, &event, &fault);
         cr_expect_eq (rc, row->code, "%s: %d (%s), expected %d (%s)", row->name, rc,
                       oms_strerror (rc), row->code, oms_strerror (row->code));
         cr_expect_eq (fault.code, rc, "%s: fault code", row->name);
@@ -976,7 +987,7 @@ Test (event, rows_are_valid_without_their_change)
         s_pack_doc (&buf, s_event_rows[i].doc, NULL);
         oms_event_t event;
         oms_fault_t fault;
-        cr_expect_eq (oms_event_decode ((uint8_t *)buf.data, buf.size, NULL, &event, &fault),
+        cr_expect_eq (oms_event_decode ((uint8_t *) buf.data, buf.size, NULL, &event, &fault),
                       OMS_OK, "%s: %s", s_event_rows[i].name, fault.field);
         msgpack_sbuffer_destroy (&buf);
     }
@@ -998,7 +1009,7 @@ Test (event, reports_a_newer_version_before_its_unknown_keys)
     s_pack_doc (&buf, future, NULL);
     oms_event_t event;
     oms_fault_t fault;
-    cr_expect_eq (oms_event_decode ((uint8_t *)buf.data, buf.size, NULL, &event, &fault),
+    cr_expect_eq (oms_event_decode ((uint8_t *) buf.data, buf.size, NULL, &event, &fault),
                   OMS_E_VERSION);
     cr_expect_str_eq (fault.field, "version");
     msgpack_sbuffer_destroy (&buf);
@@ -1055,7 +1066,7 @@ Test (event, decodes_the_worked_example_in_protocol_md)
         char *cursor = line + used;
         unsigned value;
         while (sscanf (cursor, " %2x%n", &value, &used) == 1 && size < sizeof bytes) {
-            bytes[size++] = (uint8_t)value;
+            bytes[size++] = (uint8_t) value;
             cursor += used;
         }
     }
@@ -1080,7 +1091,8 @@ Test (event, decodes_the_worked_example_in_protocol_md)
     msgpack_sbuffer_destroy (&buf);
 }
 
-static void s_request_round_trip (const oms_request_t *req)
+static void
+s_request_round_trip (const oms_request_t *req)
 {
     msgpack_sbuffer buf;
     msgpack_sbuffer_init (&buf);
@@ -1088,7 +1100,7 @@ static void s_request_round_trip (const oms_request_t *req)
     oms_request_t decoded;
     oms_fault_t fault;
     char text[128];
-    int rc = oms_request_decode ((uint8_t *)buf.data, buf.size, &decoded, &fault);
+    int rc = oms_request_decode ((uint8_t *) buf.data, buf.size, &decoded, &fault);
     cr_assert_eq (rc, OMS_OK, "%s decodes: %s", req->cmd,
                   oms_fault_str (&fault, text, sizeof text));
     cr_expect_eq (memcmp (&decoded, req, sizeof decoded), 0, "%s is unchanged", req->cmd);
@@ -1202,7 +1214,7 @@ Test (command, rejects_each_malformed_row_naming_the_field)
         s_row_bytes (row, &buf);
         oms_request_t req;
         oms_fault_t fault;
-        int rc = oms_request_decode ((uint8_t *)buf.data, buf.size, &req, &fault);
+        int rc = oms_request_decode ((uint8_t *) buf.data, buf.size, &req, &fault);
         cr_expect_eq (rc, row->code, "%s: %d (%s), expected %d (%s)", row->name, rc,
                       oms_strerror (rc), row->code, oms_strerror (row->code));
         cr_expect_eq (fault.code, rc, "%s: fault code", row->name);
@@ -1228,7 +1240,7 @@ Test (command, rows_are_valid_without_their_change)
         s_pack_doc (&buf, s_command_rows[i].doc, NULL);
         oms_request_t req;
         oms_fault_t fault;
-        cr_expect_eq (oms_request_decode ((uint8_t *)buf.data, buf.size, &req, &fault), OMS_OK,
+        cr_expect_eq (oms_request_decode ((uint8_t *) buf.data, buf.size, &req, &fault), OMS_OK,
                       "%s: %s", s_command_rows[i].name, fault.field);
         msgpack_sbuffer_destroy (&buf);
     }
@@ -1272,7 +1284,7 @@ static const oms_schema_t s_record_schema = {"record", s_record_fields, 6, 0};
 Test (schema, round_trips_bools_bins_and_negative_ints)
 {
     s_record_t record = {.name = "abc", .active = true, .count = 1000, .delta = -5};
-    record.blob.data = (const uint8_t *)"\0\1\2";
+    record.blob.data = (const uint8_t *) "\0\1\2";
     record.blob.size = 3;
     msgpack_sbuffer buf;
     msgpack_sbuffer_init (&buf);
@@ -1281,7 +1293,7 @@ Test (schema, round_trips_bools_bins_and_negative_ints)
     cr_assert_eq (oms_schema_pack (&s_record_schema, &record, &pk), OMS_OK);
 
     msgpack_unpacked msg;
-    cr_assert_eq (oms_msgpack_parse ((uint8_t *)buf.data, buf.size, &msg, NULL), OMS_OK);
+    cr_assert_eq (oms_msgpack_parse ((uint8_t *) buf.data, buf.size, &msg, NULL), OMS_OK);
     cr_expect_eq (msg.data.via.map.size, 5, "the empty note is left out");
     s_record_t decoded;
     memset (&decoded, 0xff, sizeof decoded);
@@ -1291,8 +1303,8 @@ Test (schema, round_trips_bools_bins_and_negative_ints)
     cr_expect (decoded.active);
     cr_expect_eq (decoded.blob.size, 3);
     cr_expect_eq (memcmp (decoded.blob.data, "\0\1\2", 3), 0);
-    cr_expect_eq ((const char *)decoded.blob.data >= buf.data &&
-                      (const char *)decoded.blob.data < buf.data + buf.size,
+    cr_expect_eq ((const char *) decoded.blob.data >= buf.data &&
+                      (const char *) decoded.blob.data < buf.data + buf.size,
                   1, "the bin is a view into the input");
     cr_expect_eq (decoded.count, 1000);
     cr_expect_eq (decoded.delta, -5);
@@ -1317,7 +1329,7 @@ Test (schema, names_nested_paths_under_its_prefix)
         {"name", STR ("abc")}, {"count", UINT (1)}, {"active", UINT (1)}, END};
     s_pack_doc (&buf, doc, NULL);
     msgpack_unpacked msg;
-    cr_assert_eq (oms_msgpack_parse ((uint8_t *)buf.data, buf.size, &msg, NULL), OMS_OK);
+    cr_assert_eq (oms_msgpack_parse ((uint8_t *) buf.data, buf.size, &msg, NULL), OMS_OK);
     s_record_t decoded;
     oms_fault_t fault;
     cr_expect_eq (oms_schema_unpack (&s_record_schema, &msg.data, &decoded, "rec", &fault),

@@ -13,7 +13,8 @@
 extern char **environ;
 
 //  Every test starts without OMS_* variables, whatever the shell left.
-static void s_clear_environment (void)
+static void
+s_clear_environment (void)
 {
     char *names[256];
     size_t count = 0;
@@ -28,7 +29,8 @@ static void s_clear_environment (void)
 
 TestSuite (scenario, .init = s_clear_environment);
 
-static cli_scenario_t *s_parse (const char *text)
+static cli_scenario_t *
+s_parse (const char *text)
 {
     cli_scenario_t *scenario = cli_scenario_new (text, strlen (text), "r1234567");
     cr_assert_not_null (scenario);
@@ -36,7 +38,8 @@ static cli_scenario_t *s_parse (const char *text)
 }
 
 //  Parses text that must be well formed; returns the scenario.
-static cli_scenario_t *s_parse_ok (const char *text)
+static cli_scenario_t *
+s_parse_ok (const char *text)
 {
     cli_scenario_t *scenario = s_parse (text);
     if (cli_scenario_errors (scenario)) {
@@ -434,7 +437,8 @@ Test (scenario, load_refuses_what_is_not_a_small_regular_file)
 
 //  Runs `text` with the built-in configuration and `api` as the payment
 //  service's endpoint; returns the exit code and the output in `output`.
-static int s_run (const char *text, char *output, size_t size)
+static int
+s_run (const char *text, char *output, size_t size)
 {
     char error[256];
     oms_config_t *config = oms_config_new (NULL, error, sizeof error);

@@ -19,7 +19,8 @@ static char s_keys[128];
 static char s_certs[128];
 static char s_error[512];
 
-static void s_setup (void)
+static void
+s_setup (void)
 {
     unsetenv ("OMS_CONFIG");
     unsetenv ("OMS_SECURITY_CURVE");
@@ -33,7 +34,8 @@ static void s_setup (void)
     s_error[0] = '\0';
 }
 
-static void s_teardown (void)
+static void
+s_teardown (void)
 {
     char command[128];
     snprintf (command, sizeof command, "rm -rf '%s'", s_dir);
@@ -44,7 +46,8 @@ TestSuite (security, .init = s_setup, .fini = s_teardown);
 
 //  Makes `name`'s key pair in keys/ and, when `listed`, copies its public
 //  certificate into certs/.
-static void s_identity (const char *name, bool listed)
+static void
+s_identity (const char *name, bool listed)
 {
     cr_assert_eq (oms_security_keygen (s_keys, name, s_error, sizeof s_error), 0, "%s", s_error);
     if (listed) {
@@ -55,7 +58,8 @@ static void s_identity (const char *name, bool listed)
     }
 }
 
-static oms_config_t *s_config (bool curve)
+static oms_config_t *
+s_config (bool curve)
 {
     oms_config_t *config = oms_config_new (NULL, s_error, sizeof s_error);
     cr_assert_not_null (config, "%s", s_error);
@@ -64,7 +68,8 @@ static oms_config_t *s_config (bool curve)
     return config;
 }
 
-static const char *s_public (const char *name)
+static const char *
+s_public (const char *name)
 {
     static char key[41];
     char path[256];
@@ -238,7 +243,8 @@ Test (security, peers_are_named_by_their_certificates)
 
 //  Sends one request from a DEALER set up as `name` to a ROUTER set up as
 //  order. Returns the name the server finds for it, "" when nothing came.
-static const char *s_exchange (oms_security_t *server, const char *name, int wait_ms)
+static const char *
+s_exchange (oms_security_t *server, const char *name, int wait_ms)
 {
     static char found[64];
     found[0] = '\0';

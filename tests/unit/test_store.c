@@ -13,13 +13,15 @@
 static char s_dir[64];
 static const char *const s_dbs[] = {"alpha", "beta", NULL};
 
-static void s_setup (void)
+static void
+s_setup (void)
 {
     snprintf (s_dir, sizeof s_dir, "/tmp/oms-test-store-XXXXXX");
     cr_assert_not_null (mkdtemp (s_dir));
 }
 
-static void s_teardown (void)
+static void
+s_teardown (void)
 {
     char command[128];
     snprintf (command, sizeof command, "rm -rf '%s'", s_dir);
@@ -59,27 +61,31 @@ static const oms_schema_t s_widget_schema = {
     .size = sizeof (s_widget_t),
 };
 
-static oms_store_t *s_open (size_t map_size_mb)
+static oms_store_t *
+s_open (size_t map_size_mb)
 {
     oms_store_t *store = oms_store_new (s_dir, s_dbs, map_size_mb);
     cr_assert_not_null (store);
     return store;
 }
 
-static oms_db_t s_db (oms_store_t *store, const char *name)
+static oms_db_t
+s_db (oms_store_t *store, const char *name)
 {
     oms_db_t db;
     cr_assert_eq (oms_store_db (store, name, &db), 0);
     return db;
 }
 
-static void s_put_str (oms_txn_t *txn, oms_db_t db, const char *key, const char *value)
+static void
+s_put_str (oms_txn_t *txn, oms_db_t db, const char *key, const char *value)
 {
     cr_assert_eq (oms_txn_put (txn, db, key, strlen (key), value, strlen (value)), 0);
 }
 
 //  Asserts `key` holds `expected`, or is absent when expected is NULL.
-static void s_expect (oms_txn_t *txn, oms_db_t db, const char *key, const char *expected)
+static void
+s_expect (oms_txn_t *txn, oms_db_t db, const char *key, const char *expected)
 {
     oms_val_t value;
     int rc = oms_txn_get (txn, db, key, strlen (key), &value);
@@ -379,7 +385,7 @@ Test (store, tiny_map_fills_up_and_stays_usable)
         oms_be64_put (key, seq);
         rc = oms_txn_put (txn, alpha, key, 8, blob, sizeof blob);
     }
-    cr_assert_eq (rc, OMS_E_FULL, "rc %d after %llu puts", rc, (unsigned long long)seq);
+    cr_assert_eq (rc, OMS_E_FULL, "rc %d after %llu puts", rc, (unsigned long long) seq);
     oms_txn_abort (&txn);
 
     //  Nothing of the failed transaction remains, and small writes work.
@@ -433,7 +439,7 @@ Test (store, map_filled_by_commits_stays_readable_and_deletes_make_room)
         uint8_t key[8];
         oms_be64_put (key, seq);
         cr_assert_eq (oms_txn_del (txn, alpha, key, 8), 0);
-        cr_assert_eq (oms_txn_commit (&txn), 0, "delete %llu", (unsigned long long)seq);
+        cr_assert_eq (oms_txn_commit (&txn), 0, "delete %llu", (unsigned long long) seq);
     }
     cr_assert_eq (oms_store_begin (store, true, &txn), 0);
     s_put_str (txn, alpha, "after", "full");
