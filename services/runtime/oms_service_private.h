@@ -103,6 +103,9 @@ typedef struct {
     oms_limit_t *limit; //  per-client rate limit of the api endpoint
     oms_counters_t counters;
     size_t batch_units; //  units of work in the open batch
+    //  Until then each event handler runs in a nested transaction of its
+    //  own; otherwise events share the batch transaction (see s_apply).
+    uint64_t careful_until_ns;
     oms_metrics_t *metrics;
     oms_peer_t peers[PEERS_MAX];
     size_t n_peers;
