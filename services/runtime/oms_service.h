@@ -7,10 +7,12 @@
 
     - incoming events are applied in per-topic sequence order; a duplicate
       is dropped, a gap is fetched from the producer's replay endpoint;
-    - each handler runs in a nested transaction of one batch transaction that
-      also records the new positions and the outbox writes of what it emits;
-      the batch commits (fsync) before anything it emitted is published and
-      before any command in it is answered (group commit);
+    - handlers run in one batch transaction that also records the new
+      positions and the outbox writes of what they emit; the batch commits
+      (fsync) before anything it emitted is published and before any
+      command in it is answered (group commit); commands run in nested
+      transactions, events in the batch itself unless a handler failed
+      lately (then the batch was abandoned and is redone one at a time);
     - heartbeats announce this process's outbox heads, so subscribers notice
       a lost tail; the api endpoint serves commands and replay.
 
@@ -24,8 +26,8 @@
 #include "oms_proto.h"
 #include "oms_store.h"
 
-//  The unit of work a handler runs in: a nested write transaction, the
-//  event or command being handled, and the means to emit events.
+//  The unit of work a handler runs in: its write transaction, the event or
+//  command being handled, and the means to emit events.
 typedef struct _oms_ctx_t oms_ctx_t;
 
 //  Reply under construction: a msgpack map the runtime opens with "ok".
