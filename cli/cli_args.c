@@ -4,6 +4,8 @@
 */
 #include "cli_args.h"
 
+#include <stdarg.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -326,4 +328,16 @@ cli_parse_items (const char *const *texts, size_t n, oms_item_t *items, uint32_t
     }
     *n_items = (uint32_t) n;
     return 0;
+}
+
+int
+cli_fail (const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    fputs ("oms: ", stderr);
+    vfprintf (stderr, format, args);
+    fputc ('\n', stderr);
+    va_end (args);
+    return 1;
 }

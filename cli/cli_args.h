@@ -75,4 +75,7 @@ int cli_parse_items (const char *const *texts, size_t n, oms_item_t *items, uint
 //  cut to fit. Returns buf.
 const char *cli_printable (const char *text, char *buf, size_t size);
 
+//  Prints "oms: <message>" on stderr; returns 1, the CLI's error exit code.
+int cli_fail (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
+
 #endif

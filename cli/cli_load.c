@@ -27,6 +27,7 @@
     the histogram. Nothing allocated for an order outlives its reply.
 */
 #include "cli_load.h"
+#include "cli_args.h"
 #include "cli_client.h"
 #include "cli_histogram.h"
 #include "cli_json.h"
@@ -147,20 +148,6 @@ s_now_ns (void)
     return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
 }
 
-static int s_fail (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
-
-static int
-s_fail (const char *format, ...)
-{
-    va_list args;
-    va_start (args, format);
-    fputs ("oms: ", stderr);
-    vfprintf (stderr, format, args);
-    fputc ('\n', stderr);
-    va_end (args);
-    return 1;
-}
-
 //  splitmix64: the shape of order i is a pure function of i, so that asking
 //  about an order later rebuilds exactly the request first sent.
 static uint64_t
@@ -182,34 +169,34 @@ s_parse_mix (const char *text, s_options_t *opt)
     char error[256];
     char copy[256];
     if (strlen (text) >= sizeof copy)
-        return s_fail ("--pay is too long");
+        return cli_fail ("--pay is too long");
     snprintf (copy, sizeof copy, "%s", text);
     opt->n_methods = 0;
     opt->weight_total = 0;
     char *save = NULL;
     for (char *part = strtok_r (copy, ",", &save); part; part = strtok_r (NULL, ",", &save)) {
         if (opt->n_methods == METHODS_MAX)
-            return s_fail ("--pay names more than %d methods", METHODS_MAX);
+            return cli_fail ("--pay names more than %d methods", METHODS_MAX);
         s_method_t *method = &opt->methods[opt->n_methods];
         int64_t weight = 1;
         char *colon = strchr (part, ':');
         if (colon) {
             *colon = '\0';
             if (cli_parse_int ("--pay weight", colon + 1, 0, 1000000, &weight, error, sizeof error))
-                return s_fail ("%s", error);
+                return cli_fail ("%s", error);
         }
         if (cli_check_name ("payment method", part, OMS_NAME_MAX, error, sizeof error))
-            return s_fail ("%s", error);
+            return cli_fail ("%s", error);
         for (size_t i = 0; i < opt->n_methods; i++)
             if (strcmp (opt->methods[i].name, part) == 0)
-                return s_fail ("--pay names %s twice", part);
+                return cli_fail ("--pay names %s twice", part);
         snprintf (method->name, sizeof method->name, "%s", part);
         method->weight = weight;
         opt->weight_total += weight;
         opt->n_methods++;
     }
     if (opt->n_methods == 0 || opt->weight_total == 0)
-        return s_fail ("--pay needs METHOD[:WEIGHT],... with a weight above 0");
+        return cli_fail ("--pay needs METHOD[:WEIGHT],... with a weight above 0");
     return 0;
 }
 
@@ -219,7 +206,7 @@ s_int_option (const cli_args_t *args, const char *name, int64_t min, int64_t max
     char error[256];
     const char *text = cli_args_value (args, name);
     if (text && cli_parse_int (name, text, min, max, value, error, sizeof error))
-        return s_fail ("%s", error);
+        return cli_fail ("%s", error);
     return 0;
 }
 
@@ -229,7 +216,7 @@ s_parse_options (const cli_args_t *args, s_options_t *opt)
     char error[256];
     *opt = (s_options_t){.rate = 0, .skus = 100, .window = 1000, .timeout_s = TIMEOUT_S};
     if (!cli_args_value (args, "--orders"))
-        return s_fail ("--orders N is required");
+        return cli_fail ("--orders N is required");
     if (s_int_option (args, "--orders", 1, ORDERS_MAX, &opt->orders) ||
         s_int_option (args, "--rate", 0, RATE_MAX, &opt->rate) ||
         s_int_option (args, "--skus", 1, SKUS_MAX, &opt->skus) ||
@@ -239,7 +226,7 @@ s_parse_options (const cli_args_t *args, s_options_t *opt)
     const char *timeout = cli_args_value (args, "--timeout");
     if (timeout &&
         cli_parse_seconds ("--timeout", timeout, SECONDS_MAX, &opt->timeout_s, error, sizeof error))
-        return s_fail ("%s", error);
+        return cli_fail ("%s", error);
     const char *mix = cli_args_value (args, "--pay");
     return s_parse_mix (mix ? mix : "card", opt);
 }
@@ -349,7 +336,7 @@ s_pipeline (s_load_t *self, const char *service, uint64_t n, s_build_fn build)
     cli_client_t *client = cli_client_new (
         service, oms_config_service (self->config, service, "api"), error, sizeof error);
     if (!client) {
-        s_fail ("%s", error);
+        cli_fail ("%s", error);
         return -1;
     }
     static oms_request_t req;
@@ -366,7 +353,7 @@ s_pipeline (s_load_t *self, const char *service, uint64_t n, s_build_fn build)
                 break;
             }
             if (rc) {
-                s_fail ("%s", error);
+                cli_fail ("%s", error);
                 goto leave;
             }
             sent++;
@@ -374,18 +361,18 @@ s_pipeline (s_load_t *self, const char *service, uint64_t n, s_build_fn build)
         if (answered == sent && index == n)
             break;
         if (zmq_poll (&item, 1, self->timeout_ms) <= 0) {
-            s_fail ("%s service at %s did not answer within %d ms", service,
-                    cli_client_endpoint (client), self->timeout_ms);
+            cli_fail ("%s service at %s did not answer within %d ms", service,
+                      cli_client_endpoint (client), self->timeout_ms);
             goto leave;
         }
         cli_reply_t *reply = NULL;
         if (cli_client_recv (client, &reply, error, sizeof error)) {
-            s_fail ("%s", error);
+            cli_fail ("%s", error);
             goto leave;
         }
         bool ok = cli_reply_ok (reply);
         if (!ok)
-            s_fail ("%s", cli_reply_error (reply, error, sizeof error));
+            cli_fail ("%s", cli_reply_error (reply, error, sizeof error));
         cli_reply_destroy (&reply);
         if (!ok)
             goto leave;
@@ -407,9 +394,9 @@ s_call (s_load_t *self, const char *service, const oms_request_t *req)
     cli_client_t *client = cli_client_new (
         service, oms_config_service (self->config, service, "api"), error, sizeof error);
     if (!client || cli_client_call (client, req, self->timeout_ms, 1, &reply, error, sizeof error))
-        s_fail ("%s", error);
+        cli_fail ("%s", error);
     else if (!cli_reply_ok (reply)) {
-        s_fail ("%s", cli_reply_error (reply, error, sizeof error));
+        cli_fail ("%s", cli_reply_error (reply, error, sizeof error));
         cli_reply_destroy (&reply);
     }
     cli_client_destroy (&client);
@@ -447,7 +434,7 @@ s_wait_catalog (s_load_t *self)
     int64_t head = s_topic_seq (reply, "heads", "catalog.updated");
     cli_reply_destroy (&reply);
     if (head < 0)
-        return s_fail ("inventory service sent a malformed reply: heads");
+        return cli_fail ("inventory service sent a malformed reply: heads");
     uint64_t deadline = s_now_ns () + SETUP_TIMEOUT_MS * UINT64_C (1000000);
     for (;;) {
         reply = s_call (self, "order", &req);
@@ -458,9 +445,9 @@ s_wait_catalog (s_load_t *self)
         if (position >= head)
             return 0;
         if (s_now_ns () >= deadline)
-            return s_fail ("the order service did not learn the run's SKUs within %d s "
-                           "(catalog.updated %" PRId64 " of %" PRId64 ")",
-                           SETUP_TIMEOUT_MS / 1000, position, head);
+            return cli_fail ("the order service did not learn the run's SKUs within %d s "
+                             "(catalog.updated %" PRId64 " of %" PRId64 ")",
+                             SETUP_TIMEOUT_MS / 1000, position, head);
         zclock_sleep (20);
     }
 }
@@ -474,7 +461,7 @@ s_subscribe (s_load_t *self)
     const char *endpoint = oms_config_str (self->config, "broker/backend");
     zsock_t *sub = zsock_new (ZMQ_SUB);
     if (!sub) {
-        s_fail ("cannot create a socket: %s", zmq_strerror (zmq_errno ()));
+        cli_fail ("cannot create a socket: %s", zmq_strerror (zmq_errno ()));
         return NULL;
     }
     zsock_set_linger (sub, 0);
@@ -487,11 +474,11 @@ s_subscribe (s_load_t *self)
     zsock_set_subscribe (sub, OMS_HEARTBEAT_PREFIX);
     char error[256];
     if (cli_client_curve (sub, "broker", error, sizeof error) != 0) {
-        s_fail ("%s", error);
+        cli_fail ("%s", error);
         zsock_destroy (&sub);
     }
     else if (zsock_connect (sub, "%s", endpoint) != 0) {
-        s_fail ("cannot connect to the broker at %s: %s", endpoint, zmq_strerror (zmq_errno ()));
+        cli_fail ("cannot connect to the broker at %s: %s", endpoint, zmq_strerror (zmq_errno ()));
         zsock_destroy (&sub);
     }
     return sub;
@@ -554,9 +541,9 @@ s_wait_live (s_load_t *self)
             continue;
         uint64_t now = s_now_ns ();
         if (now >= deadline)
-            return s_fail ("no heartbeat from the broker at %s within %d s",
-                           oms_config_str (self->config, "broker/backend"),
-                           HEARTBEAT_WAIT_MS / 1000);
+            return cli_fail ("no heartbeat from the broker at %s within %d s",
+                             oms_config_str (self->config, "broker/backend"),
+                             HEARTBEAT_WAIT_MS / 1000);
         zmq_poll (&item, 1, (long) ((deadline - now) / 1000000 + 1));
     }
     zsock_set_unsubscribe (self->sub, OMS_HEARTBEAT_PREFIX);
@@ -658,7 +645,7 @@ s_connect (s_load_t *self)
     char error[512];
     self->client = cli_client_new ("order", oms_config_service (self->config, "order", "api"),
                                    error, sizeof error);
-    return self->client ? 0 : s_fail ("%s", error);
+    return self->client ? 0 : cli_fail ("%s", error);
 }
 
 //  0 sent, 1 not now (the socket's queue is full), -1 failed (printed).
@@ -670,7 +657,7 @@ s_send (s_load_t *self, const oms_request_t *req, uint64_t index, s_kind_t kind)
     if (rc == OMS_E_TIMEOUT)
         return 1;
     if (rc) {
-        s_fail ("%s", error);
+        cli_fail ("%s", error);
         return -1;
     }
     s_pending_t *slot =
@@ -776,7 +763,7 @@ s_on_place_reply (s_load_t *self, const s_pending_t *pending, cli_reply_t *reply
     }
     if (cli_map_str (cli_reply_map (reply), "order_id", &order_id, &len) != 0 || len == 0 ||
         len > OMS_ID_MAX) {
-        s_fail ("order service sent a malformed reply: order_id");
+        cli_fail ("order service sent a malformed reply: order_id");
         return -1;
     }
     if (!order->answered) {
@@ -822,7 +809,7 @@ s_drain_replies (s_load_t *self)
             break;
         cli_reply_t *reply = NULL;
         if (cli_client_recv (self->client, &reply, error, sizeof error)) {
-            s_fail ("%s", error);
+            cli_fail ("%s", error);
             return -1;
         }
         if (self->ring_count == 0) {
@@ -1106,7 +1093,7 @@ cli_load (oms_config_t *config, const cli_args_t *args, bool json)
     self.ring = (s_pending_t *) calloc ((size_t) self.opt.window, sizeof (s_pending_t));
     self.latency = cli_histogram_new (HISTOGRAM_HIGHEST, HISTOGRAM_BITS);
     if (!self.orders || !self.ring || !self.latency) {
-        s_fail ("out of memory for %" PRId64 " orders", self.opt.orders);
+        cli_fail ("out of memory for %" PRId64 " orders", self.opt.orders);
         goto leave;
     }
     //  Subscribe first: the subscription travels to the broker during set-up.
@@ -1116,9 +1103,11 @@ cli_load (oms_config_t *config, const cli_args_t *args, bool json)
     s_report (&self);
     uint64_t unfinished = (uint64_t) self.opt.orders - self.final;
     if (self.refused)
-        s_fail ("%" PRIu64 " orders were refused, the first with: %s", self.refused, self.refusal);
+        cli_fail ("%" PRIu64 " orders were refused, the first with: %s", self.refused,
+                  self.refusal);
     if (unfinished)
-        s_fail ("%" PRIu64 " orders were not terminal after %g s", unfinished, self.opt.timeout_s);
+        cli_fail ("%" PRIu64 " orders were not terminal after %g s", unfinished,
+                  self.opt.timeout_s);
     exit_code = self.refused || unfinished ? 1 : 0;
 leave:
     cli_client_destroy (&self.client);

@@ -16,6 +16,7 @@
     types by timestamp.
 */
 #include "cli_ops.h"
+#include "cli_args.h"
 #include "cli_client.h"
 #include "cli_events.h"
 #include "cli_json.h"
@@ -56,28 +57,14 @@ typedef struct {
     const char *synopsis;
 } s_cmd_t;
 
-static int s_fail (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
-
-static int
-s_fail (const char *format, ...)
-{
-    va_list args;
-    va_start (args, format);
-    fputs ("oms: ", stderr);
-    vfprintf (stderr, format, args);
-    fputc ('\n', stderr);
-    va_end (args);
-    return 1;
-}
-
 static int
 s_expect (const s_cmd_t *cmd, size_t min, size_t max)
 {
     size_t n = cmd->args->n_positional;
     if (n >= min && n <= max)
         return 0;
-    return s_fail ("%s; usage: oms %s", n < min ? "missing argument" : "too many arguments",
-                   cmd->synopsis);
+    return cli_fail ("%s; usage: oms %s", n < min ? "missing argument" : "too many arguments",
+                     cmd->synopsis);
 }
 
 static const char *
@@ -92,8 +79,8 @@ s_check_service (const char *name)
     char shown[64];
     if (oms_config_is_service (name))
         return 0;
-    return s_fail ("unknown service: %s (one of order, inventory, payment, notification)",
-                   cli_printable (name, shown, sizeof shown));
+    return cli_fail ("unknown service: %s (one of order, inventory, payment, notification)",
+                     cli_printable (name, shown, sizeof shown));
 }
 
 static void
@@ -112,14 +99,14 @@ s_call (const s_cmd_t *cmd, const char *service, const oms_request_t *req)
     cli_reply_t *reply = cli_request (service, oms_config_service (cmd->config, service, "api"),
                                       req, cmd->timeout_ms, 1, error, sizeof error);
     if (!reply)
-        s_fail ("%s", error);
+        cli_fail ("%s", error);
     return reply;
 }
 
 static int
 s_malformed (const char *service, const char *why)
 {
-    return s_fail ("%s service sent a malformed reply: %s", service, why);
+    return cli_fail ("%s service sent a malformed reply: %s", service, why);
 }
 
 static uint64_t
@@ -324,11 +311,11 @@ s_status_setup (s_status_t *self)
         s_process_t *proc = s_process (self, name, strlen (name));
         char shown[64];
         if (!proc)
-            return s_fail ("unknown process: %s (one of broker, order, inventory, payment, "
-                           "notification)",
-                           cli_printable (name, shown, sizeof shown));
+            return cli_fail ("unknown process: %s (one of broker, order, inventory, payment, "
+                             "notification)",
+                             cli_printable (name, shown, sizeof shown));
         if (self->shown[proc - self->procs])
-            return s_fail ("process named twice: %s", name);
+            return cli_fail ("process named twice: %s", name);
         self->shown[proc - self->procs] = true;
     }
     if (args->n_positional == 0)
@@ -338,16 +325,16 @@ s_status_setup (s_status_t *self)
         char error[256];
         self->sub = zsock_new (ZMQ_SUB);
         if (!self->sub)
-            return s_fail ("cannot create a socket: %s", zmq_strerror (zmq_errno ()));
+            return cli_fail ("cannot create a socket: %s", zmq_strerror (zmq_errno ()));
         zsock_set_linger (self->sub, 0);
         zsock_set_maxmsgsize (self->sub, cli_client_max_bytes ());
         zsock_set_subscribe (self->sub, OMS_HEARTBEAT_PREFIX);
         if (cli_client_curve (self->sub, "broker", error, sizeof error) != 0)
-            return s_fail ("%s", error);
+            return cli_fail ("%s", error);
         if (zsock_connect (self->sub, "%s", self->procs[0].endpoint) != 0) {
             snprintf (error, sizeof error, "cannot connect to the broker at %s: %s",
                       self->procs[0].endpoint, zmq_strerror (zmq_errno ()));
-            return s_fail ("%s", error);
+            return cli_fail ("%s", error);
         }
     }
     return 0;
@@ -752,9 +739,9 @@ s_status (const s_cmd_t *cmd)
     bool watch = cli_args_has (cmd->args, "--watch");
     const char *every = cli_args_value (cmd->args, "--watch");
     if (every && cli_parse_seconds ("--watch", every, WATCH_MAX_S, &every_s, error, sizeof error))
-        return s_fail ("%s", error);
+        return cli_fail ("%s", error);
     if (watch && every_s < WATCH_MIN_S)
-        return s_fail ("--watch must be at least %g seconds", WATCH_MIN_S);
+        return cli_fail ("--watch must be at least %g seconds", WATCH_MIN_S);
     s_status_t *self = (s_status_t *) zmalloc (sizeof (s_status_t));
     self->cmd = cmd;
     int64_t heartbeat_ms = oms_config_int (cmd->config, "runtime/heartbeat_ms");
@@ -954,7 +941,7 @@ s_dlq (const s_cmd_t *cmd)
             return 1;
     }
     else
-        return s_fail ("usage: oms %s", cmd->synopsis);
+        return cli_fail ("usage: oms %s", cmd->synopsis);
     if (s_check_service (s_arg (cmd, 1)))
         return 1;
     char name[OMS_NAME_MAX + 1];
@@ -964,7 +951,7 @@ s_dlq (const s_cmd_t *cmd)
         int64_t id = 0;
         if (cli_parse_int ("dead letter id", s_arg (cmd, 2), 1, INT64_MAX, &id, error,
                            sizeof error))
-            return s_fail ("%s", error);
+            return cli_fail ("%s", error);
         req.id = (uint64_t) id;
     }
     const char *service = s_arg (cmd, 1);
@@ -1047,13 +1034,13 @@ s_stream_fetch (s_events_t *self, s_stream_t *stream)
     if (rc == OMS_E_TIMEOUT && self->follow)
         return 1; //  it may be restarting: ask again at the next poll
     if (rc != 0) {
-        s_fail ("%s", error);
+        cli_fail ("%s", error);
         return -1;
     }
     const msgpack_object *map = cli_reply_map (stream->batch);
     uint64_t start = 0;
     if (!cli_reply_ok (stream->batch))
-        rc = s_fail ("%s", cli_reply_error (stream->batch, error, sizeof error));
+        rc = cli_fail ("%s", cli_reply_error (stream->batch, error, sizeof error));
     else if (!s_uint (map, "start", &start) || (start < stream->cursor))
         rc = s_malformed (self->service, "start");
     else if (!(stream->bodies = s_array (map, "events")))
@@ -1172,7 +1159,7 @@ s_events_streams (s_events_t *self, const char *prefix, uint64_t from, bool from
         self->n_streams++;
     }
     if (rc == 0 && self->n_streams == 0)
-        rc = s_fail ("%s publishes no topic starting with \"%s\"", self->service, prefix);
+        rc = cli_fail ("%s publishes no topic starting with \"%s\"", self->service, prefix);
     cli_reply_destroy (&reply);
     return rc ? -1 : 0;
 }
@@ -1187,9 +1174,9 @@ s_events (const s_cmd_t *cmd)
     if (s_expect (cmd, 1, 1) || s_check_service (s_arg (cmd, 0)))
         return 1;
     if (from_text && cli_parse_int ("--from", from_text, 1, INT64_MAX, &from, error, sizeof error))
-        return s_fail ("%s", error);
+        return cli_fail ("%s", error);
     if (prefix && strlen (prefix) > OMS_NAME_MAX)
-        return s_fail ("topic prefix longer than %d characters", OMS_NAME_MAX);
+        return cli_fail ("topic prefix longer than %d characters", OMS_NAME_MAX);
     s_events_t self = {
         .cmd = cmd, .service = s_arg (cmd, 0), .follow = cli_args_has (cmd->args, "--follow")};
     int rc = 1;
@@ -1198,7 +1185,7 @@ s_events (const s_cmd_t *cmd)
     self.client = cli_client_new (
         self.service, oms_config_service (cmd->config, self.service, "api"), error, sizeof error);
     if (!self.client) {
-        s_fail ("%s", error);
+        cli_fail ("%s", error);
         goto leave;
     }
     if (self.follow)
@@ -1254,9 +1241,9 @@ s_resync (const s_cmd_t *cmd)
     const char *topic = s_arg (cmd, 1);
     const oms_event_type_t *type = oms_event_type (topic);
     if (!type || !type->durable)
-        return s_fail ("not an event type: %s", cli_printable (topic, shown, sizeof shown));
+        return cli_fail ("not an event type: %s", cli_printable (topic, shown, sizeof shown));
     if (to_text && cli_parse_int ("--to", to_text, 0, INT64_MAX, &to, error, sizeof error))
-        return s_fail ("%s", error);
+        return cli_fail ("%s", error);
     const char *producer = type->owner;
     oms_request_t req;
     s_request (&req, "status");
@@ -1270,7 +1257,7 @@ s_resync (const s_cmd_t *cmd)
         s_entry (s_array (cli_reply_map (subscriber), "positions"), topic);
     const msgpack_object *retained = s_entry (s_array (cli_reply_map (owner), "heads"), topic);
     if (!entry) {
-        s_fail ("%s does not subscribe to %s", service, topic);
+        cli_fail ("%s does not subscribe to %s", service, topic);
         goto leave;
     }
     if (!s_uint (entry, "seq", &position)) {
@@ -1284,14 +1271,14 @@ s_resync (const s_cmd_t *cmd)
     //  first is 0 when the producer retains nothing: skipping to its head then.
     uint64_t target = to_text ? (uint64_t) to : first > 0 ? first - 1 : head;
     if (target > head) {
-        s_fail ("%s has published %s up to %" PRIu64 " only; %s would ignore what comes next",
-                producer, topic, head, to_text ? "--to" : "resync");
+        cli_fail ("%s has published %s up to %" PRIu64 " only; %s would ignore what comes next",
+                  producer, topic, head, to_text ? "--to" : "resync");
         goto leave;
     }
     if (target < position && to_text) {
-        s_fail ("%s has applied %s up to %" PRIu64 "; going back to %" PRIu64
-                " would apply events again",
-                service, topic, position, target);
+        cli_fail ("%s has applied %s up to %" PRIu64 "; going back to %" PRIu64
+                  " would apply events again",
+                  service, topic, position, target);
         goto leave;
     }
     if (target > position) {
@@ -1352,5 +1339,5 @@ cli_ops_run (const char *name, oms_config_t *config, const cli_args_t *args, boo
                            s_commands[i].synopsis};
             return s_commands[i].run (&cmd);
         }
-    return s_fail ("unknown command: %s", name);
+    return cli_fail ("unknown command: %s", name);
 }

@@ -47,20 +47,6 @@ typedef struct {
 
 static const s_command_t *s_command; //  the one running, for usage messages
 
-static int s_fail (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
-
-static int
-s_fail (const char *format, ...)
-{
-    va_list args;
-    va_start (args, format);
-    fputs ("oms: ", stderr);
-    vfprintf (stderr, format, args);
-    fputc ('\n', stderr);
-    va_end (args);
-    return 1;
-}
-
 //  Checks the number of positional arguments of the running command.
 static int
 s_expect (s_ctx_t *ctx, size_t min, size_t max)
@@ -68,8 +54,8 @@ s_expect (s_ctx_t *ctx, size_t min, size_t max)
     size_t n = ctx->args.n_positional;
     if (n >= min && n <= max)
         return 0;
-    s_fail ("%s; usage: oms %s", n < min ? "missing argument" : "too many arguments",
-            s_command->synopsis);
+    cli_fail ("%s; usage: oms %s", n < min ? "missing argument" : "too many arguments",
+              s_command->synopsis);
     return 1;
 }
 
@@ -95,14 +81,14 @@ s_call (s_ctx_t *ctx, const char *service, const oms_request_t *req, int timeout
     cli_reply_t *reply = cli_request (service, oms_config_service (ctx->config, service, "api"),
                                       req, timeout_ms, attempts, error, sizeof error);
     if (!reply)
-        s_fail ("%s", error);
+        cli_fail ("%s", error);
     return reply;
 }
 
 static int
 s_malformed (const char *service, const char *why)
 {
-    return s_fail ("%s service sent a malformed reply: %s", service, why);
+    return cli_fail ("%s service sent a malformed reply: %s", service, why);
 }
 
 //  A human line: the value of `lead`, then " key=value" for every key.
@@ -168,7 +154,7 @@ s_call_and_print (s_ctx_t *ctx, const char *service, const oms_request_t *req, c
 static int
 s_check (int rc, const char *error)
 {
-    return rc == 0 ? 0 : s_fail ("%s", error);
+    return rc == 0 ? 0 : cli_fail ("%s", error);
 }
 
 // ---------------------------------------------------------------------------
@@ -180,11 +166,11 @@ s_place_card (s_ctx_t *ctx, oms_request_t *req, char *error, size_t size)
     const char *card = cli_args_value (&ctx->args, "--card");
     if (strcmp (req->method, "card") != 0) {
         if (card)
-            return s_fail ("--card is only for --pay card");
+            return cli_fail ("--card is only for --pay card");
         return 0;
     }
     if (!card)
-        return s_fail ("--pay card needs --card NUMBER");
+        return cli_fail ("--pay card needs --card NUMBER");
     if (s_check (cli_check_card (card, error, size), error))
         return 1;
     snprintf (req->card, sizeof req->card, "%s", card);
@@ -203,14 +189,14 @@ s_place_request (s_ctx_t *ctx, oms_request_t *req)
     size_t n_items = cli_args_values (args, "--item", items, OMS_ITEMS_MAX);
     s_request (req, "place");
     if (!customer)
-        return s_fail ("--customer is required");
+        return cli_fail ("--customer is required");
     if (s_check (cli_check_id ("customer", customer, OMS_ID_MAX, error, sizeof error), error))
         return 1;
     if (s_check (cli_parse_items (items, n_items, req->items, &req->n_items, error, sizeof error),
                  error))
         return 1;
     if (!method)
-        return s_fail ("--pay METHOD is required");
+        return cli_fail ("--pay METHOD is required");
     if (s_check (cli_check_name ("payment method", method, OMS_NAME_MAX, error, sizeof error),
                  error))
         return 1;
@@ -449,11 +435,11 @@ s_cmd_stock (s_ctx_t *ctx)
         if (s_expect (ctx, 2, 2))
             return 1;
         if (cli_args_has (&ctx->args, "--price"))
-            return s_fail ("--price is only for stock set");
+            return cli_fail ("--price is only for stock set");
         s_request (&req, "stock.get");
     }
     else
-        return s_fail ("usage: oms %s", s_command->synopsis);
+        return cli_fail ("usage: oms %s", s_command->synopsis);
     if (s_check (cli_check_id ("SKU", s_arg (ctx, 1), OMS_SKU_MAX, error, sizeof error), error))
         return 1;
     snprintf (req.sku, sizeof req.sku, "%s", s_arg (ctx, 1));
@@ -482,7 +468,7 @@ s_cmd_wallet (s_ctx_t *ctx)
         s_request (&req, "wallet.get");
     }
     else
-        return s_fail ("usage: oms %s", s_command->synopsis);
+        return cli_fail ("usage: oms %s", s_command->synopsis);
     if (s_check (cli_check_id ("customer", s_arg (ctx, 1), OMS_ID_MAX, error, sizeof error), error))
         return 1;
     snprintf (req.customer, sizeof req.customer, "%s", s_arg (ctx, 1));
@@ -532,7 +518,7 @@ s_cmd_notifications (s_ctx_t *ctx)
     if (s_expect (ctx, 0, 0))
         return 1;
     if ((order_id == NULL) == (customer == NULL))
-        return s_fail ("give exactly one of --order ID and --customer ID");
+        return cli_fail ("give exactly one of --order ID and --customer ID");
     s_request (&req, "notifications");
     const char *what = order_id ? "order id" : "customer";
     const char *id = order_id ? order_id : customer;
@@ -565,8 +551,8 @@ s_cmd_channel (s_ctx_t *ctx)
     if (s_check (cli_check_id ("customer", s_arg (ctx, 0), OMS_ID_MAX, error, sizeof error), error))
         return 1;
     if (strcmp (s_arg (ctx, 1), "email") != 0 && strcmp (s_arg (ctx, 1), "sms") != 0)
-        return s_fail ("channel must be email or sms: %s",
-                       cli_printable (s_arg (ctx, 1), error, sizeof error));
+        return cli_fail ("channel must be email or sms: %s",
+                         cli_printable (s_arg (ctx, 1), error, sizeof error));
     s_request (&req, "channel.set");
     snprintf (req.customer, sizeof req.customer, "%s", s_arg (ctx, 0));
     snprintf (req.channel, sizeof req.channel, "%s", s_arg (ctx, 1));
@@ -591,7 +577,7 @@ s_cmd_tail (s_ctx_t *ctx)
     double timeout_s = -1;
     for (size_t i = 0; i < ctx->args.n_positional; i++)
         if (strlen (s_arg (ctx, i)) > OMS_NAME_MAX)
-            return s_fail ("topic prefix longer than %d characters", OMS_NAME_MAX);
+            return cli_fail ("topic prefix longer than %d characters", OMS_NAME_MAX);
     if (count_text &&
         s_check (cli_parse_int ("--count", count_text, 1, INT64_MAX, &count, error, sizeof error),
                  error))
@@ -618,7 +604,7 @@ s_cmd_scenario (s_ctx_t *ctx)
     if (s_expect (ctx, 1, 1))
         return 1;
     if (ctx->json)
-        return s_fail ("scenario has no --json output");
+        return cli_fail ("scenario has no --json output");
     cli_scenario_env_t env = {ctx->config, cli_args_value (&ctx->args, "--config"),
                               ctx->timeout_ms};
     return cli_scenario_main (s_arg (ctx, 0), &env);
@@ -718,7 +704,7 @@ s_cmd_help (s_ctx_t *ctx)
         return 1;
     const s_command_t *command = ctx->args.n_positional ? s_find_command (s_arg (ctx, 0)) : NULL;
     if (ctx->args.n_positional && !command)
-        return s_fail ("unknown command: %s", s_arg (ctx, 0));
+        return cli_fail ("unknown command: %s", s_arg (ctx, 0));
     if (command)
         printf ("usage: oms %s\n%s\n", command->synopsis, command->summary);
     else
@@ -748,19 +734,19 @@ s_load_config (s_ctx_t *ctx)
     char error[512];
     ctx->config = oms_config_new (cli_args_value (&ctx->args, "--config"), error, sizeof error);
     if (!ctx->config)
-        return s_fail ("%s", error);
+        return cli_fail ("%s", error);
     const char *sets[CLI_ARGS_MAX];
     size_t n = cli_args_values (&ctx->args, "--set", sets, CLI_ARGS_MAX);
     for (size_t i = 0; i < n; i++) {
         char key[256];
         const char *eq = strchr (sets[i], '=');
         if (!eq || eq == sets[i] || (size_t) (eq - sets[i]) >= sizeof key)
-            return s_fail ("--set needs KEY=VALUE: %s",
-                           cli_printable (sets[i], error, sizeof error));
+            return cli_fail ("--set needs KEY=VALUE: %s",
+                             cli_printable (sets[i], error, sizeof error));
         memcpy (key, sets[i], (size_t) (eq - sets[i]));
         key[eq - sets[i]] = '\0';
         if (oms_config_set (ctx->config, key, eq + 1, error, sizeof error))
-            return s_fail ("%s", error);
+            return cli_fail ("%s", error);
     }
     int64_t timeout_ms = oms_config_int (ctx->config, "cli/timeout_ms");
     ctx->timeout_ms = timeout_ms < 1 ? 1 : timeout_ms > INT_MAX ? INT_MAX : (int) timeout_ms;
@@ -776,13 +762,13 @@ s_parse (s_ctx_t *ctx, int argc, char **argv, int command_at)
     const cli_opt_t *const tables[] = {s_global_opts, s_command->opts, NULL};
     char error[256];
     if (argc - 1 > CLI_ARGS_MAX)
-        return s_fail ("too many arguments");
+        return cli_fail ("too many arguments");
     int n = 0;
     for (int i = 1; i < argc; i++)
         if (i != command_at)
             rest[n++] = argv[i];
     if (cli_args_parse (&ctx->args, n, rest, tables, error, sizeof error))
-        return s_fail ("%s; usage: oms %s", error, s_command->synopsis);
+        return cli_fail ("%s; usage: oms %s", error, s_command->synopsis);
     return 0;
 }
 
@@ -801,8 +787,8 @@ s_run (int argc, char **argv)
     s_command = s_find_command (argv[command_at]);
     if (!s_command) {
         char shown[64];
-        return s_fail ("unknown command: %s (see oms help)",
-                       cli_printable (argv[command_at], shown, sizeof shown));
+        return cli_fail ("unknown command: %s (see oms help)",
+                         cli_printable (argv[command_at], shown, sizeof shown));
     }
     if (s_parse (&ctx, argc, argv, command_at))
         return 1;
