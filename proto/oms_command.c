@@ -148,9 +148,6 @@ oms_request_decode (const uint8_t *data, size_t size, oms_request_t *req, oms_fa
 {
     memset (req, 0, sizeof *req);
     oms_fault_set (fault, OMS_OK, "");
-    if (size > OMS_MSG_MAX)
-        return oms_fault_set (fault, OMS_E_TOO_BIG, "");
-
     msgpack_unpacked msg;
     int rc = oms_msgpack_parse (data, size, &msg, fault);
     if (rc)

@@ -199,9 +199,6 @@ oms_event_decode (const uint8_t *data, size_t size, const char *topic, oms_event
 {
     memset (event, 0, sizeof *event);
     oms_fault_set (fault, OMS_OK, "");
-    if (size > OMS_MSG_MAX)
-        return oms_fault_set (fault, OMS_E_TOO_BIG, "");
-
     msgpack_unpacked msg;
     int rc = oms_msgpack_parse (data, size, &msg, fault);
     if (rc)

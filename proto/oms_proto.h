@@ -178,7 +178,8 @@ int oms_schema_unpack (const oms_schema_t *schema, const msgpack_object *map, vo
 //  that unpacking it cannot be made to allocate more than the input justifies.
 int oms_msgpack_check (const uint8_t *data, size_t size);
 
-//  Checks with oms_msgpack_check, then unpacks into `result`. Initialises
+//  Refuses more than OMS_MSG_MAX bytes unread (OMS_E_TOO_BIG), checks with
+//  oms_msgpack_check, then unpacks into `result`. Initialises
 //  `result` first; the caller destroys it with msgpack_unpacked_destroy
 //  whatever this returns. Strings and bins in it point into `data`. The top
 //  level must be a map (else OMS_E_TYPE).

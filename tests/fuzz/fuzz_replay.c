@@ -19,6 +19,10 @@
 static void
 s_check_parse (const uint8_t *data, size_t size, int rc)
 {
+    if (size > OMS_MSG_MAX) {
+        FUZZ_ASSERT (rc == OMS_E_TOO_BIG, "parse accepted more than OMS_MSG_MAX bytes");
+        return;
+    }
     int checked = oms_msgpack_check (data, size);
     if (checked) {
         FUZZ_ASSERT (rc == checked, "parse and check disagree on refused bytes");
