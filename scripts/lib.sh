@@ -12,7 +12,7 @@
 # shellcheck disable=SC2034  # used by the scripts that source this file
 OMS_NAMES=(broker order inventory payment notification)
 OMS_SERVICES=(order inventory payment notification)
-OMS_START_TIMEOUT=15    #  seconds for a started process to answer
+OMS_START_TIMEOUT=${OMS_START_TIMEOUT:-15}    #  seconds for a started process to answer
 OMS_STOP_TIMEOUT=10     #  seconds for a signalled process to exit
 
 oms_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -107,6 +107,30 @@ oms_pid_alive () {
     [[ $cmdline == *"$(basename "$(oms_program "$name")")"* ]]
 }
 
+#  Whether PID, a child just started by oms_start, is alive (not a zombie).
+#  Its command line is not looked at: until the exec of setsid and nohup has
+#  run, it is still this shell's.
+oms_child_alive () {
+    local pid=$1 stat
+    [[ $pid =~ ^[0-9]+$ ]] || return 1
+    stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
+    stat=${stat##*) }
+    [[ ${stat%% *} != Z ]]
+}
+
+#  Writes PID to PIDFILE, atomically, or returns 1 leaving no file: a pid
+#  file that exists always names the process (a full disk can leave a
+#  short write behind).
+oms_write_pidfile () {
+    local pidfile=$1 pid=$2 tmp="$1.tmp" written
+    if printf '%s\n' "$pid" 2>/dev/null >"$tmp" && written=$(head -c 32 "$tmp" 2>/dev/null) &&
+        [[ $written == "$pid" ]] && mv -f "$tmp" "$pidfile"; then
+        return 0
+    fi
+    rm -f "$tmp"
+    return 1
+}
+
 #  Prints the pid of NAME when its pid file names a live process.
 oms_running () {
     local pidfile pid
@@ -148,8 +172,13 @@ oms_start () {
     : >>"$log"
     oms_log_mark[$name]=$(stat -c %s "$log")
     setsid nohup "$prog" "${oms_config_args[@]}" </dev/null >>"$log" 2>&1 &
-    echo $! >"$pidfile.tmp"
-    mv "$pidfile.tmp" "$pidfile"
+    pid=$!
+    if ! oms_write_pidfile "$pidfile" "$pid"; then
+        kill -s KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+        oms_err "cannot write pid file $pidfile (disk full?); stopped $name (pid $pid)"
+        return 1
+    fi
 }
 
 #  Whether NAME answers: the broker once it logged its start-up line (after
@@ -174,14 +203,16 @@ oms_start_failed () {
 }
 
 #  Waits until every NAME started by oms_start answers, within
-#  OMS_START_TIMEOUT seconds; prints one line for each.
+#  OMS_START_TIMEOUT seconds; prints one line for each. A process that exits
+#  first loses its pid file.
 oms_wait_ready () {
     local deadline name pid
     deadline=$(($(oms_now_ms) + OMS_START_TIMEOUT * 1000))
     for name; do
         pid=$(<"$(oms_pidfile "$name")")
         until oms_answers "$name"; do
-            if ! oms_pid_alive "$pid" "$name"; then
+            if ! oms_child_alive "$pid"; then
+                rm -f "$(oms_pidfile "$name")"
                 oms_start_failed "$name" "exited during start-up"
                 return 1
             fi

@@ -10,7 +10,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from cluster import (CARD_OK, SCRIPTS, SETTLE_S, Cluster, ClusterTest, alive,  # noqa: E402
+from cluster import (BIN_DIR, CARD_OK, SCRIPTS, SETTLE_S, Cluster, ClusterTest, alive,  # noqa: E402
                      poll, run, uid)
 
 
@@ -307,6 +307,61 @@ class Scripts(CliCase):
             broken.stop()
         for name, pid in started.items():
             self.assertFalse(alive(pid), f"oms-down left {name} running")
+
+    def test_start_check_does_not_race_the_exec(self):
+        """A started process whose command line does not (yet) name its
+        program is alive, not "exited during start-up"."""
+        with tempfile.TemporaryDirectory() as fake:
+            for prog, body in (("broker/oms-broker", "exec -a starting sleep 60"),
+                               ("cli/oms", "exit 1")):
+                path = os.path.join(fake, prog)
+                os.makedirs(os.path.dirname(path))
+                with open(path, "w") as f:
+                    f.write(f"#!/bin/bash\n{body}\n")
+                os.chmod(path, 0o755)
+            env = dict(self.cluster.env, OMS_BIN_DIR=fake, OMS_HOME=os.path.join(fake, "home"),
+                       OMS_START_TIMEOUT="1")
+            r = self.run_script(env, "oms-ctl", "start", "broker")
+            pidfile = os.path.join(fake, "home", "run", "broker.pid")
+            with open(pidfile) as f:
+                pid = int(f.read())
+            try:
+                self.assertEqual(r.returncode, 1, r)
+                self.assertIn("broker did not answer within 1s", r.stderr)
+                self.assertNotIn("exited during start-up", r.stderr)
+                self.assertTrue(alive(pid), "the pid file names the running process")
+            finally:
+                os.kill(pid, 9)
+
+    def test_a_pid_file_that_cannot_be_written_fails_the_start(self):
+        """On a full disk (here /dev/full) oms-ctl start fails loudly, leaves
+        no pid file and no unmanaged process."""
+        other = Cluster(name="fullpid")
+        try:
+            other.prepare()
+            run_dir = other.home / "run"
+            run_dir.mkdir(parents=True, exist_ok=True)
+            os.symlink("/dev/full", run_dir / "broker.pid.tmp")
+            r = self.run_script(other.env, "oms-ctl", "start", "broker")
+            self.assertEqual(r.returncode, 1, r)
+            self.assertIn("cannot write pid file", r.stderr)
+            self.assertFalse((run_dir / "broker.pid").exists(), "no pid file")
+            self.assertFalse((run_dir / "broker.pid.tmp").exists(), "no partial pid file")
+            left = subprocess.run(["pgrep", "-f", str(other.home)], capture_output=True, text=True)
+            self.assertEqual(left.stdout, "", "no broker left running")
+        finally:
+            other.stop()
+
+    def test_bench_without_its_peer_fails(self):
+        """scripts/bench never prints a table without the peer, unless told
+        to with --no-peer."""
+        env = dict(self.cluster.env, OMS_BENCH_PEER="/nonexistent/nats-saga")
+        r = subprocess.run([str(SCRIPTS / "bench"), "--quick", "--no-limits",
+                            "--build", str(BIN_DIR)], env=env, capture_output=True,
+                           text=True, timeout=300, stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 1, r)
+        self.assertIn("no peer at /nonexistent/nats-saga", r.stderr)
+        self.assertNotIn("ratios", r.stdout)
 
     def test_oms_down_stops_every_process(self):
         with Cluster(name="down") as other:
