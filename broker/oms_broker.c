@@ -59,6 +59,7 @@ typedef struct {
     int64_t heartbeat_ms;
     char instance[OMS_ID_MAX + 1]; //  "<hostname>:<pid>"
     uint64_t started_ns;           //  monotonic, for uptime
+    uint64_t epoch;                //  no store: a new one at each start
     uint64_t heartbeat_seq;        //  last heartbeat's seq, from 1 per process
     broker_counters_t counters;
     oms_metrics_t *metrics;   //  served over HTTP when broker/metrics is set
@@ -194,6 +195,7 @@ s_new (oms_config_t *cfg)
     int host_max = (int) (sizeof (self->instance) - 2 - strlen (pid));
     snprintf (self->instance, sizeof (self->instance), "%.*s:%s", host_max, host, pid);
     self->started_ns = s_clock_ns (CLOCK_MONOTONIC);
+    self->epoch = s_clock_ns (CLOCK_REALTIME) | 1;
     self->metrics = oms_metrics_new (BROKER_NAME);
     const char *metrics = oms_config_str (cfg, "broker/metrics");
     if (!self->metrics || (*metrics && oms_metrics_serve (self->metrics, metrics))) {
@@ -390,6 +392,7 @@ s_send_heartbeat (broker_t *self)
                          0);
     event.version = OMS_PROTO_VERSION;
     snprintf (event.producer, sizeof (event.producer), "%s", BROKER_NAME);
+    event.epoch = self->epoch;
     event.seq = ++self->heartbeat_seq;
     snprintf (event.id, sizeof (event.id), "%s/%s/%" PRIu64, BROKER_NAME, event.type, event.seq);
     event.ts_ns = s_clock_ns (CLOCK_REALTIME);

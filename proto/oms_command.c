@@ -219,9 +219,9 @@ oms_replay_answer_decode (const uint8_t *data, size_t size, msgpack_unpacked *re
     }
     if (!topic)
         return oms_fault_set (fault, OMS_E_MISSING, "topic");
-    static const char *const numbers[] = {"start", "first", "head"};
-    uint64_t *targets[] = {&answer->start, &answer->first, &answer->head};
-    for (size_t i = 0; i < 3; i++) {
+    static const char *const numbers[] = {"epoch", "start", "first", "head"};
+    uint64_t *targets[] = {&answer->epoch, &answer->start, &answer->first, &answer->head};
+    for (size_t i = 0; i < 4; i++) {
         const msgpack_object *value =
             s_field (map, numbers[i], MSGPACK_OBJECT_POSITIVE_INTEGER, &rc, fault);
         if (rc)
@@ -230,6 +230,8 @@ oms_replay_answer_decode (const uint8_t *data, size_t size, msgpack_unpacked *re
             return oms_fault_set (fault, OMS_E_MISSING, numbers[i]);
         *targets[i] = value->via.u64;
     }
+    if (answer->epoch == 0)
+        return oms_fault_set (fault, OMS_E_RANGE, "epoch");
     const msgpack_object *events = s_field (map, "events", MSGPACK_OBJECT_ARRAY, &rc, fault);
     if (rc)
         return rc;

@@ -118,6 +118,7 @@ static const oms_field_t s_envelope_fields[] = {
     OMS_STR (oms_event_t, id, OMS_C_ID, OMS_ID_MAX, true),
     OMS_STR (oms_event_t, type, OMS_C_NAME, OMS_NAME_MAX, true),
     OMS_STR (oms_event_t, producer, OMS_C_NAME, OMS_NAME_MAX, true),
+    OMS_UINT (oms_event_t, epoch, 1, UINT64_MAX, true),
     OMS_UINT (oms_event_t, seq, 1, UINT64_MAX, true),
     OMS_UINT (oms_event_t, ts_ns, 0, UINT64_MAX, true),
     OMS_STR (oms_event_t, correlation_id, OMS_C_ID, OMS_ID_MAX, false),

@@ -238,6 +238,7 @@ typedef struct {
     char id[OMS_ID_MAX + 1];             //  "<producer>/<type>/<seq>"
     char type[OMS_NAME_MAX + 1];         //  equals the topic frame
     char producer[OMS_NAME_MAX + 1];     //  the service that owns the type
+    uint64_t epoch;                      //  the producer's store identity, >= 1
     uint64_t seq;                        //  per producer and type, dense from 1
     uint64_t ts_ns;                      //  nanoseconds since the epoch
     char correlation_id[OMS_ID_MAX + 1]; //  the order id, "" if none
@@ -343,13 +344,14 @@ int oms_request_encode (const oms_request_t *req, msgpack_sbuffer *buffer);
 //  command's schema.
 int oms_request_decode (const uint8_t *data, size_t size, oms_request_t *req, oms_fault_t *fault);
 
-//  A replay answer: {"ok": true, "topic", "start", "first", "head",
+//  A replay answer: {"ok": true, "topic", "epoch", "start", "first", "head",
 //  "events": [bin...]} (bodies of consecutive seqs from start) or
 //  {"ok": false, "error", "code", "topic"?}.
 typedef struct {
     bool ok;
     char topic[OMS_NAME_MAX + 1]; //  "" when a refusal names none
     char error[OMS_TEXT_MAX + 1];
+    uint64_t epoch; //  the producer's store identity, >= 1
     uint64_t start, first, head;
     const msgpack_object *events; //  n_events bins, borrowed from `result`
     uint32_t n_events;

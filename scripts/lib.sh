@@ -157,6 +157,35 @@ oms_check_programs () {
     fi
 }
 
+#  Makes NAME's store if it has none (oms-NAME --init), logging to its log.
+oms_make_store () {
+    local name=$1 log
+    log=$(oms_logfile "$name")
+    mkdir -p "$OMS_HOME/log"
+    if ! "$(oms_program "$name")" "${oms_config_args[@]}" --init >>"$log" 2>&1; then
+        oms_start_failed "$name" "could not make its store"
+        return 1
+    fi
+    tail -n 1 "$log"
+}
+
+#  A home is new until a cluster first started in it; the marker says it
+#  did. Only a new home gets new stores from oms-up: afterwards a missing
+#  store is a loss, and its service refuses to start (oms-ctl init makes
+#  one on purpose). A home written before the marker existed has stores.
+oms_marker () {
+    echo "$OMS_HOME/cluster"
+}
+
+oms_home_is_new () {
+    local service
+    [[ -e $(oms_marker) ]] && return 1
+    for service in "${OMS_SERVICES[@]}"; do
+        [[ -s $OMS_HOME/$service/data.mdb ]] && return 1
+    done
+    return 0
+}
+
 #  Starts NAME in the background, detached, appending to its log.
 #  Returns 2 (and says so) when its pid file names a live process.
 oms_start () {

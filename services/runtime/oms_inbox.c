@@ -1,4 +1,9 @@
-/*  oms_inbox: per-type positions of a subscriber. */
+/*  oms_inbox: per-type positions of a subscriber.
+
+    A position is stored as be64 seq followed by be64 epoch; a value of
+    only the seq was written before positions had epochs and reads as
+    epoch 0 (unknown: the next applied event's epoch is taken).
+*/
 #include "oms_inbox.h"
 #include <stdio.h>
 #include <string.h>
@@ -32,23 +37,45 @@ oms_inbox_load (oms_inbox_t *self, oms_txn_t *txn, oms_db_t positions)
         oms_inbox_entry_t *entry = &self->entries[i];
         oms_val_t value;
         int rc = oms_txn_get (txn, positions, entry->type, strlen (entry->type), &value);
+        entry->position = 0;
+        entry->epoch = 0;
         if (rc == OMS_E_NOTFOUND)
-            entry->position = 0;
+            ;
         else if (rc)
             return rc;
-        else if (value.size != 8)
+        else if (value.size != 8 && value.size != 16)
             return OMS_E_STORE;
-        else
+        else {
             entry->position = oms_be64_get (value.data);
+            if (value.size == 16)
+                entry->epoch = oms_be64_get ((const uint8_t *) value.data + 8);
+        }
         if (entry->known < entry->position)
             entry->known = entry->position;
     }
     return 0;
 }
 
-oms_inbox_verdict_t
-oms_inbox_check (oms_inbox_entry_t *entry, uint64_t seq)
+static bool
+s_other_epoch (const oms_inbox_entry_t *entry, uint64_t epoch)
 {
+    return entry->epoch != 0 && epoch != entry->epoch;
+}
+
+static bool
+s_far (const oms_inbox_entry_t *entry, uint64_t seq)
+{
+    uint64_t confirmed = entry->known > entry->position ? entry->known : entry->position;
+    return seq > confirmed && seq - confirmed > OMS_INBOX_AHEAD_MAX;
+}
+
+oms_inbox_verdict_t
+oms_inbox_check (oms_inbox_entry_t *entry, uint64_t epoch, uint64_t seq)
+{
+    if (entry->stopped)
+        return OMS_INBOX_STOPPED;
+    if (s_other_epoch (entry, epoch) || s_far (entry, seq))
+        return OMS_INBOX_SUSPECT;
     if (seq <= entry->position)
         return OMS_INBOX_DUPLICATE;
     if (seq > entry->known)
@@ -56,16 +83,67 @@ oms_inbox_check (oms_inbox_entry_t *entry, uint64_t seq)
     return seq == entry->position + 1 ? OMS_INBOX_APPLY : OMS_INBOX_GAP;
 }
 
-int
-oms_inbox_advance (oms_inbox_entry_t *entry, oms_txn_t *txn, oms_db_t positions, uint64_t seq)
+oms_inbox_verdict_t
+oms_inbox_heard (oms_inbox_entry_t *entry, uint64_t epoch, uint64_t head)
 {
-    uint8_t value[8];
+    if (entry->stopped)
+        return OMS_INBOX_STOPPED;
+    if (s_other_epoch (entry, epoch) || s_far (entry, head))
+        return OMS_INBOX_SUSPECT;
+    if (head > entry->known)
+        entry->known = head;
+    return entry->position < entry->known ? OMS_INBOX_GAP : OMS_INBOX_APPLY;
+}
+
+bool
+oms_inbox_confirm (oms_inbox_entry_t *entry, uint64_t epoch, uint64_t head)
+{
+    if (entry->stopped)
+        return false;
+    if (s_other_epoch (entry, epoch)) {
+        entry->stopped = true;
+        return true;
+    }
+    //  The producer's own word on its head overrides what live traffic
+    //  suggested: a forged or corrupt seq must not keep us fetching events
+    //  that will never exist. An event newer than this answer shows up in the
+    //  next heartbeat.
+    entry->known = head > entry->position ? head : entry->position;
+    return false;
+}
+
+static int
+s_store (oms_inbox_entry_t *entry, oms_txn_t *txn, oms_db_t positions, uint64_t epoch,
+         uint64_t seq)
+{
+    uint8_t value[16];
     oms_be64_put (value, seq);
-    int rc = oms_txn_put (txn, positions, entry->type, strlen (entry->type), value, 8);
+    oms_be64_put (value + 8, epoch);
+    int rc = oms_txn_put (txn, positions, entry->type, strlen (entry->type), value, sizeof value);
     if (rc == 0) {
         entry->position = seq;
-        if (entry->known < seq)
-            entry->known = seq;
+        entry->epoch = epoch;
+    }
+    return rc;
+}
+
+int
+oms_inbox_advance (oms_inbox_entry_t *entry, oms_txn_t *txn, oms_db_t positions, uint64_t epoch,
+                   uint64_t seq)
+{
+    int rc = s_store (entry, txn, positions, epoch, seq);
+    if (rc == 0 && entry->known < seq)
+        entry->known = seq;
+    return rc;
+}
+
+int
+oms_inbox_reset (oms_inbox_entry_t *entry, oms_txn_t *txn, oms_db_t positions, uint64_t seq)
+{
+    int rc = s_store (entry, txn, positions, 0, seq);
+    if (rc == 0) {
+        entry->known = seq;
+        entry->stopped = false;
     }
     return rc;
 }
@@ -73,5 +151,5 @@ oms_inbox_advance (oms_inbox_entry_t *entry, oms_txn_t *txn, oms_db_t positions,
 bool
 oms_inbox_behind (const oms_inbox_entry_t *entry)
 {
-    return entry->position < entry->known;
+    return !entry->stopped && entry->position < entry->known;
 }

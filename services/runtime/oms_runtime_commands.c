@@ -72,6 +72,8 @@ s_cmd_replay (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
                           s_replay_one, &replay);
     if (rc >= 0) {
         oms_reply_str (reply, "topic", request->topic);
+        oms_reply_key (reply, "epoch");
+        msgpack_pack_uint64 (&reply->pk, self->epoch);
         oms_reply_int (reply, "start", (int64_t) replay.start);
         oms_reply_int (reply, "first", (int64_t) first);
         oms_reply_int (reply, "head", (int64_t) head);
@@ -133,13 +135,18 @@ s_cmd_status (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
     msgpack_pack_array (&reply->pk, (uint32_t) self->inbox.count);
     for (size_t i = 0; i < self->inbox.count; i++) {
         oms_inbox_entry_t *entry = &self->inbox.entries[i];
-        msgpack_pack_map (&reply->pk, 4);
+        msgpack_pack_map (&reply->pk, 5);
         oms_pack_str (&reply->pk, "topic");
         oms_pack_str (&reply->pk, entry->type);
         oms_pack_str (&reply->pk, "producer");
         oms_pack_str (&reply->pk, entry->owner);
         s_pack_counter (&reply->pk, "seq", entry->position);
         s_pack_counter (&reply->pk, "known", entry->known);
+        oms_pack_str (&reply->pk, "stopped");
+        if (entry->stopped)
+            msgpack_pack_true (&reply->pk);
+        else
+            msgpack_pack_false (&reply->pk);
     }
     oms_reply_key (reply, "rates");
     msgpack_pack_map (&reply->pk, 2);
@@ -200,11 +207,12 @@ s_cmd_position_set (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *r
                              request->topic);
     oms_warn ("position of %s set by operator from %llu to %llu", entry->type,
               (unsigned long long) entry->position, (unsigned long long) request->seq);
-    int rc = oms_inbox_advance (entry, ctx->txn, ctx->self->positions, request->seq);
+    if (entry->stopped)
+        oms_warn ("subscription to %s resumed by operator: the next %s event's epoch is taken",
+                  entry->type, entry->owner);
+    int rc = oms_inbox_reset (entry, ctx->txn, ctx->self->positions, request->seq);
     if (rc)
         return rc;
-    entry->position = request->seq;
-    entry->known = request->seq;
     entry->retry_after_ns = 0;
     oms_reply_str (reply, "topic", entry->type);
     oms_reply_int (reply, "seq", (int64_t) request->seq);

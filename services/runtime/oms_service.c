@@ -121,6 +121,7 @@ oms_ctx_emit (oms_ctx_t *ctx, oms_event_t *event)
     assert (type && type->durable && strcmp (type->owner, self->def->name) == 0);
 
     s_copy (event->producer, sizeof event->producer, self->def->name);
+    event->epoch = self->epoch;
     event->ts_ns = oms_service_wall_ns ();
     if (event->data.order_id[0])
         s_copy (event->correlation_id, sizeof event->correlation_id, event->data.order_id);
@@ -492,12 +493,13 @@ s_dead_letter (oms_service_t *self, const char *topic, const uint8_t *body, size
 }
 
 
-//  Applies one event body if it is the next of its type. `expected` is the
-//  seq a replayed body must have (0 for live events): a replayed body that
-//  does not decode is dead-lettered at that seq rather than fetched forever.
+//  Applies one event body if it is the next of its type. `expected` and
+//  `expected_epoch` are what a replayed body must have (0 for live events):
+//  a replayed body that does not decode is dead-lettered at that seq rather
+//  than fetched forever.
 static void
 s_apply (oms_service_t *self, const char *topic, const uint8_t *body, size_t size,
-         uint64_t expected)
+         uint64_t expected, uint64_t expected_epoch)
 {
     static oms_event_t event; //  large; one event at a time
     oms_fault_t fault;
@@ -507,9 +509,9 @@ s_apply (oms_service_t *self, const char *topic, const uint8_t *body, size_t siz
         self->counters.events_rejected++;
         oms_warn ("rejected event on %s: %s", topic, oms_fault_str (&fault, reason, sizeof reason));
         oms_inbox_entry_t *entry = expected ? oms_inbox_find (&self->inbox, topic) : NULL;
-        if (entry && expected == entry->position + 1 && s_batch (self) == 0) {
+        if (entry && !entry->stopped && expected == entry->position + 1 && s_batch (self) == 0) {
             s_dead_letter (self, topic, body, size, "", reason);
-            oms_inbox_advance (entry, self->batch, self->positions, expected);
+            oms_inbox_advance (entry, self->batch, self->positions, entry->epoch, expected);
         }
         return;
     }
@@ -517,15 +519,22 @@ s_apply (oms_service_t *self, const char *topic, const uint8_t *body, size_t siz
     const oms_subscription_t *subscription = oms_service_subscription (self, event.type);
     if (!entry || !subscription)
         return;
-    if (expected && event.seq != expected) {
+    if (expected && (event.seq != expected || event.epoch != expected_epoch)) {
         self->counters.events_rejected++;
-        oms_warn ("replayed %s has seq %llu where %llu was expected", topic,
-                  (unsigned long long) event.seq, (unsigned long long) expected);
+        oms_warn ("replayed %s has seq %llu epoch %016llx where %llu epoch %016llx was expected",
+                  topic, (unsigned long long) event.seq, (unsigned long long) event.epoch,
+                  (unsigned long long) expected, (unsigned long long) expected_epoch);
         return;
     }
-    switch (oms_inbox_check (entry, event.seq)) {
+    switch (oms_inbox_check (entry, event.epoch, event.seq)) {
     case OMS_INBOX_DUPLICATE:
         self->counters.events_duplicate++;
+        return;
+    case OMS_INBOX_STOPPED:
+        return;
+    case OMS_INBOX_SUSPECT:
+        self->counters.events_suspect++;
+        s_fetch (self, entry);
         return;
     case OMS_INBOX_GAP:
         self->counters.events_gap++;
@@ -564,14 +573,14 @@ s_apply (oms_service_t *self, const char *topic, const uint8_t *body, size_t siz
         s_dead_letter (self, topic, body, size, event.correlation_id,
                        ctx.error[0] ? ctx.error : oms_strerror (rc));
     }
-    if (oms_inbox_advance (entry, self->batch, self->positions, event.seq))
+    if (oms_inbox_advance (entry, self->batch, self->positions, event.epoch, event.seq))
         oms_error ("store: cannot record position of %s", topic);
 }
 
 static void
 s_on_event (void *arg, const char *topic, const uint8_t *body, size_t size)
 {
-    s_apply (arg, topic, body, size, 0);
+    s_apply (arg, topic, body, size, 0, 0);
 }
 
 //  Keeps the latest heartbeat of each process, for `status`: who is alive,
@@ -611,9 +620,11 @@ s_on_heartbeat (void *arg, const char *topic, const uint8_t *body, size_t size)
     for (uint32_t i = 0; i < event.data.n_heads; i++) {
         oms_inbox_entry_t *entry = oms_inbox_find (&self->inbox, event.data.heads[i].topic);
         if (entry && strcmp (entry->owner, event.producer) == 0) {
-            if (event.data.heads[i].seq > entry->known)
-                entry->known = event.data.heads[i].seq;
-            if (oms_inbox_behind (entry))
+            oms_inbox_verdict_t verdict =
+                oms_inbox_heard (entry, event.epoch, event.data.heads[i].seq);
+            if (verdict == OMS_INBOX_SUSPECT)
+                self->counters.events_suspect++;
+            if (verdict == OMS_INBOX_SUSPECT || verdict == OMS_INBOX_GAP)
                 s_fetch (self, entry);
         }
     }
@@ -626,6 +637,8 @@ static void
 s_fetch (oms_service_t *self, oms_inbox_entry_t *entry)
 {
     uint64_t now = oms_service_mono_ns ();
+    if (entry->stopped)
+        return;
     if (entry->fetch_sent_ns && now - entry->fetch_sent_ns < self->replay_timeout_ns)
         return; //  one request in flight per type
     if (now < entry->retry_after_ns)
@@ -647,8 +660,29 @@ s_fetch (oms_service_t *self, oms_inbox_entry_t *entry)
     msgpack_sbuffer_destroy (&buffer);
 }
 
-//  A replay answer: {"ok", "topic", "start", "first", "head", "events": [bin]}
-//  or an error. Validated like any input from the network.
+//  The producer's replay answered with an epoch other than the one this
+//  subscription applied: its store was made anew (lost, restored from an
+//  older backup, or a wrong one). Its seqs start again, so its events are
+//  neither duplicates to drop nor new to apply; stop and say so.
+static void
+s_stop (oms_service_t *self, oms_inbox_entry_t *entry, uint64_t epoch)
+{
+    self->counters.subscriptions_stopped++;
+    char label[OMS_NAME_MAX + 8];
+    oms_metrics_count (self->metrics, "oms_subscriptions_stopped_total",
+                       "subscriptions stopped because their producer's store epoch changed",
+                       s_topic_label (label, sizeof label, entry->type), 1);
+    oms_error ("subscription to %s STOPPED: producer %s now has store epoch %016llx, not %016llx "
+               "(its history restarted at seq 1; this service applied up to %llu). Nothing more "
+               "of %s is applied until an operator decides (docs/OPERATIONS.md, \"A producer's "
+               "store was replaced\")",
+               entry->type, entry->owner, (unsigned long long) epoch,
+               (unsigned long long) entry->epoch, (unsigned long long) entry->position,
+               entry->type);
+}
+
+//  A replay answer: {"ok", "topic", "epoch", "start", "first", "head",
+//  "events": [bin]} or an error. Validated like any input from the network.
 static void
 s_on_fetched (oms_service_t *self, zsock_t *fetcher)
 {
@@ -673,6 +707,8 @@ s_on_fetched (oms_service_t *self, zsock_t *fetcher)
         goto leave;
     }
     entry->fetch_sent_ns = 0;
+    if (entry->stopped)
+        goto leave;
     if (!answer.ok) {
         self->counters.replay_errors++;
         entry->retry_after_ns = oms_service_mono_ns () + RETRY_GONE_MS * 1000000ull;
@@ -680,16 +716,16 @@ s_on_fetched (oms_service_t *self, zsock_t *fetcher)
                    (unsigned long long) entry->position + 1, answer.error);
         goto leave;
     }
+    if (oms_inbox_confirm (entry, answer.epoch, answer.head)) {
+        s_stop (self, entry, answer.epoch);
+        goto leave;
+    }
     for (uint32_t i = 0; i < answer.n_events; i++) {
         const msgpack_object *body = &answer.events[i];
         s_apply (self, answer.topic, (const uint8_t *) body->via.bin.ptr, body->via.bin.size,
-                 answer.start + i);
+                 answer.start + i, answer.epoch);
     }
-    //  The producer's own word on its head overrides what live traffic
-    //  suggested: a forged or corrupt seq must not keep us fetching events
-    //  that will never exist. An event newer than this answer shows up in the
-    //  next heartbeat.
-    entry->known = answer.head > entry->position ? answer.head : entry->position;
+    oms_inbox_confirm (entry, answer.epoch, answer.head);
     if (oms_inbox_behind (entry))
         s_fetch (self, entry);
 leave:
@@ -935,6 +971,7 @@ s_heartbeat (oms_service_t *self)
                          positions, (uint32_t) self->inbox.count);
     snprintf (event.type, sizeof event.type, OMS_HEARTBEAT_PREFIX "%s", self->def->name);
     s_copy (event.producer, sizeof event.producer, self->def->name);
+    event.epoch = self->epoch;
     event.seq = ++self->heartbeat_seq;
     event.ts_ns = oms_service_wall_ns ();
     snprintf (event.id, sizeof event.id, "%.16s/%.24s/%llu", event.producer, event.type,
@@ -977,10 +1014,12 @@ s_run_prune (oms_ctx_t *ctx, void *arg)
 static void
 s_usage (const char *name)
 {
-    printf ("Usage: oms-%s [-c FILE] [--set KEY=VALUE]... [-v]\n"
+    printf ("Usage: oms-%s [-c FILE] [--set KEY=VALUE]... [-v] [--init]\n"
             "  -c, --config FILE    cluster configuration (default $OMS_CONFIG, else local "
             "defaults)\n"
             "      --set KEY=VALUE  override one configuration key (see docs/CONFIG.md)\n"
+            "      --init           make the store if there is none, then exit; without it\n"
+            "                       a missing or empty store is refused\n"
             "  -v, --verbose        log at debug level\n"
             "  -h, --help           this text\n",
             name);
@@ -988,10 +1027,11 @@ s_usage (const char *name)
 
 //  Flags, then configuration. NULL when the process should exit (*code set).
 static oms_config_t *
-s_configure (const oms_service_def_t *def, int argc, char *argv[], int *code)
+s_configure (const oms_service_def_t *def, int argc, char *argv[], int *code, bool *init)
 {
     static const struct option options[] = {{"config", required_argument, NULL, 'c'},
                                             {"set", required_argument, NULL, 's'},
+                                            {"init", no_argument, NULL, 'i'},
                                             {"verbose", no_argument, NULL, 'v'},
                                             {"help", no_argument, NULL, 'h'},
                                             {NULL, 0, NULL, 0}};
@@ -1007,6 +1047,8 @@ s_configure (const oms_service_def_t *def, int argc, char *argv[], int *code)
             sets[n_sets++] = optarg;
         else if (option == 'v')
             verbose = true;
+        else if (option == 'i')
+            *init = true;
         else if (option == 'h') {
             s_usage (def->name);
             *code = 0;
@@ -1043,8 +1085,9 @@ s_configure (const oms_service_def_t *def, int argc, char *argv[], int *code)
     return config;
 }
 
+//  Opens this service's store; makes a new one only when `create`.
 static int
-s_open (oms_service_t *self)
+s_open_store (oms_service_t *self, bool create, char *dir, size_t dir_size)
 {
     const oms_service_def_t *def = self->def;
     const char *names[32];
@@ -1054,11 +1097,21 @@ s_open (oms_service_t *self)
     for (const char *const *db = def->dbs; db && *db && n < 31; db++)
         names[n++] = *db;
     names[n] = NULL;
-    char dir[512];
-    oms_config_store_dir (self->config, def->name, dir, sizeof dir);
-    self->store =
-        oms_store_new (dir, names, (size_t) oms_config_int (self->config, "runtime/map_size_mb"));
+    oms_config_store_dir (self->config, def->name, dir, dir_size);
+    self->store = oms_store_new (
+        dir, names, (size_t) oms_config_int (self->config, "runtime/map_size_mb"), create);
     if (!self->store)
+        return -1;
+    self->epoch = oms_store_epoch (self->store);
+    return 0;
+}
+
+static int
+s_open (oms_service_t *self)
+{
+    const oms_service_def_t *def = self->def;
+    char dir[512];
+    if (s_open_store (self, false, dir, sizeof dir))
         return -1;
     oms_store_db (self->store, "outbox", &self->outbox);
     oms_store_db (self->store, "heads", &self->heads);
@@ -1264,8 +1317,9 @@ int
 oms_service_main (const oms_service_def_t *def, int argc, char *argv[])
 {
     int code;
+    bool init = false;
     oms_service_t self = {.def = def};
-    self.config = s_configure (def, argc, argv, &code);
+    self.config = s_configure (def, argc, argv, &code, &init);
     if (!self.config)
         return code;
     zsys_init ();
@@ -1299,7 +1353,15 @@ oms_service_main (const oms_service_def_t *def, int argc, char *argv[])
     msgpack_sbuffer_init (&self.scratch);
 
     code = 1;
-    if (s_open (&self) == 0) {
+    if (init) {
+        char dir[512];
+        if (s_open_store (&self, true, dir, sizeof dir) == 0) {
+            printf ("oms-%s: store %s, epoch %016llx\n", def->name, dir,
+                    (unsigned long long) self.epoch);
+            code = 0;
+        }
+    }
+    else if (s_open (&self) == 0) {
         s_loop (&self);
         oms_info ("stopping: applied=%llu emitted=%llu commits=%llu",
                   (unsigned long long) self.counters.events_applied,

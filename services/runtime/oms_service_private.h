@@ -30,6 +30,8 @@ typedef struct {
     uint64_t events_applied;
     uint64_t events_duplicate;
     uint64_t events_gap;
+    uint64_t events_suspect;        //  live events held until replay confirmed them
+    uint64_t subscriptions_stopped; //  by a producer whose epoch changed
     uint64_t events_rejected;
     uint64_t events_dead;
     uint64_t events_emitted;
@@ -86,6 +88,7 @@ typedef struct {
     char host[64];
     uint64_t started_ns;
     uint64_t heartbeat_seq;
+    uint64_t epoch; //  this store's identity, stamped on every event
     bool catching_up;
     uint64_t catch_up_deadline;
     //  the open batch

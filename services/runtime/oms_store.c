@@ -10,6 +10,17 @@
     The environment is opened without MDB_NOSYNC or MDB_NOMETASYNC: a top
     level commit returns after the data and the meta page are on disk. The
     service loop batches many events into one commit to pay for that once.
+
+    A store is never made by accident. Taking a lost or empty data file as a
+    new store would replay the cluster's history into it and charge old
+    orders again, so a missing or empty data.mdb is refused unless the
+    caller asked for a new store. A data file shorter than the pages its
+    meta page says are in use is refused before any page is read: LMDB maps
+    the file and would die of SIGBUS on the first page past its end. The
+    store's identity (the epoch, random, made with the store) lives in its
+    own sub-database, and the store holds an exclusive lock (flock on
+    DIR/service.lock, which names the holder's pid) for as long as it is
+    open, so two processes never write one store.
 */
 #include "oms_store.h"
 #include "oms_log.h"
@@ -18,9 +29,14 @@
 #include <ctype.h>
 #include <errno.h>
 #include <czmq.h>
+#include <fcntl.h>
 #include <lmdb.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 //  Durable by default (no MDB_NOSYNC, no MDB_NOMETASYNC: a commit returns
 //  after the data and the meta page are on disk). MDB_NOMEMINIT skips
@@ -28,11 +44,16 @@
 //  read back, and that memset ranked high in the profiles (docs/BENCHMARKS.md).
 #define S_ENV_FLAGS MDB_NOMEMINIT
 
+//  The store's own sub-database, beside the caller's: its identity.
+#define S_IDENTITY_DB "store"
+
 struct _oms_store_t {
     MDB_env *env;
     size_t n_dbs;
-    char **names;  //  sub-database names, owned
-    MDB_dbi *dbis; //  their handles, same order
+    char **names;   //  sub-database names, owned
+    MDB_dbi *dbis;  //  their handles, same order
+    int lock_fd;    //  holds the flock on DIR/service.lock; -1 when none
+    uint64_t epoch; //  made with the store, never 0
 };
 
 struct _oms_txn_t {
@@ -126,8 +147,118 @@ s_oms_val (const MDB_val *from, oms_val_t *to)
 //  --------------------------------------------------------------------------
 //  Store
 
+//  Takes the exclusive lock on the store directory, or says who holds it.
+static int
+s_lock (oms_store_t *self, const char *path)
+{
+    char name[PATH_MAX];
+    snprintf (name, sizeof name, "%s/service.lock", path);
+    self->lock_fd = open (name, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (self->lock_fd < 0) {
+        oms_error ("store: cannot open %s: %s", name, strerror (errno));
+        return -1;
+    }
+    if (flock (self->lock_fd, LOCK_EX | LOCK_NB)) {
+        int error = errno;
+        char pid[32] = "";
+        ssize_t size = pread (self->lock_fd, pid, sizeof pid - 1, 0);
+        pid[size > 0 ? size : 0] = '\0';
+        pid[strcspn (pid, "\n")] = '\0';
+        if (error == EWOULDBLOCK)
+            oms_error ("already running (pid %s) on store %s", *pid ? pid : "unknown", path);
+        else
+            oms_error ("store: cannot lock %s: %s", name, strerror (error));
+        close (self->lock_fd);
+        self->lock_fd = -1;
+        return -1;
+    }
+    char pid[32];
+    int size = snprintf (pid, sizeof pid, "%d\n", (int) getpid ());
+    if (ftruncate (self->lock_fd, 0) || pwrite (self->lock_fd, pid, (size_t) size, 0) != size)
+        oms_warn ("store: cannot write pid to %s: %s", name, strerror (errno));
+    return 0;
+}
+
+//  Whether DIR holds a data file with something in it: 1 yes, 0 missing or
+//  empty, -1 when it cannot be told.
+static int
+s_has_data (const char *path)
+{
+    char name[PATH_MAX];
+    snprintf (name, sizeof name, "%s/data.mdb", path);
+    struct stat info;
+    if (stat (name, &info) == 0)
+        return info.st_size > 0;
+    if (errno == ENOENT)
+        return 0;
+    oms_error ("store: cannot read %s: %s", name, strerror (errno));
+    return -1;
+}
+
+//  After the environment is open and before any page is read: the data
+//  file holds every page the newest meta page says is in use.
+static int
+s_check_size (oms_store_t *self, const char *path)
+{
+    MDB_envinfo info;
+    MDB_stat stat;
+    mdb_filehandle_t fd;
+    struct stat file;
+    if (mdb_env_info (self->env, &info) || mdb_env_stat (self->env, &stat) ||
+        mdb_env_get_fd (self->env, &fd) || fstat (fd, &file)) {
+        oms_error ("store: %s/data.mdb: cannot read its size", path);
+        return -1;
+    }
+    uint64_t needed = ((uint64_t) info.me_last_pgno + 1) * stat.ms_psize;
+    if ((uint64_t) file.st_size < needed) {
+        oms_error ("store: %s/data.mdb is truncated: %lld bytes where its last page ends at %llu; "
+                   "refusing to open it. Restore the store from a backup (docs/OPERATIONS.md, "
+                   "\"Backup and restore\")",
+                   path, (long long) file.st_size, (unsigned long long) needed);
+        return -1;
+    }
+    return 0;
+}
+
+//  Reads the store's epoch, making one when the store is new.
+static int
+s_identity (oms_store_t *self, MDB_txn *txn, const char *path, bool is_new)
+{
+    MDB_dbi dbi;
+    int rc = mdb_dbi_open (txn, S_IDENTITY_DB, MDB_CREATE, &dbi);
+    if (rc)
+        return s_result (rc, "open db", S_IDENTITY_DB);
+    MDB_val key = s_mdb_val ("epoch", 5), value;
+    rc = mdb_get (txn, dbi, &key, &value);
+    if (rc == 0 && value.mv_size == 8) {
+        self->epoch = oms_be64_get (value.mv_data);
+        if (self->epoch)
+            return 0;
+    }
+    if (rc != MDB_NOTFOUND) {
+        oms_error ("store: %s has an invalid epoch: a damaged or foreign store; refusing to open it",
+                   path);
+        return rc ? s_result (rc, "get", S_IDENTITY_DB) : OMS_E_STORE;
+    }
+    uint8_t bytes[8];
+    do {
+        if (getrandom (bytes, sizeof bytes, 0) != sizeof bytes) {
+            oms_error ("store: %s: no random bytes for the epoch: %s", path, strerror (errno));
+            return OMS_E_STORE;
+        }
+        self->epoch = oms_be64_get (bytes);
+    } while (self->epoch == 0);
+    oms_be64_put (bytes, self->epoch);
+    value = s_mdb_val (bytes, 8);
+    //  A store written before stores had epochs gets one now, once.
+    if (!is_new)
+        oms_warn ("store: %s had no epoch; it is %016llx from now on", path,
+                  (unsigned long long) self->epoch);
+    return s_result (mdb_put (txn, dbi, &key, &value, 0), "put", S_IDENTITY_DB);
+}
+
 oms_store_t *
-oms_store_new (const char *path, const char *const *db_names, size_t map_size_mb)
+oms_store_new (const char *path, const char *const *db_names, size_t map_size_mb, bool create)
 {
     assert (path);
     bool ok = false;
@@ -138,6 +269,7 @@ oms_store_new (const char *path, const char *const *db_names, size_t map_size_mb
         oms_error ("store: %s: out of memory", path);
         goto leave;
     }
+    self->lock_fd = -1;
     if (map_size_mb == 0 || map_size_mb > SIZE_MAX / (1024 * 1024)) {
         oms_error ("store: %s: a map size of %zu MiB is not usable", path, map_size_mb);
         goto leave;
@@ -157,17 +289,46 @@ oms_store_new (const char *path, const char *const *db_names, size_t map_size_mb
             goto leave;
         }
     }
+    if (!create && !zsys_file_exists (path)) {
+        oms_error ("store: no store at %s: refusing to make a new one unasked. If it was lost, "
+                   "restore it from a backup; a new store starts with --init",
+                   path);
+        goto leave;
+    }
     if (zsys_dir_create ("%s", path)) {
         oms_error ("store: cannot create directory %s: %s", path, strerror (errno));
         goto leave;
     }
+    if (s_lock (self, path))
+        goto leave;
+    int has_data = s_has_data (path);
+    if (has_data < 0)
+        goto leave;
+    if (!has_data && !create) {
+        oms_error ("store: %s/data.mdb is missing or empty: refusing to take it as a new store "
+                   "(it would apply the cluster's history again). If it was lost, restore it from "
+                   "a backup; a new store starts with --init",
+                   path);
+        goto leave;
+    }
+    //  One more sub-database than the caller's: the store's identity.
     if ((rc = mdb_env_create (&self->env)) ||
-        (rc = mdb_env_set_maxdbs (self->env, (MDB_dbi) self->n_dbs)) ||
-        (rc = mdb_env_set_mapsize (self->env, map_size_mb * 1024 * 1024)) ||
-        (rc = mdb_env_open (self->env, path, S_ENV_FLAGS, 0644))) {
+        (rc = mdb_env_set_maxdbs (self->env, (MDB_dbi) self->n_dbs + 1)) ||
+        (rc = mdb_env_set_mapsize (self->env, map_size_mb * 1024 * 1024))) {
         s_result (rc, "open", path);
         goto leave;
     }
+    if ((rc = mdb_env_open (self->env, path, S_ENV_FLAGS, 0644))) {
+        if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH || rc == ENOENT)
+            oms_error ("store: %s/data.mdb is not a usable LMDB file (%s): refusing to open it. "
+                       "Restore the store from a backup (docs/OPERATIONS.md, \"Backup and restore\")",
+                       path, mdb_strerror (rc));
+        else
+            s_result (rc, "open", path);
+        goto leave;
+    }
+    if (has_data && s_check_size (self, path))
+        goto leave;
     //  A process that died inside a read transaction leaves its reader slot
     //  pinning old pages; free such slots before they keep the map growing.
     int dead = 0;
@@ -182,6 +343,8 @@ oms_store_new (const char *path, const char *const *db_names, size_t map_size_mb
         s_result (rc, "begin", path);
         goto leave;
     }
+    if (s_identity (self, txn, path, !has_data))
+        goto leave;
     for (size_t index = 0; index < self->n_dbs; index++) {
         if ((rc = mdb_dbi_open (txn, self->names[index], MDB_CREATE, &self->dbis[index]))) {
             s_result (rc, "open db", self->names[index]);
@@ -194,6 +357,9 @@ oms_store_new (const char *path, const char *const *db_names, size_t map_size_mb
         s_result (rc, "commit", path);
         goto leave;
     }
+    if (!has_data)
+        oms_info ("store: made a new store at %s (epoch %016llx)", path,
+                  (unsigned long long) self->epoch);
     ok = true;
 
 leave:
@@ -202,6 +368,13 @@ leave:
     if (!ok)
         oms_store_destroy (&self);
     return self;
+}
+
+uint64_t
+oms_store_epoch (oms_store_t *self)
+{
+    assert (self);
+    return self->epoch;
 }
 
 void
@@ -213,6 +386,9 @@ oms_store_destroy (oms_store_t **self_p)
         return;
     if (self->env)
         mdb_env_close (self->env);
+    //  Closing the descriptor drops the lock; the file stays, naming no one.
+    if (self->lock_fd >= 0)
+        close (self->lock_fd);
     for (size_t index = 0; self->names && index < self->n_dbs; index++)
         free (self->names[index]);
     free (self->names);

@@ -24,10 +24,20 @@ typedef struct {
     size_t size;
 } oms_val_t;
 
-//  Opens (creating if needed) the environment in directory `path` with the
-//  NULL-terminated list of sub-database names. map_size_mb caps its size.
-//  Returns NULL on failure, after logging why. Caller owns the store.
-oms_store_t *oms_store_new (const char *path, const char *const *db_names, size_t map_size_mb);
+//  Opens the environment in directory `path` with the NULL-terminated list
+//  of sub-database names; map_size_mb caps its size. A missing or empty
+//  data file is made into a new store (with a new epoch) only when `create`
+//  is true, and refused otherwise; a damaged or truncated one is refused.
+//  Holds an exclusive lock on the directory until destroyed: a second open,
+//  from any process, fails with "already running (pid N)". Returns NULL on
+//  failure, after logging why. Caller owns the store.
+oms_store_t *oms_store_new (const char *path, const char *const *db_names, size_t map_size_mb,
+                            bool create);
+
+//  The store's identity: a random non-zero number made with the store and
+//  kept for its life. A store made anew has a new epoch, so whoever saw
+//  (epoch, seq) pairs from the old one can tell its history restarted.
+uint64_t oms_store_epoch (oms_store_t *self);
 
 //  Closes the environment; safe with *self_p NULL. Nulls the pointer.
 void oms_store_destroy (oms_store_t **self_p);

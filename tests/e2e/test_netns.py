@@ -205,7 +205,15 @@ class NetnsTest(unittest.TestCase):
         cls.env = {k: v for k, v in os.environ.items() if not k.startswith("OMS_")}
         cls.deploy_env = dict(cls.env, OMS_SSH=str(net.runner(cls.dir / "runner")),
                               OMS_DEPLOY_BIN=str(BIN_DIR))
-        cls.deploy("up")
+        #  `up` never makes a store: on hosts that have none, the services
+        #  refuse to start and say why; `init` makes them.
+        refused = cls.deploy("up", check=False)
+        cls.refused = refused.stdout + refused.stderr
+        if refused.returncode == 0 or "no store at" not in cls.refused:
+            raise AssertionError(f"oms-deploy up made stores (exit {refused.returncode}): "
+                                 f"{cls.refused}")
+        cls.deploy("down")
+        cls.deploy("init")
 
     @classmethod
     def deploy(cls, action, check=True):

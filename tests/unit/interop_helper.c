@@ -44,6 +44,7 @@ s_stamp (oms_event_t *event, uint64_t seq)
     const oms_event_type_t *entry = oms_event_type (event->type);
     const char *owner = entry->owner ? entry->owner : event->type + strlen (OMS_HEARTBEAT_PREFIX);
     snprintf (event->producer, sizeof event->producer, "%s", owner);
+    event->epoch = UINT64_C (0x0123456789abcdef);
     event->seq = seq;
     if (snprintf (event->id, sizeof event->id, "%s/%s/%llu", event->producer, event->type,
                   (unsigned long long) seq) < 0)

@@ -299,6 +299,7 @@ s_placed_event (oms_event_t *event)
     oms_event_order_placed (event, "o-17", "alice", items, 2, "card", "4242");
     event->version = OMS_PROTO_VERSION;
     snprintf (event->producer, sizeof (event->producer), "order");
+    event->epoch = 7;
     event->seq = 7;
     snprintf (event->id, sizeof (event->id), "order/order.placed/7");
     event->ts_ns = s_now_ns ();

@@ -28,6 +28,7 @@ ENVELOPE = [
     ("id", "id", 64, True),
     ("type", "name", 32, True),
     ("producer", "name", 32, True),
+    ("epoch", "uint", None, True),
     ("seq", "uint", None, True),
     ("ts_ns", "uint", None, True),
     ("correlation_id", "id", 64, False),
@@ -165,6 +166,7 @@ class Events(unittest.TestCase):
                 self.assertEqual(event["version"], 1)
                 self.assertEqual(event["type"], topic)
                 self.assertGreaterEqual(event["seq"], 1)
+                self.assertGreaterEqual(event["epoch"], 1)
                 self.assertEqual(event["id"], "%s/%s/%d" % (event["producer"], event["type"], event["seq"]))
 
     def test_data_follows_each_types_table(self):

@@ -20,7 +20,7 @@ s_setup (void)
 {
     snprintf (s_dir, sizeof s_dir, "/tmp/oms-test-outbox-XXXXXX");
     cr_assert_not_null (mkdtemp (s_dir));
-    s_store = oms_store_new (s_dir, s_dbs, 16);
+    s_store = oms_store_new (s_dir, s_dbs, 16, true);
     cr_assert_not_null (s_store);
     cr_assert_eq (oms_store_db (s_store, "outbox", &s_outbox), 0);
     cr_assert_eq (oms_store_db (s_store, "heads", &s_heads), 0);
@@ -54,6 +54,8 @@ s_append (oms_txn_t *txn, const char *type, int count, uint64_t *last_seq)
         else
             oms_event_order_confirmed (&event, order_id, "c1", 100);
         snprintf (event.producer, sizeof event.producer, "order");
+    event.epoch = 1;
+        event.epoch = 1;
         event.ts_ns = 1000u * (uint64_t) (i + 1);
         cr_assert_eq (oms_outbox_append (txn, s_outbox, s_heads, &event, &body), 0);
         *last_seq = event.seq;
@@ -97,6 +99,7 @@ Test (outbox, stamps_the_event_id)
     msgpack_sbuffer_init (&body);
     oms_event_order_cancelled (&event, "o-9", "c1", "why");
     snprintf (event.producer, sizeof event.producer, "order");
+    event.epoch = 1;
     event.ts_ns = 5;
     cr_assert_eq (oms_outbox_append (txn, s_outbox, s_heads, &event, &body), 0);
     cr_assert_str_eq (event.id, "order/order.cancelled/1");
@@ -214,14 +217,14 @@ Test (inbox, judges_arriving_sequences)
     oms_inbox_entry_t *entry = oms_inbox_find (&inbox, "stock.reserved");
     cr_assert_not_null (entry);
     cr_assert_str_eq (entry->owner, "inventory");
-    cr_assert_eq (oms_inbox_check (entry, 1), OMS_INBOX_APPLY);
-    cr_assert_eq (oms_inbox_check (entry, 3), OMS_INBOX_GAP);
+    cr_assert_eq (oms_inbox_check (entry, 7, 1), OMS_INBOX_APPLY);
+    cr_assert_eq (oms_inbox_check (entry, 7, 3), OMS_INBOX_GAP);
     cr_assert_eq (entry->known, 3, "a gap raises what is known to exist");
     cr_assert (oms_inbox_behind (entry));
     oms_txn_t *txn = s_begin ();
-    cr_assert_eq (oms_inbox_advance (entry, txn, s_positions, 1), 0);
-    cr_assert_eq (oms_inbox_check (entry, 1), OMS_INBOX_DUPLICATE);
-    cr_assert_eq (oms_inbox_check (entry, 2), OMS_INBOX_APPLY);
+    cr_assert_eq (oms_inbox_advance (entry, txn, s_positions, 7, 1), 0);
+    cr_assert_eq (oms_inbox_check (entry, 7, 1), OMS_INBOX_DUPLICATE);
+    cr_assert_eq (oms_inbox_check (entry, 7, 2), OMS_INBOX_APPLY);
     cr_assert_eq (oms_txn_commit (&txn), 0);
 }
 
@@ -239,7 +242,7 @@ Test (inbox, positions_survive_a_restart)
     oms_inbox_add (&inbox, "order.placed");
     oms_inbox_add (&inbox, "order.cancelled");
     oms_txn_t *txn = s_begin ();
-    cr_assert_eq (oms_inbox_advance (&inbox.entries[0], txn, s_positions, 41), 0);
+    cr_assert_eq (oms_inbox_advance (&inbox.entries[0], txn, s_positions, 7, 41), 0);
     cr_assert_eq (oms_txn_commit (&txn), 0);
 
     oms_inbox_t fresh = {0};
@@ -250,5 +253,58 @@ Test (inbox, positions_survive_a_restart)
     oms_txn_abort (&txn);
     cr_assert_eq (fresh.entries[0].position, 41);
     cr_assert_eq (fresh.entries[1].position, 0);
-    cr_assert_eq (oms_inbox_check (&fresh.entries[0], 42), OMS_INBOX_APPLY);
+    cr_assert_eq (oms_inbox_check (&fresh.entries[0], 7, 42), OMS_INBOX_APPLY);
+}
+
+Test (inbox, a_new_epoch_is_confirmed_by_replay_then_stops_the_subscription)
+{
+    oms_inbox_t inbox = {0};
+    oms_inbox_add (&inbox, "payment.completed");
+    oms_inbox_entry_t *entry = &inbox.entries[0];
+    oms_txn_t *txn = s_begin ();
+    cr_assert_eq (oms_inbox_advance (entry, txn, s_positions, 7, 40), 0);
+    cr_assert_eq (oms_inbox_check (entry, 9, 1), OMS_INBOX_SUSPECT,
+                  "seq 1 of another store is neither a duplicate nor applied");
+    cr_assert_eq (oms_inbox_heard (entry, 9, 3), OMS_INBOX_SUSPECT);
+    cr_assert_not (entry->stopped, "live traffic alone does not stop it");
+    cr_assert_not (oms_inbox_confirm (entry, 7, 40), "the producer's word: same store");
+    cr_assert (oms_inbox_confirm (entry, 9, 3), "the producer's word: a new store");
+    cr_assert (entry->stopped);
+    cr_assert_not (oms_inbox_confirm (entry, 9, 3), "said once");
+    cr_assert_eq (oms_inbox_check (entry, 7, 41), OMS_INBOX_STOPPED);
+    cr_assert_not (oms_inbox_behind (entry));
+
+    cr_assert_eq (oms_inbox_reset (entry, txn, s_positions, 0), 0);
+    cr_assert_not (entry->stopped, "an operator resumes it");
+    cr_assert_eq (oms_inbox_check (entry, 9, 1), OMS_INBOX_APPLY, "and the new epoch is taken");
+    cr_assert_eq (oms_txn_commit (&txn), 0);
+}
+
+Test (inbox, a_seq_far_ahead_waits_for_the_producer_to_confirm_it)
+{
+    oms_inbox_t inbox = {0};
+    oms_inbox_add (&inbox, "order.placed");
+    oms_inbox_entry_t *entry = &inbox.entries[0];
+    cr_assert_eq (oms_inbox_check (entry, 7, 5), OMS_INBOX_GAP);
+    cr_assert_eq (oms_inbox_check (entry, 7, 5 + OMS_INBOX_AHEAD_MAX + 1), OMS_INBOX_SUSPECT);
+    cr_assert_eq (entry->known, 5, "a suspect seq is not counted as seen");
+    cr_assert_eq (oms_inbox_heard (entry, 7, 1000000), OMS_INBOX_SUSPECT);
+    cr_assert_eq (entry->known, 5);
+    cr_assert_not (oms_inbox_confirm (entry, 7, 1000000));
+    cr_assert_eq (entry->known, 1000000, "the producer's replay answer is believed");
+}
+
+Test (inbox, a_position_without_an_epoch_takes_the_next_one)
+{
+    uint8_t old[8];
+    oms_be64_put (old, 12);
+    oms_txn_t *txn = s_begin ();
+    cr_assert_eq (oms_txn_put (txn, s_positions, "order.placed", 12, old, 8), 0);
+    oms_inbox_t inbox = {0};
+    oms_inbox_add (&inbox, "order.placed");
+    cr_assert_eq (oms_inbox_load (&inbox, txn, s_positions), 0);
+    cr_assert_eq (inbox.entries[0].position, 12);
+    cr_assert_eq (inbox.entries[0].epoch, 0);
+    cr_assert_eq (oms_inbox_check (&inbox.entries[0], 3, 13), OMS_INBOX_APPLY);
+    cr_assert_eq (oms_txn_commit (&txn), 0);
 }

@@ -290,6 +290,7 @@ static const entry_t s_placed[] = {{"version", UINT (1)},
                                    {"id", STR ("order/order.placed/1")},
                                    {"type", STR ("order.placed")},
                                    {"producer", STR ("order")},
+                                   {"epoch", UINT (7)},
                                    {"seq", UINT (1)},
                                    {"ts_ns", UINT (1700000000000000000)},
                                    {"correlation_id", STR ("o-1")},
@@ -303,6 +304,7 @@ static const entry_t s_confirmed[] = {{"version", UINT (1)},
                                       {"id", STR ("order/order.confirmed/1")},
                                       {"type", STR ("order.confirmed")},
                                       {"producer", STR ("order")},
+                                      {"epoch", UINT (7)},
                                       {"seq", UINT (1)},
                                       {"ts_ns", UINT (1700000000000000000)},
                                       {"data", MAP (s_confirmed_data)},
@@ -314,6 +316,7 @@ static const entry_t s_cancelled[] = {{"version", UINT (1)},
                                       {"id", STR ("order/order.cancelled/1")},
                                       {"type", STR ("order.cancelled")},
                                       {"producer", STR ("order")},
+                                      {"epoch", UINT (7)},
                                       {"seq", UINT (1)},
                                       {"ts_ns", UINT (1700000000000000000)},
                                       {"data", MAP (s_cancelled_data)},
@@ -328,6 +331,7 @@ static const entry_t s_heartbeat[] = {{"version", UINT (1)},
                                       {"id", STR ("order/heartbeat.order/1")},
                                       {"type", STR ("heartbeat.order")},
                                       {"producer", STR ("order")},
+                                      {"epoch", UINT (7)},
                                       {"seq", UINT (1)},
                                       {"ts_ns", UINT (1700000000000000000)},
                                       {"data", MAP (s_heartbeat_data)},
@@ -404,6 +408,7 @@ static const row_t s_event_rows[] = {
     {"a key that is an int", s_placed, ENTRY ("data", RAW ("\x01\xc0")), .code = OMS_E_TYPE, .field = "data"},
     {"customer nil", s_placed, SET ("data.customer", NIL), .code = OMS_E_TYPE, .field = "data.customer"},
     {"no seq", s_placed, DROP ("seq"), .code = OMS_E_MISSING, .field = "seq"},
+    {"no epoch", s_placed, DROP ("epoch"), .code = OMS_E_MISSING, .field = "epoch"},
     {"no data", s_placed, DROP ("data"), .code = OMS_E_MISSING, .field = "data"},
     {"no customer", s_placed, DROP ("data.customer"), .code = OMS_E_MISSING, .field = "data.customer"},
     {"an item without qty", s_placed, DROP ("data.items[0].qty"), .code = OMS_E_MISSING, .field = "data.items[0].qty"},
@@ -419,6 +424,7 @@ static const row_t s_event_rows[] = {
     {"65 items", s_placed, SET ("data.items", ARRAY_OF (OMS_ITEMS_MAX + 1, s_items)), .code = OMS_E_TOO_MANY, .field = "data.items"},
     {"17 heads", s_heartbeat, SET ("data.heads", ARRAY_OF (OMS_HEADS_MAX + 1, s_heads)), .code = OMS_E_TOO_MANY, .field = "data.heads"},
     {"seq zero", s_placed, SET ("seq", UINT (0)), .code = OMS_E_RANGE, .field = "seq"},
+    {"epoch zero", s_placed, SET ("epoch", UINT (0)), .code = OMS_E_RANGE, .field = "epoch"},
     {"no items", s_placed, SET ("data.items", ARRAY (s_no_items)), .code = OMS_E_RANGE, .field = "data.items"},
     {"qty zero", s_placed, SET ("data.items[0].qty", INT (0)), .code = OMS_E_RANGE, .field = "data.items[0].qty"},
     {"qty over OMS_QTY_MAX", s_placed, SET ("data.items[1].qty", INT (OMS_QTY_MAX + 1)), .code = OMS_E_RANGE, .field = "data.items[1].qty"},
@@ -513,6 +519,7 @@ s_stamp (oms_event_t *event, uint64_t seq, const char *causation_id)
     cr_assert_not_null (entry, "%s is a type", event->type);
     const char *owner = entry->owner ? entry->owner : event->type + strlen (OMS_HEARTBEAT_PREFIX);
     snprintf (event->producer, sizeof event->producer, "%s", owner);
+    event->epoch = UINT64_C (0x0123456789abcdef);
     event->seq = seq;
     if (snprintf (event->id, sizeof event->id, "%s/%s/%llu", owner, event->type,
                   (unsigned long long) seq) < 0)
@@ -884,14 +891,15 @@ Test (event, encode_leaves_out_empty_optional_fields)
     cr_assert_eq (oms_event_encode (&event, &buf), OMS_OK);
     msgpack_unpacked msg;
     cr_assert_eq (oms_msgpack_parse ((uint8_t *) buf.data, buf.size, &msg, NULL), OMS_OK);
-    cr_expect_eq (msg.data.via.map.size, 7, "no correlation_id, no causation_id");
+    cr_expect_eq (msg.data.via.map.size, 8, "no correlation_id, no causation_id");
     cr_expect_null (oms_msgpack_get (&msg.data, "causation_id"));
     const msgpack_object *data = oms_msgpack_get (&msg.data, "data");
     cr_assert_not_null (data);
     cr_expect_null (oms_msgpack_get (data, "card_last4"));
     cr_expect_not_null (oms_msgpack_get (data, "amount_cents"));
     //  keys in PROTOCOL.md order
-    static const char *order[] = {"version", "id", "type", "producer", "seq", "ts_ns", "data"};
+    static const char *order[] = {"version", "id",    "type", "producer",
+                                  "epoch",   "seq", "ts_ns", "data"};
     for (uint32_t i = 0; i < msg.data.via.map.size; i++) {
         const msgpack_object_str *key = &msg.data.via.map.ptr[i].key.via.str;
         cr_expect (key->size == strlen (order[i]) && memcmp (key->ptr, order[i], key->size) == 0,
@@ -913,6 +921,7 @@ Test (event, accepts_integers_of_any_width)
                                   {"id", STR ("order/order.placed/7")},
                                   {"type", STR ("order.placed")},
                                   {"producer", STR ("order")},
+                                  {"epoch", UINT (7)},
                                   {"seq", RAW ("\xcf\0\0\0\0\0\0\0\x07")},
                                   {"ts_ns", RAW ("\xd3\0\0\0\0\0\0\0\x09")},
                                   {"data", MAP (data)},
@@ -999,6 +1008,7 @@ Test (event, reports_a_newer_version_before_its_unknown_keys)
                                      {"id", STR ("order/order.confirmed/1")},
                                      {"type", STR ("order.confirmed")},
                                      {"producer", STR ("order")},
+                                     {"epoch", UINT (7)},
                                      {"seq", UINT (1)},
                                      {"ts_ns", UINT (1)},
                                      {"priority", UINT (1)},
@@ -1077,6 +1087,7 @@ Test (event, decodes_the_worked_example_in_protocol_md)
     oms_event_order_confirmed (&expected, "o-1", "alice", 2500);
     snprintf (expected.id, sizeof expected.id, "order/order.confirmed/1");
     snprintf (expected.producer, sizeof expected.producer, "order");
+    expected.epoch = UINT64_C (0x0123456789abcdef);
     expected.seq = 1;
     expected.ts_ns = UINT64_C (1700000000000000000);
     snprintf (expected.correlation_id, sizeof expected.correlation_id, "o-1");

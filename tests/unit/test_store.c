@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "oms_store.h"
 
@@ -64,7 +66,7 @@ static const oms_schema_t s_widget_schema = {
 static oms_store_t *
 s_open (size_t map_size_mb)
 {
-    oms_store_t *store = oms_store_new (s_dir, s_dbs, map_size_mb);
+    oms_store_t *store = oms_store_new (s_dir, s_dbs, map_size_mb, true);
     cr_assert_not_null (store);
     return store;
 }
@@ -470,7 +472,7 @@ Test (store, new_creates_missing_directories)
 {
     char path[128];
     snprintf (path, sizeof path, "%s/a/b/c", s_dir);
-    oms_store_t *store = oms_store_new (path, s_dbs, 16);
+    oms_store_t *store = oms_store_new (path, s_dbs, 16, true);
     cr_assert_not_null (store);
     oms_store_destroy (&store);
 }
@@ -482,8 +484,8 @@ Test (store, new_fails_cleanly_on_an_unusable_path)
     FILE *file = fopen (path, "w");
     cr_assert_not_null (file);
     fclose (file);
-    cr_assert_null (oms_store_new (path, s_dbs, 16));
-    cr_assert_null (oms_store_new (s_dir, s_dbs, 0));
+    cr_assert_null (oms_store_new (path, s_dbs, 16, true));
+    cr_assert_null (oms_store_new (s_dir, s_dbs, 0, true));
 }
 
 Test (store, count_follows_puts_and_deletes)
@@ -504,5 +506,101 @@ Test (store, count_follows_puts_and_deletes)
     cr_assert_eq (oms_txn_count (txn, beta, &count), 0);
     cr_assert_eq (count, 0);
     cr_assert_eq (oms_txn_commit (&txn), 0);
+    oms_store_destroy (&store);
+}
+
+//  Identity, locking and damaged files: a store is never made or shared by
+//  accident, and a damaged data file is refused with a message, not SIGBUS.
+
+static void
+s_data_file (char *buf, size_t size)
+{
+    snprintf (buf, size, "%s/data.mdb", s_dir);
+}
+
+//  Fills the store with enough records to span many pages.
+static void
+s_fill (oms_store_t *store, int records)
+{
+    oms_txn_t *txn;
+    cr_assert_eq (oms_store_begin (store, true, &txn), 0);
+    char key[32], value[200];
+    memset (value, 'v', sizeof value - 1);
+    value[sizeof value - 1] = '\0';
+    for (int i = 0; i < records; i++) {
+        snprintf (key, sizeof key, "key-%06d", i);
+        s_put_str (txn, s_db (store, "alpha"), key, value);
+    }
+    cr_assert_eq (oms_txn_commit (&txn), 0);
+}
+
+Test (store, a_missing_store_is_made_only_when_asked)
+{
+    char path[128];
+    snprintf (path, sizeof path, "%s/lost", s_dir);
+    cr_assert_null (oms_store_new (path, s_dbs, 16, false), "no directory");
+    cr_assert_null (oms_store_new (s_dir, s_dbs, 16, false), "a directory with no data file");
+    oms_store_t *store = oms_store_new (s_dir, s_dbs, 16, true);
+    cr_assert_not_null (store);
+    oms_store_destroy (&store);
+    store = oms_store_new (s_dir, s_dbs, 16, false);
+    cr_assert_not_null (store, "an existing store opens without being asked to make one");
+    oms_store_destroy (&store);
+}
+
+Test (store, an_empty_data_file_is_not_taken_as_a_new_store)
+{
+    oms_store_t *store = s_open (16);
+    s_fill (store, 10);
+    oms_store_destroy (&store);
+    char data[128];
+    s_data_file (data, sizeof data);
+    cr_assert_eq (truncate (data, 0), 0);
+    cr_assert_null (oms_store_new (s_dir, s_dbs, 16, false));
+}
+
+Test (store, the_epoch_is_kept_and_a_new_store_has_a_new_one)
+{
+    oms_store_t *store = s_open (16);
+    uint64_t epoch = oms_store_epoch (store);
+    cr_assert_neq (epoch, 0);
+    oms_store_destroy (&store);
+    store = s_open (16);
+    cr_assert_eq (oms_store_epoch (store), epoch);
+    oms_store_destroy (&store);
+
+    char data[128];
+    s_data_file (data, sizeof data);
+    cr_assert_eq (unlink (data), 0);
+    store = s_open (16);
+    cr_assert_neq (oms_store_epoch (store), epoch);
+    oms_store_destroy (&store);
+}
+
+Test (store, a_truncated_data_file_is_refused_before_it_is_read)
+{
+    oms_store_t *store = s_open (16);
+    s_fill (store, 2000);
+    oms_store_destroy (&store);
+    char data[128];
+    s_data_file (data, sizeof data);
+    struct stat info;
+    cr_assert_eq (stat (data, &info), 0);
+    cr_assert_gt (info.st_size, 64 * 1024);
+    cr_assert_eq (truncate (data, info.st_size / 2), 0);
+    //  Reaching past the end of the file would have killed this process.
+    cr_assert_null (oms_store_new (s_dir, s_dbs, 16, false));
+    cr_assert_null (oms_store_new (s_dir, s_dbs, 16, true), "asking for a new store is no excuse");
+    cr_assert_eq (truncate (data, 100), 0);
+    cr_assert_null (oms_store_new (s_dir, s_dbs, 16, false), "shorter than its meta pages");
+}
+
+Test (store, a_second_open_is_refused_while_the_first_holds_the_store)
+{
+    oms_store_t *store = s_open (16);
+    cr_assert_null (oms_store_new (s_dir, s_dbs, 16, true));
+    oms_store_destroy (&store);
+    store = s_open (16);
+    cr_assert_not_null (store, "the lock goes with the store that held it");
     oms_store_destroy (&store);
 }
