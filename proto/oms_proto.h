@@ -333,6 +333,7 @@ typedef struct {
 typedef struct {
     const char *cmd;
     const oms_schema_t *schema;
+    bool read_only; //  changes nothing: answered from committed state, at once
 } oms_command_type_t;
 
 //  The table of every command; NULL when `cmd` is not one.

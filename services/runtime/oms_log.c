@@ -64,11 +64,9 @@ oms_log_enabled (oms_log_level_t level)
     return level <= s_level;
 }
 
-void
-oms_log (oms_log_level_t level, const char *format, ...)
+static void
+s_write (oms_log_level_t level, const char *suffix, const char *format, va_list args)
 {
-    if ((unsigned) level > OMS_LOG_DEBUG || !oms_log_enabled (level))
-        return;
     //  A failing log call must not change errno for the caller's next check.
     int saved_errno = errno;
 
@@ -80,19 +78,51 @@ oms_log (oms_log_level_t level, const char *format, ...)
     strftime (stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
 
     char message[S_LINE_MAX];
-    va_list args;
-    va_start (args, format);
     vsnprintf (message, sizeof message, format, args);
-    va_end (args);
     //  A message ending in a newline would leave an empty line behind.
     size_t length = strlen (message);
     while (length > 0 && message[length - 1] == '\n')
         message[--length] = '\0';
 
     const char *process = s_process[0] ? s_process : program_invocation_short_name;
-    fprintf (stderr, "%s.%06ldZ %s %s: %s\n", stamp, (long) (now.tv_nsec / 1000),
-             s_level_names[level], process, message);
+    fprintf (stderr, "%s.%06ldZ %s %s: %s%s\n", stamp, (long) (now.tv_nsec / 1000),
+             s_level_names[level], process, message, suffix);
     if (level == OMS_LOG_ERROR)
         fflush (stderr);
     errno = saved_errno;
+}
+
+void
+oms_log (oms_log_level_t level, const char *format, ...)
+{
+    if ((unsigned) level > OMS_LOG_DEBUG || !oms_log_enabled (level))
+        return;
+    va_list args;
+    va_start (args, format);
+    s_write (level, "", format, args);
+    va_end (args);
+}
+
+void
+oms_log_limited (oms_log_limit_t *limit, oms_log_level_t level, const char *format, ...)
+{
+    if ((unsigned) level > OMS_LOG_DEBUG || !oms_log_enabled (level))
+        return;
+    struct timespec mono;
+    clock_gettime (CLOCK_MONOTONIC, &mono);
+    uint64_t now = (uint64_t) mono.tv_sec * 1000000000ull + (uint64_t) mono.tv_nsec;
+    if (now < limit->next_ns) {
+        limit->held++;
+        return;
+    }
+    char suffix[96] = "";
+    if (limit->held)
+        snprintf (suffix, sizeof suffix, " (and %llu more like it in the last %d s)",
+                  (unsigned long long) limit->held, OMS_LOG_LIMIT_S);
+    limit->next_ns = now + OMS_LOG_LIMIT_S * 1000000000ull;
+    limit->held = 0;
+    va_list args;
+    va_start (args, format);
+    s_write (level, suffix, format, args);
+    va_end (args);
 }

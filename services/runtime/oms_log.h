@@ -8,6 +8,7 @@
 #define OMS_LOG_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 typedef enum { OMS_LOG_ERROR, OMS_LOG_WARN, OMS_LOG_INFO, OMS_LOG_DEBUG } oms_log_level_t;
 
@@ -23,6 +24,19 @@ bool oms_log_enabled (oms_log_level_t level);
 
 void oms_log (oms_log_level_t level, const char *format, ...)
     __attribute__ ((format (printf, 2, 3)));
+
+//  A line that can repeat as fast as the loop turns (every commit on a full
+//  disk fails): written at most once per OMS_LOG_LIMIT_S seconds per limit,
+//  and the next one written says how many were held back. The caller owns
+//  the limit, zeroed to start.
+#define OMS_LOG_LIMIT_S 10
+typedef struct {
+    uint64_t next_ns; //  monotonic; none written before this
+    uint64_t held;    //  held back since the last one written
+} oms_log_limit_t;
+
+void oms_log_limited (oms_log_limit_t *limit, oms_log_level_t level, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
 
 #define oms_error(...) oms_log (OMS_LOG_ERROR, __VA_ARGS__)
 #define oms_warn(...)  oms_log (OMS_LOG_WARN, __VA_ARGS__)

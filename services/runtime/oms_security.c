@@ -351,13 +351,8 @@ oms_security_may_publish (const char *publisher, const char *topic)
 bool
 oms_security_read_only (const char *cmd)
 {
-    static const char *const reads[] = {"get",           "stock.get", "wallet.get",
-                                        "notifications", "status",    "replay",
-                                        "metrics",       "dlq.list",  "dlq.show"};
-    for (size_t i = 0; cmd && i < sizeof reads / sizeof reads[0]; i++)
-        if (strcmp (cmd, reads[i]) == 0)
-            return true;
-    return false;
+    const oms_command_type_t *type = cmd ? oms_command_type (cmd) : NULL;
+    return type && type->read_only;
 }
 
 bool

@@ -324,6 +324,22 @@ s_unit (oms_service_t *self, oms_ctx_t *ctx, s_unit_fn *fn, void *arg)
     return rc;
 }
 
+//  Runs a read-only command in a read transaction of its own, outside the
+//  batch: it sees what is committed, and a batch that fails to commit
+//  (a full disk, a full map) does not take it down too.
+static int
+s_read (oms_service_t *self, oms_ctx_t *ctx, s_unit_fn *fn, void *arg)
+{
+    ctx->self = self;
+    ctx->error[0] = 0;
+    int rc = oms_store_begin (self->store, false, &ctx->txn);
+    if (rc)
+        return rc;
+    rc = fn (ctx, arg);
+    oms_txn_abort (&ctx->txn);
+    return rc;
+}
+
 //  Runs an event handler straight in the batch transaction: no nested
 //  transaction, whose page copies cost a fifth of a busy service's time. A
 //  failure leaves partial writes in the batch, which is then abandoned.
@@ -349,28 +365,47 @@ s_publish_pending (oms_service_t *self)
     }
 }
 
+//  What a caller whose work was in a batch that did not commit is told.
+static const char *
+s_batch_error (oms_service_t *self, int rc)
+{
+    if (rc == OMS_E_FULL)
+        snprintf (self->batch_error, sizeof self->batch_error,
+                  "not applied: %s; nothing of its batch was stored",
+                  oms_store_problem (self->store));
+    else
+        snprintf (self->batch_error, sizeof self->batch_error,
+                  "not applied: its batch did not commit (%s); try again", oms_strerror (rc));
+    return self->batch_error;
+}
+
+//  Sends one queued answer; `rc` is the fate of the batch it waited for.
+static void
+s_send_answer (oms_service_t *self, oms_answer_t *answer, int rc)
+{
+    if (rc) {
+        //  The work was not stored: the caller must not believe it was.
+        msgpack_sbuffer_clear (&answer->body);
+        msgpack_packer pk;
+        msgpack_packer_init (&pk, &answer->body, msgpack_sbuffer_write);
+        msgpack_pack_map (&pk, 3);
+        oms_pack_str (&pk, "ok");
+        msgpack_pack_false (&pk);
+        oms_pack_str (&pk, "error");
+        oms_pack_str (&pk, s_batch_error (self, rc));
+        oms_pack_str (&pk, "code");
+        msgpack_pack_int (&pk, rc);
+    }
+    zmsg_addmem (answer->envelope, answer->body.data, answer->body.size);
+    zmsg_send (&answer->envelope, self->api);
+    msgpack_sbuffer_destroy (&answer->body);
+}
+
 static void
 s_send_answers (oms_service_t *self, int rc)
 {
-    for (size_t i = 0; i < self->n_answers; i++) {
-        oms_answer_t *answer = &self->answers[i];
-        if (rc) {
-            //  The work was not stored: the caller must not believe it was.
-            msgpack_sbuffer_clear (&answer->body);
-            msgpack_packer pk;
-            msgpack_packer_init (&pk, &answer->body, msgpack_sbuffer_write);
-            msgpack_pack_map (&pk, 3);
-            oms_pack_str (&pk, "ok");
-            msgpack_pack_false (&pk);
-            oms_pack_str (&pk, "error");
-            oms_pack_str (&pk, "not applied: its batch did not commit; try again");
-            oms_pack_str (&pk, "code");
-            msgpack_pack_int (&pk, rc);
-        }
-        zmsg_addmem (answer->envelope, answer->body.data, answer->body.size);
-        zmsg_send (&answer->envelope, self->api);
-        msgpack_sbuffer_destroy (&answer->body);
-    }
+    for (size_t i = 0; i < self->n_answers; i++)
+        s_send_answer (self, &self->answers[i], rc);
     self->n_answers = 0;
 }
 
@@ -429,7 +464,10 @@ s_commit (oms_service_t *self)
             self->counters.commits++;
         else {
             self->counters.commit_failures++;
-            oms_error ("store: commit failed: %s; the turn's work is discarded", oms_strerror (rc));
+            oms_log_limited (&self->store_log, OMS_LOG_ERROR,
+                             "store: commit failed: %s; the turn's work is discarded",
+                             rc == OMS_E_FULL ? oms_store_problem (self->store)
+                                              : oms_strerror (rc));
             s_reload_positions (self);
         }
     }
@@ -558,8 +596,9 @@ s_apply (oms_service_t *self, const char *topic, const uint8_t *body, size_t siz
     }
     if (rc == OMS_E_FULL || !self->batch) {
         //  Not the event's fault: leave it unapplied; it is fetched again.
-        oms_error ("cannot apply %s seq=%llu: %s", topic, (unsigned long long) event.seq,
-                   oms_strerror (rc));
+        oms_log_limited (&self->store_log, OMS_LOG_ERROR, "cannot apply %s seq=%llu: %s", topic,
+                         (unsigned long long) event.seq,
+                         rc == OMS_E_FULL ? oms_store_problem (self->store) : oms_strerror (rc));
         return;
     }
     if (rc == 0) {
@@ -824,6 +863,7 @@ s_on_request (oms_service_t *self, zmsg_t *msg)
     oms_reply_init (&reply);
     char error[OMS_TEXT_MAX + 1] = "";
     int rc = OMS_E_FRAMES;
+    bool read_only = false, touched = false;
     frame = zmsg_first (msg);
     if (s_admit (self, envelope, frame, error, sizeof error))
         rc = OMS_E_LIMIT;
@@ -855,7 +895,9 @@ s_on_request (oms_service_t *self, zmsg_t *msg)
             oms_ctx_t ctx = {.request = &request};
             s_command_unit_t unit = {command, &request, &reply};
             self->counters.commands++;
-            rc = s_unit (self, &ctx, s_run_command, &unit);
+            read_only = oms_security_read_only (request.cmd);
+            rc = (read_only ? s_read : s_unit) (self, &ctx, s_run_command, &unit);
+            touched = !read_only;
             if (rc) {
                 self->counters.commands_failed++;
                 if (rc == OMS_E_LIMIT)
@@ -864,8 +906,13 @@ s_on_request (oms_service_t *self, zmsg_t *msg)
             }
         }
     }
-    if (delimited)
+    if (delimited) {
         s_answer (self, &envelope, &reply, rc, error, request.topic);
+        //  A read, or a request refused before it did anything, does not
+        //  wait for the batch: its answer cannot depend on the commit.
+        if (read_only || !touched)
+            s_send_answer (self, &self->answers[--self->n_answers], 0);
+    }
     zmsg_destroy (&envelope);
     msgpack_sbuffer_destroy (&reply.buffer);
 }

@@ -89,6 +89,8 @@ typedef struct {
     uint64_t started_ns;
     uint64_t heartbeat_seq;
     uint64_t epoch; //  this store's identity, stamped on every event
+    oms_log_limit_t store_log; //  failures that recur at every turn (a full disk)
+    char batch_error[OMS_TEXT_MAX + 1];
     bool catching_up;
     uint64_t catch_up_deadline;
     //  the open batch

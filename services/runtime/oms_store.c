@@ -54,6 +54,10 @@ struct _oms_store_t {
     MDB_dbi *dbis;  //  their handles, same order
     int lock_fd;    //  holds the flock on DIR/service.lock; -1 when none
     uint64_t epoch; //  made with the store, never 0
+    char *path;
+    size_t map_size_mb;
+    char problem[320];         //  why the last write failed for want of room
+    oms_log_limit_t full_log;  //  a full disk fails every write: say so rarely
 };
 
 struct _oms_txn_t {
@@ -62,23 +66,46 @@ struct _oms_txn_t {
 };
 
 struct _oms_cursor_t {
+    oms_store_t *store;
     MDB_cursor *cursor;
 };
 
 //  Maps an LMDB result into the oms error space, logging what the caller
 //  cannot explain to anyone: everything but "not found". `name` (a path or a
-//  sub-database, may be NULL) says where.
+//  sub-database, may be NULL) says where. Out of room (a full map, a full
+//  disk) is OMS_E_FULL, with the reason kept for oms_store_problem and
+//  logged at most once per OMS_LOG_LIMIT_S: it recurs at every write.
 static int
-s_result (int rc, const char *what, const char *name)
+s_result (oms_store_t *store, int rc, const char *what, const char *name)
 {
     if (rc == MDB_SUCCESS)
         return 0;
     if (rc == MDB_NOTFOUND)
         return OMS_E_NOTFOUND;
-    bool full = rc == MDB_MAP_FULL || rc == MDB_TXN_FULL;
-    oms_log (full ? OMS_LOG_WARN : OMS_LOG_ERROR, "store: %s%s%s: %s", what, name ? " " : "",
-             name ? name : "", mdb_strerror (rc));
-    return full ? OMS_E_FULL : OMS_E_STORE;
+    const char *path = store && store->path ? store->path : name ? name : "";
+    bool map_full = rc == MDB_MAP_FULL || rc == MDB_TXN_FULL;
+    bool disk_full = rc == ENOSPC || rc == EDQUOT;
+    if (!map_full && !disk_full) {
+        oms_error ("store: %s%s%s: %s", what, name ? " " : "", name ? name : "",
+                   mdb_strerror (rc));
+        return OMS_E_STORE;
+    }
+    char problem[sizeof store->problem];
+    if (map_full)
+        snprintf (problem, sizeof problem,
+                  "the store at %s is full: its map of %zu MiB is used up (%s); raise "
+                  "runtime/map_size_mb or shorten retention",
+                  path, store ? store->map_size_mb : 0, mdb_strerror (rc));
+    else
+        snprintf (problem, sizeof problem, "the disk holding the store at %s is full (%s)", path,
+                  strerror (rc));
+    if (store) {
+        memcpy (store->problem, problem, sizeof problem);
+        oms_log_limited (&store->full_log, OMS_LOG_ERROR, "store: %s: %s", what, problem);
+    }
+    else
+        oms_error ("store: %s: %s", what, problem);
+    return OMS_E_FULL;
 }
 
 //  The name of a sub-database handle, for messages.
@@ -227,7 +254,7 @@ s_identity (oms_store_t *self, MDB_txn *txn, const char *path, bool is_new)
     MDB_dbi dbi;
     int rc = mdb_dbi_open (txn, S_IDENTITY_DB, MDB_CREATE, &dbi);
     if (rc)
-        return s_result (rc, "open db", S_IDENTITY_DB);
+        return s_result (self, rc, "open db", S_IDENTITY_DB);
     MDB_val key = s_mdb_val ("epoch", 5), value;
     rc = mdb_get (txn, dbi, &key, &value);
     if (rc == 0 && value.mv_size == 8) {
@@ -238,7 +265,7 @@ s_identity (oms_store_t *self, MDB_txn *txn, const char *path, bool is_new)
     if (rc != MDB_NOTFOUND) {
         oms_error ("store: %s has an invalid epoch: a damaged or foreign store; refusing to open it",
                    path);
-        return rc ? s_result (rc, "get", S_IDENTITY_DB) : OMS_E_STORE;
+        return rc ? s_result (self, rc, "get", S_IDENTITY_DB) : OMS_E_STORE;
     }
     uint8_t bytes[8];
     do {
@@ -254,7 +281,7 @@ s_identity (oms_store_t *self, MDB_txn *txn, const char *path, bool is_new)
     if (!is_new)
         oms_warn ("store: %s had no epoch; it is %016llx from now on", path,
                   (unsigned long long) self->epoch);
-    return s_result (mdb_put (txn, dbi, &key, &value, 0), "put", S_IDENTITY_DB);
+    return s_result (self, mdb_put (txn, dbi, &key, &value, 0), "put", S_IDENTITY_DB);
 }
 
 oms_store_t *
@@ -270,6 +297,11 @@ oms_store_new (const char *path, const char *const *db_names, size_t map_size_mb
         goto leave;
     }
     self->lock_fd = -1;
+    self->map_size_mb = map_size_mb;
+    if (!(self->path = strdup (path))) {
+        oms_error ("store: %s: out of memory", path);
+        goto leave;
+    }
     if (map_size_mb == 0 || map_size_mb > SIZE_MAX / (1024 * 1024)) {
         oms_error ("store: %s: a map size of %zu MiB is not usable", path, map_size_mb);
         goto leave;
@@ -315,7 +347,7 @@ oms_store_new (const char *path, const char *const *db_names, size_t map_size_mb
     if ((rc = mdb_env_create (&self->env)) ||
         (rc = mdb_env_set_maxdbs (self->env, (MDB_dbi) self->n_dbs + 1)) ||
         (rc = mdb_env_set_mapsize (self->env, map_size_mb * 1024 * 1024))) {
-        s_result (rc, "open", path);
+        s_result (self, rc, "open", path);
         goto leave;
     }
     if ((rc = mdb_env_open (self->env, path, S_ENV_FLAGS, 0644))) {
@@ -324,7 +356,7 @@ oms_store_new (const char *path, const char *const *db_names, size_t map_size_mb
                        "Restore the store from a backup (docs/OPERATIONS.md, \"Backup and restore\")",
                        path, mdb_strerror (rc));
         else
-            s_result (rc, "open", path);
+            s_result (self, rc, "open", path);
         goto leave;
     }
     if (has_data && s_check_size (self, path))
@@ -333,28 +365,28 @@ oms_store_new (const char *path, const char *const *db_names, size_t map_size_mb
     //  pinning old pages; free such slots before they keep the map growing.
     int dead = 0;
     if ((rc = mdb_reader_check (self->env, &dead))) {
-        s_result (rc, "reader check", path);
+        s_result (self, rc, "reader check", path);
         goto leave;
     }
     if (dead > 0)
         oms_warn ("store: %s: cleared %d stale reader slots", path, dead);
 
     if ((rc = mdb_txn_begin (self->env, NULL, 0, &txn))) {
-        s_result (rc, "begin", path);
+        s_result (self, rc, "begin", path);
         goto leave;
     }
     if (s_identity (self, txn, path, !has_data))
         goto leave;
     for (size_t index = 0; index < self->n_dbs; index++) {
         if ((rc = mdb_dbi_open (txn, self->names[index], MDB_CREATE, &self->dbis[index]))) {
-            s_result (rc, "open db", self->names[index]);
+            s_result (self, rc, "open db", self->names[index]);
             goto leave;
         }
     }
     rc = mdb_txn_commit (txn);
     txn = NULL;
     if (rc) {
-        s_result (rc, "commit", path);
+        s_result (self, rc, "commit", path);
         goto leave;
     }
     if (!has_data)
@@ -368,6 +400,13 @@ leave:
     if (!ok)
         oms_store_destroy (&self);
     return self;
+}
+
+const char *
+oms_store_problem (oms_store_t *self)
+{
+    assert (self);
+    return self->problem;
 }
 
 uint64_t
@@ -393,6 +432,7 @@ oms_store_destroy (oms_store_t **self_p)
         free (self->names[index]);
     free (self->names);
     free (self->dbis);
+    free (self->path);
     free (self);
     *self_p = NULL;
 }
@@ -428,7 +468,7 @@ s_txn_begin (oms_store_t *store, MDB_txn *parent, unsigned int flags, oms_txn_t 
     int rc = mdb_txn_begin (store->env, parent, flags, &self->txn);
     if (rc) {
         free (self);
-        return s_result (rc, parent ? "begin nested" : "begin", NULL);
+        return s_result (store, rc, parent ? "begin nested" : "begin", NULL);
     }
     self->store = store;
     *txn_p = self;
@@ -456,9 +496,10 @@ oms_txn_commit (oms_txn_t **txn_p)
     oms_txn_t *self = *txn_p;
     assert (self);
     int rc = mdb_txn_commit (self->txn);
+    oms_store_t *store = self->store;
     free (self);
     *txn_p = NULL;
-    return s_result (rc, "commit", NULL);
+    return s_result (store, rc, "commit", NULL);
 }
 
 void
@@ -486,7 +527,7 @@ oms_txn_get (oms_txn_t *txn, oms_db_t db, const void *key, size_t key_size, oms_
     int rc = mdb_get (txn->txn, db, &mkey, &mvalue);
     if (rc == 0)
         s_oms_val (&mvalue, value);
-    return s_result (rc, "get", s_db_name (txn->store, db));
+    return s_result (txn->store, rc, "get", s_db_name (txn->store, db));
 }
 
 int
@@ -498,7 +539,8 @@ oms_txn_put (oms_txn_t *txn, oms_db_t db, const void *key, size_t key_size, cons
     assert (value || value_size == 0);
     MDB_val mkey = s_mdb_val (key, key_size);
     MDB_val mvalue = s_mdb_val (value, value_size);
-    return s_result (mdb_put (txn->txn, db, &mkey, &mvalue, 0), "put", s_db_name (txn->store, db));
+    return s_result (txn->store, mdb_put (txn->txn, db, &mkey, &mvalue, 0), "put",
+                     s_db_name (txn->store, db));
 }
 
 int
@@ -507,7 +549,8 @@ oms_txn_del (oms_txn_t *txn, oms_db_t db, const void *key, size_t key_size)
     assert (txn);
     assert (key || key_size == 0);
     MDB_val mkey = s_mdb_val (key, key_size);
-    return s_result (mdb_del (txn->txn, db, &mkey, NULL), "del", s_db_name (txn->store, db));
+    return s_result (txn->store, mdb_del (txn->txn, db, &mkey, NULL), "del",
+                     s_db_name (txn->store, db));
 }
 
 int
@@ -574,7 +617,7 @@ oms_txn_count (oms_txn_t *txn, oms_db_t db, uint64_t *count)
     int rc = mdb_stat (txn->txn, db, &stat);
     if (rc == 0)
         *count = stat.ms_entries;
-    return s_result (rc, "stat", s_db_name (txn->store, db));
+    return s_result (txn->store, rc, "stat", s_db_name (txn->store, db));
 }
 
 //  --------------------------------------------------------------------------
@@ -591,10 +634,11 @@ oms_cursor_open (oms_txn_t *txn, oms_db_t db, oms_cursor_t **cursor_p)
         oms_error ("store: cursor: out of memory");
         return OMS_E_NOMEM;
     }
+    self->store = txn->store;
     int rc = mdb_cursor_open (txn->txn, db, &self->cursor);
     if (rc) {
         free (self);
-        return s_result (rc, "cursor open", s_db_name (txn->store, db));
+        return s_result (txn->store, rc, "cursor open", s_db_name (txn->store, db));
     }
     *cursor_p = self;
     return 0;
@@ -622,7 +666,7 @@ s_cursor_get (oms_cursor_t *self, MDB_val *mkey, MDB_cursor_op op, oms_val_t *ke
         s_oms_val (mkey, key_out);
         s_oms_val (&mvalue, value_out);
     }
-    return s_result (rc, "cursor get", NULL);
+    return s_result (self->store, rc, "cursor get", NULL);
 }
 
 int
@@ -649,7 +693,7 @@ int
 oms_cursor_del (oms_cursor_t *self)
 {
     assert (self);
-    return s_result (mdb_cursor_del (self->cursor, 0), "cursor del", NULL);
+    return s_result (self->store, mdb_cursor_del (self->cursor, 0), "cursor del", NULL);
 }
 
 //  --------------------------------------------------------------------------

@@ -34,6 +34,10 @@ typedef struct {
 oms_store_t *oms_store_new (const char *path, const char *const *db_names, size_t map_size_mb,
                             bool create);
 
+//  Why the last write that failed with OMS_E_FULL failed, naming the path
+//  and whether the map or the disk is full; "" before any such failure.
+const char *oms_store_problem (oms_store_t *self);
+
 //  The store's identity: a random non-zero number made with the store and
 //  kept for its life. A store made anew has a new epoch, so whoever saw
 //  (epoch, seq) pairs from the old one can tell its history restarted.
@@ -55,7 +59,8 @@ int oms_txn_begin_nested (oms_txn_t *parent, oms_txn_t **txn_p);
 
 //  Commits and frees the transaction, nulling *txn_p. For a top-level write
 //  transaction the data is on disk when this returns 0. OMS_E_FULL when the
-//  map is full, else OMS_E_STORE; the transaction is gone either way.
+//  map or the disk is full (oms_store_problem says which), else OMS_E_STORE;
+//  the transaction is gone either way.
 int oms_txn_commit (oms_txn_t **txn_p);
 
 //  Aborts and frees the transaction; safe with *txn_p NULL.

@@ -5,11 +5,17 @@ subscribers instead of having its events dropped as duplicates or applied
 twice.
 """
 
+import os
 import shutil
 import subprocess
+import tempfile
 import unittest
+from pathlib import Path
 
-from cluster import BIN_DIR, CARD_OK, SCRIPTS, Cluster, run, uid
+import msgpack
+import zmq
+
+from cluster import BIN_DIR, CARD_OK, SCRIPTS, Cluster, poll, run, uid
 
 START_S = 60
 
@@ -114,6 +120,80 @@ class StoreTest(unittest.TestCase):
             self.assertIn("STOPPED: producer payment now has store epoch", log)
             metrics = cluster.oms("metrics", "order").stdout
             self.assertRegex(metrics, r'oms_subscriptions_stopped_total\{[^}]*\} [1-9]')
+
+
+    def test_on_a_full_disk_reads_still_answer_and_writes_say_why(self):
+        disk = Path(tempfile.mkdtemp(prefix="oms-e2e-disk-"))
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)],
+                                 capture_output=True, text=True)
+        if mounted.returncode != 0:
+            disk.rmdir()
+            self.skipTest(f"cannot mount a small file system here: {mounted.stderr.strip()}")
+        try:
+            self.full_disk(disk)
+        finally:
+            subprocess.run(["umount", "-l", str(disk)], check=False)
+            disk.rmdir()
+
+    def full_disk(self, disk):
+        store = disk / "inventory"
+        with Cluster(name="fulldisk", config={"services/inventory/store": store}) as cluster:
+            sku = f"sku-{uid()}"
+            cluster.stock_set(sku, 10, 500)
+            fd = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT)
+            try:
+                while os.write(fd, bytes(65536)):
+                    pass
+            except OSError:
+                pass  #  the disk is full
+            finally:
+                os.close(fd)
+
+            context = zmq.Context()
+            sock = context.socket(zmq.DEALER)
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.connect(cluster.endpoint("inventory"))
+            try:
+                #  A write and a read sent together share a turn of the loop:
+                #  the read must not share the write's failed commit.
+                refused = None
+                for i in range(200):
+                    sock.send_multipart([b"", msgpack.packb(
+                        {"cmd": "stock.set", "sku": f"{sku}-{i}", "qty": 1, "price_cents": 1})])
+                    sock.send_multipart([b"", msgpack.packb({"cmd": "stock.get", "sku": sku})])
+                    replies = []
+                    for _ in range(2):
+                        self.assertTrue(sock.poll(10000), "inventory did not answer")
+                        replies.append(msgpack.unpackb(sock.recv_multipart()[-1], raw=False))
+                    gets = [r for r in replies if r.get("ok") and r.get("sku") == sku]
+                    sets = [r for r in replies if r not in gets]
+                    self.assertEqual(len(gets), 1, f"the read failed beside a write: {replies}")
+                    self.assertEqual(gets[0]["available"], 10)
+                    if sets and not sets[0].get("ok"):
+                        refused = sets[0]
+                        break
+                self.assertIsNotNone(refused, "200 writes fitted on a full 4 MiB disk")
+                self.assertIn(f"the disk holding the store at {store} is full", refused["error"])
+                self.assertEqual(refused["code"], -19)
+                r = cluster.oms("status", "inventory")
+                self.assertIn("inventory", r.stdout)
+
+                #  Many more failed writes, few log lines.
+                for i in range(50):
+                    sock.send_multipart([b"", msgpack.packb(
+                        {"cmd": "stock.set", "sku": f"{sku}-x{i}", "qty": 1, "price_cents": 1})])
+                    self.assertTrue(sock.poll(10000), "inventory did not answer")
+                    self.assertFalse(msgpack.unpackb(sock.recv_multipart()[-1], raw=False)["ok"])
+                log = (cluster.home / "log" / "inventory.log").read_text()
+                lines = [line for line in log.splitlines() if "is full" in line]
+                self.assertLessEqual(len(lines), 4, "\n".join(lines[:10]))
+
+                #  Room again: writes go through.
+                (disk / "filler").unlink()
+                cluster.stock_set(f"{sku}-after", 1, 1)
+            finally:
+                sock.close()
+                context.term()
 
 
 if __name__ == "__main__":
