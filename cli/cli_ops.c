@@ -31,6 +31,7 @@
 
 #define STATUS_TIMEOUT_MS 1000 //  the most `status` waits for the services
 #define SILENT_HEARTBEATS 3    //  heartbeat intervals after which a process is silent
+#define CLOCK_SKEW_NS 2000000000 //  a clock further off than this is reported
 #define LISTEN_HEARTBEATS 1.5  //  how long to listen for the broker's heartbeat
 #define WATCH_DEFAULT_S   1.0
 #define WATCH_MIN_S       0.1
@@ -212,7 +213,8 @@ typedef struct {
     //  what a row shows, worked out after the round
     const msgpack_object *peer; //  the freshest peers entry about it (borrowed)
     bool up;
-    uint64_t last_seen_ns; //  0 unknown
+    uint64_t last_seen_ns; //  on this clock; 0 unknown
+    int64_t clock_skew_ns; //  its clock minus this one's, past CLOCK_SKEW_NS; else 0
     char state[32];
     char host[OMS_ID_MAX + 1], instance[OMS_ID_MAX + 1], version[OMS_NAME_MAX + 1];
     bool has_uptime, has_rates;
@@ -247,8 +249,7 @@ s_process (s_status_t *self, const char *name, size_t len)
 static bool
 s_fresh (s_status_t *self, uint64_t seen_ns, uint64_t now)
 {
-    return seen_ns > 0 &&
-           (seen_ns >= now || now - seen_ns < SILENT_HEARTBEATS * self->heartbeat_ns);
+    return seen_ns > 0 && seen_ns <= now && now - seen_ns < SILENT_HEARTBEATS * self->heartbeat_ns;
 }
 
 //  Calls fn for every peers entry about `proc` in the answers of the others.
@@ -269,17 +270,24 @@ s_each_peer (s_status_t *self, const s_process_t *proc,
 }
 
 typedef struct {
-    const msgpack_object *peer;
-    uint64_t last_seen_ns;
+    uint64_t now;               //  this clock
+    const msgpack_object *peer; //  the freshest entry
+    uint64_t last_seen_ns;      //  when it was heard, on this clock
 } s_freshest_t;
 
+//  A peers entry says when its reporter last heard the process by the
+//  reporter's wall clock (last_seen_ns) and how long ago by its monotonic
+//  clock (age_ns). Only the age is true whatever either wall clock says.
 static void
 s_keep_freshest (void *arg, const msgpack_object *peer)
 {
     s_freshest_t *freshest = (s_freshest_t *) arg;
-    uint64_t seen = 0;
-    if (s_uint (peer, "last_seen_ns", &seen) &&
-        (!freshest->peer || seen > freshest->last_seen_ns)) {
+    uint64_t seen = 0, age = 0;
+    if (s_uint (peer, "age_ns", &age))
+        seen = age < freshest->now ? freshest->now - age : 0;
+    else if (!s_uint (peer, "last_seen_ns", &seen))
+        return;
+    if (!freshest->peer || seen > freshest->last_seen_ns) {
         freshest->peer = peer;
         freshest->last_seen_ns = seen;
     }
@@ -289,7 +297,7 @@ static bool
 s_broker_up (s_status_t *self, uint64_t now)
 {
     s_process_t *broker = &self->procs[0];
-    s_freshest_t freshest = {NULL, 0};
+    s_freshest_t freshest = {now, NULL, 0};
     s_each_peer (self, broker, s_keep_freshest, &freshest);
     return s_fresh (self, broker->heard_ns, now) || s_fresh (self, freshest.last_seen_ns, now);
 }
@@ -543,7 +551,7 @@ s_host_of (const char *instance, char *host, size_t size)
 static void
 s_status_assess (s_status_t *self, s_process_t *proc, uint64_t now)
 {
-    s_freshest_t freshest = {NULL, 0};
+    s_freshest_t freshest = {now, NULL, 0};
     s_each_peer (self, proc, s_keep_freshest, &freshest);
     proc->peer = freshest.peer;
     proc->last_seen_ns =
@@ -571,6 +579,15 @@ s_status_assess (s_status_t *self, s_process_t *proc, uint64_t now)
     if (!proc->host[0] && proc->is_service)
         snprintf (proc->host, sizeof proc->host, "%s",
                   oms_config_service (self->cmd->config, proc->name, "host"));
+    //  Its wall clock against this one's, from its answer: deadlines and
+    //  liveness do not depend on it, but event times and logs do.
+    uint64_t its_now = 0;
+    proc->clock_skew_ns = 0;
+    if (proc->reply && s_uint (cli_reply_map (proc->reply), "now_ns", &its_now)) {
+        int64_t skew = (int64_t) (its_now - now);
+        if (skew > CLOCK_SKEW_NS || skew < -CLOCK_SKEW_NS)
+            proc->clock_skew_ns = skew;
+    }
     if (proc->reply) {
         const msgpack_object *rates = cli_map_get (cli_reply_map (proc->reply), "rates");
         proc->has_rates = s_uint (rates, "in_per_s", &proc->in_per_s) &&
@@ -617,6 +634,8 @@ s_status_json (s_status_t *self, uint64_t now)
         s_json_key_str ("version", proc->version);
         s_json_key_uint ("uptime_ns", proc->has_uptime, proc->uptime_ns);
         s_json_key_uint ("last_seen_ns", proc->last_seen_ns > 0, proc->last_seen_ns);
+        if (proc->clock_skew_ns)
+            printf (", \"clock_skew_ns\": %" PRId64, proc->clock_skew_ns);
         s_json_key_uint ("in_per_s", proc->has_rates, proc->in_per_s);
         s_json_key_uint ("out_per_s", proc->has_rates, proc->out_per_s);
         printf (", \"subscriptions\": [");
@@ -688,6 +707,15 @@ s_status_table (s_status_t *self)
         }
         if (proc->n_subs == 0)
             putchar ('\n');
+    }
+    char age[32];
+    for (size_t i = 0; i < PROCESSES; i++) {
+        s_process_t *proc = &self->procs[i];
+        int64_t skew = proc->clock_skew_ns;
+        if (self->shown[i] && skew)
+            printf ("clock skew: %s's clock is %s %s this one's\n", proc->name,
+                    s_age ((uint64_t) (skew > 0 ? skew : -skew), age, sizeof age),
+                    skew > 0 ? "ahead of" : "behind");
     }
 }
 

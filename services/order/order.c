@@ -70,7 +70,14 @@ s_save (oms_ctx_t *ctx, const order_t *order)
                                strlen (order->order_id), &s_order, order);
 }
 
-//  The saga clock: be64 deadline, then the order id.
+static uint64_t
+s_saga_timeout_ns (oms_ctx_t *ctx)
+{
+    return (uint64_t) oms_config_int (oms_ctx_config (ctx), "order/saga_timeout_ms") * 1000000ull;
+}
+
+//  The saga clock: be64 deadline (on oms_ctx_steady's clock), then the
+//  order id.
 static size_t
 s_deadline_key (uint8_t *key, const order_t *order)
 {
@@ -198,9 +205,7 @@ s_place (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
     if (card)
         snprintf (order.card_last4, sizeof order.card_last4, "%s", request->card + card - 4);
     order.created_ns = oms_ctx_now (ctx);
-    order.deadline_ns =
-        order.created_ns +
-        (uint64_t) oms_config_int (oms_ctx_config (ctx), "order/saga_timeout_ms") * 1000000ull;
+    order.deadline_ns = oms_ctx_steady (ctx) + s_saga_timeout_ns (ctx);
 
     uint8_t key[8 + OMS_ID_MAX];
     int rc = oms_txn_put (txn, counters, "next_order", 10, counter, 8);
@@ -327,40 +332,86 @@ s_on_payment_failed (oms_ctx_t *ctx, const oms_event_t *event)
     return s_cancel (ctx, &order, reason);
 }
 
+#define TAKE_MAX 64
+
+//  Removes up to TAKE_MAX entries of the saga clock with a deadline in
+//  [from, until] and gives their order ids.
+static int
+s_take_deadlines (oms_ctx_t *ctx, uint64_t from, uint64_t until, char ids[][OMS_ID_MAX + 1],
+                  size_t *n_ids)
+{
+    oms_cursor_t *cursor;
+    *n_ids = 0;
+    int rc = oms_cursor_open (oms_ctx_txn (ctx), oms_ctx_db (ctx, "deadlines"), &cursor);
+    if (rc)
+        return rc;
+    uint8_t start[8];
+    oms_be64_put (start, from);
+    oms_val_t key, value;
+    rc = oms_cursor_seek (cursor, start, sizeof start, &key, &value);
+    while (rc == 0 && *n_ids < TAKE_MAX && key.size >= 8 && oms_be64_get (key.data) <= until) {
+        snprintf (ids[(*n_ids)++], OMS_ID_MAX + 1, "%.*s", (int) (key.size - 8),
+                  (const char *) key.data + 8);
+        rc = oms_cursor_del (cursor);
+        if (rc == 0)
+            rc = oms_cursor_seek (cursor, start, sizeof start, &key, &value);
+    }
+    oms_cursor_close (&cursor);
+    return rc == OMS_E_NOTFOUND ? 0 : rc;
+}
+
+//  A deadline further off than a whole saga timeout was stored by an
+//  earlier process whose wall clock ran ahead of this one's (the clock was
+//  set back while order was down). Waiting for it would keep a customer an
+//  hour for a 30 s timeout: bring it to one timeout from now.
+static int
+s_clamp_deadlines (oms_ctx_t *ctx, uint64_t now_ns)
+{
+    uint64_t latest = now_ns + s_saga_timeout_ns (ctx);
+    char late[TAKE_MAX][OMS_ID_MAX + 1];
+    size_t n_late;
+    int rc = s_take_deadlines (ctx, latest + 1, UINT64_MAX, late, &n_late);
+    static order_t order;
+    for (size_t i = 0; rc == 0 && i < n_late; i++) {
+        rc = s_load (ctx, late[i], &order);
+        if (rc == OMS_E_NOTFOUND) {
+            rc = 0;
+            continue;
+        }
+        if (rc)
+            break;
+        oms_warn ("order %s: its saga deadline was %llu s off, more than a timeout: the clock "
+                  "was set back; it is due in one timeout from now",
+                  order.order_id, (unsigned long long) ((order.deadline_ns - now_ns) / 1000000000u));
+        order.deadline_ns = latest;
+        uint8_t key[8 + OMS_ID_MAX];
+        rc = oms_txn_put (oms_ctx_txn (ctx), oms_ctx_db (ctx, "deadlines"), key,
+                          s_deadline_key (key, &order), "", 0);
+        if (rc == 0)
+            rc = s_save (ctx, &order);
+    }
+    return rc;
+}
+
 //  Cancels in-flight orders whose saga deadline passed. Each due entry of
 //  the clock is removed whatever the order's state, so none is seen twice.
 static int
 s_tick (oms_ctx_t *ctx, uint64_t now_ns)
 {
-    oms_txn_t *txn = oms_ctx_txn (ctx);
-    oms_db_t deadlines = oms_ctx_db (ctx, "deadlines");
-    oms_cursor_t *cursor;
-    int rc = oms_cursor_open (txn, deadlines, &cursor);
-    if (rc)
-        return rc;
-    char due[64][OMS_ID_MAX + 1];
-    size_t n_due = 0;
-    oms_val_t key, value;
-    rc = oms_cursor_seek (cursor, NULL, 0, &key, &value);
-    while (rc == 0 && n_due < 64 && key.size >= 8 && oms_be64_get (key.data) <= now_ns) {
-        snprintf (due[n_due++], OMS_ID_MAX + 1, "%.*s", (int) (key.size - 8),
-                  (const char *) key.data + 8);
-        rc = oms_cursor_del (cursor);
-        if (rc == 0)
-            rc = oms_cursor_seek (cursor, NULL, 0, &key, &value);
-    }
-    oms_cursor_close (&cursor);
-    if (rc && rc != OMS_E_NOTFOUND)
-        return rc;
+    char due[TAKE_MAX][OMS_ID_MAX + 1];
+    size_t n_due;
+    int rc = s_clamp_deadlines (ctx, now_ns);
+    if (rc == 0)
+        rc = s_take_deadlines (ctx, 0, now_ns, due, &n_due);
     static order_t order;
-    for (size_t i = 0; i < n_due; i++) {
+    for (size_t i = 0; rc == 0 && i < n_due; i++) {
         rc = s_load (ctx, due[i], &order);
         if (rc == 0 && s_in_flight (&order))
             rc = s_cancel (ctx, &order, "timeout");
-        if (rc && rc != OMS_E_NOTFOUND)
-            return rc;
+        if (rc == OMS_E_NOTFOUND)
+            rc = 0;
     }
-    return 0;
+    return rc;
 }
 
 static const char *const s_dbs[] = {"orders", "requests", "deadlines", "catalog", "counters", NULL};

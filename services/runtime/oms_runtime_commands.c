@@ -118,7 +118,10 @@ s_cmd_status (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
     oms_reply_str (reply, "instance", self->instance);
     oms_reply_str (reply, "host", self->host);
     oms_reply_str (reply, "version", OMS_VERSION);
-    oms_reply_int (reply, "uptime_ns", (int64_t) (oms_service_wall_ns () - self->started_ns));
+    oms_reply_int (reply, "uptime_ns", (int64_t) (oms_service_mono_ns () - self->started_ns));
+    //  This process's wall clock, so a reader can tell how far theirs differs.
+    oms_reply_key (reply, "now_ns");
+    msgpack_pack_uint64 (&reply->pk, oms_service_wall_ns ());
     oms_reply_bool (reply, "catching_up", self->catching_up);
     oms_reply_key (reply, "heads");
     msgpack_pack_array (&reply->pk, (uint32_t) self->n_owned);
@@ -156,7 +159,7 @@ s_cmd_status (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
     msgpack_pack_array (&reply->pk, (uint32_t) self->n_peers);
     for (size_t i = 0; i < self->n_peers; i++) {
         oms_peer_t *peer = &self->peers[i];
-        msgpack_pack_map (&reply->pk, 7);
+        msgpack_pack_map (&reply->pk, 8);
         oms_pack_str (&reply->pk, "name");
         oms_pack_str (&reply->pk, peer->name);
         oms_pack_str (&reply->pk, "instance");
@@ -165,6 +168,9 @@ s_cmd_status (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
         oms_pack_str (&reply->pk, peer->version);
         s_pack_counter (&reply->pk, "uptime_ns", peer->uptime_ns);
         s_pack_counter (&reply->pk, "last_seen_ns", peer->last_seen_ns);
+        //  Measured on this process's monotonic clock: true whatever the
+        //  wall clocks of this process and of the reader say.
+        s_pack_counter (&reply->pk, "age_ns", oms_service_mono_ns () - peer->heard_mono_ns);
         oms_pack_str (&reply->pk, "heads");
         s_pack_heads (&reply->pk, peer->heads, peer->n_heads);
         oms_pack_str (&reply->pk, "positions");
@@ -174,10 +180,12 @@ s_cmd_status (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
     oms_reply_key (reply, "counters");
     oms_bus_stats_t bus;
     oms_bus_stats (&bus);
-    msgpack_pack_map (&reply->pk, 18);
+    msgpack_pack_map (&reply->pk, 20);
     s_pack_counter (&reply->pk, "events_applied", c->events_applied);
     s_pack_counter (&reply->pk, "events_duplicate", c->events_duplicate);
     s_pack_counter (&reply->pk, "events_gap", c->events_gap);
+    s_pack_counter (&reply->pk, "events_suspect", c->events_suspect);
+    s_pack_counter (&reply->pk, "subscriptions_stopped", c->subscriptions_stopped);
     s_pack_counter (&reply->pk, "events_rejected", c->events_rejected);
     s_pack_counter (&reply->pk, "events_dead", c->events_dead);
     s_pack_counter (&reply->pk, "events_emitted", c->events_emitted);

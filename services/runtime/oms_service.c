@@ -97,6 +97,12 @@ oms_ctx_now (oms_ctx_t *ctx)
     return oms_service_wall_ns ();
 }
 
+uint64_t
+oms_ctx_steady (oms_ctx_t *ctx)
+{
+    return ctx->self->steady_base_ns + oms_service_mono_ns ();
+}
+
 int
 oms_ctx_fail (oms_ctx_t *ctx, const char *format, ...)
 {
@@ -640,6 +646,7 @@ s_remember_peer (oms_service_t *self, const oms_event_t *event)
     s_copy (peer->version, sizeof peer->version, event->data.version);
     peer->uptime_ns = event->data.uptime_ns;
     peer->last_seen_ns = oms_service_wall_ns ();
+    peer->heard_mono_ns = oms_service_mono_ns ();
     memcpy (peer->heads, event->data.heads, sizeof peer->heads);
     peer->n_heads = event->data.n_heads;
     memcpy (peer->positions, event->data.positions, sizeof peer->positions);
@@ -978,7 +985,7 @@ s_measure_rates (oms_service_t *self)
     for (size_t i = 0; i < sizeof totals / sizeof totals[0]; i++)
         oms_metrics_total (self->metrics, totals[i].name, totals[i].help, NULL, totals[i].value);
     oms_metrics_set (self->metrics, "oms_uptime_seconds", "seconds since the process started", NULL,
-                     (double) (oms_service_wall_ns () - self->started_ns) / 1e9);
+                     (double) (oms_service_mono_ns () - self->started_ns) / 1e9);
 }
 
 static void
@@ -1014,7 +1021,7 @@ s_heartbeat (oms_service_t *self)
 
     static oms_event_t event;
     oms_event_heartbeat (&event, self->def->name, self->instance, OMS_VERSION,
-                         oms_service_wall_ns () - self->started_ns, heads, (uint32_t) self->n_owned,
+                         oms_service_mono_ns () - self->started_ns, heads, (uint32_t) self->n_owned,
                          positions, (uint32_t) self->inbox.count);
     snprintf (event.type, sizeof event.type, OMS_HEARTBEAT_PREFIX "%s", self->def->name);
     s_copy (event.producer, sizeof event.producer, self->def->name);
@@ -1032,7 +1039,7 @@ static int
 s_run_tick (oms_ctx_t *ctx, void *arg)
 {
     (void) arg;
-    return ctx->self->def->tick (ctx, oms_service_wall_ns ());
+    return ctx->self->def->tick (ctx, oms_ctx_steady (ctx));
 }
 
 static int
@@ -1382,7 +1389,8 @@ oms_service_main (const oms_service_def_t *def, int argc, char *argv[])
     snprintf (self.instance, sizeof self.instance, "%.40s:%d", self.host, (int) getpid ());
     self.metrics = oms_metrics_new (def->name);
     self.rate_since_ns = oms_service_mono_ns ();
-    self.started_ns = oms_service_wall_ns ();
+    self.started_ns = oms_service_mono_ns ();
+    self.steady_base_ns = oms_service_wall_ns () - self.started_ns;
     self.batch_max = (size_t) oms_config_int (self.config, "runtime/batch");
     self.heartbeat_ns =
         (uint64_t) oms_config_int (self.config, "runtime/heartbeat_ms") * 1000000ull;

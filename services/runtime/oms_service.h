@@ -44,7 +44,8 @@ typedef int (oms_event_fn) (oms_ctx_t *ctx, const oms_event_t *event);
 //  {"ok": false, "error": ...} with the text set by oms_ctx_fail.
 typedef int (oms_command_fn) (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply);
 
-//  A periodic task run in its own write transaction (e.g. saga timeouts).
+//  A periodic task run in its own write transaction (e.g. saga timeouts);
+//  now_ns is oms_ctx_steady.
 typedef int (oms_tick_fn) (oms_ctx_t *ctx, uint64_t now_ns);
 
 typedef struct {
@@ -80,8 +81,15 @@ oms_db_t oms_ctx_db (oms_ctx_t *ctx, const char *name);
 //  The configuration.
 oms_config_t *oms_ctx_config (oms_ctx_t *ctx);
 
-//  Current time, nanoseconds since the epoch.
+//  Current time, nanoseconds since the epoch: for timestamps people read.
 uint64_t oms_ctx_now (oms_ctx_t *ctx);
+
+//  For deadlines, which must not stretch or shrink when the wall clock is
+//  set: nanoseconds on a clock that read as the wall clock when this process
+//  started and has run at the monotonic clock's pace since. Ticks are given
+//  this time. Across a restart it is anchored afresh, so a deadline stored
+//  by an earlier process may lie as far off as the wall clock moved.
+uint64_t oms_ctx_steady (oms_ctx_t *ctx);
 
 //  Emits an event made by a Factory constructor: stamps producer, seq, id,
 //  time and (from the event being handled, when there is one) causation and

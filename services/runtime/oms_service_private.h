@@ -53,7 +53,8 @@ typedef struct {
     char instance[OMS_ID_MAX + 1];
     char version[OMS_NAME_MAX + 1];
     uint64_t uptime_ns;
-    uint64_t last_seen_ns;
+    uint64_t last_seen_ns;  //  wall clock, for people
+    uint64_t heard_mono_ns; //  monotonic, for telling whether it is alive
     oms_head_t heads[OMS_HEADS_MAX];
     uint32_t n_heads;
     oms_head_t positions[OMS_HEADS_MAX];
@@ -86,7 +87,8 @@ typedef struct {
     oms_security_t *security; //  CURVE on every socket, when configured
     char instance[OMS_ID_MAX + 1];
     char host[64];
-    uint64_t started_ns;
+    uint64_t started_ns;     //  monotonic
+    uint64_t steady_base_ns; //  wall minus monotonic at start: oms_ctx_steady
     uint64_t heartbeat_seq;
     uint64_t epoch; //  this store's identity, stamped on every event
     oms_log_limit_t store_log; //  failures that recur at every turn (a full disk)
