@@ -104,12 +104,12 @@ BAD_BODIES = [
 ]
 
 
-def envelope(topic, producer, seq, data, kind=None):
+def envelope(topic, producer, seq, data, kind=None, epoch=1):
     """An event body: the envelope of PROTOCOL.md section 4 around `data`."""
     kind = kind or topic
     return msgpack.packb({"version": 1, "id": f"{producer}/{kind}/{seq}", "type": kind,
-                          "producer": producer, "seq": seq, "ts_ns": time.time_ns(),
-                          "data": data})
+                          "producer": producer, "epoch": epoch, "seq": seq,
+                          "ts_ns": time.time_ns(), "data": data})
 
 
 def order_data(order_id="o-forged"):
@@ -412,10 +412,13 @@ class HostileTest(unittest.TestCase):
         pub.setsockopt(zmq.SNDHWM, 0)
         monitor = pub.get_monitor_socket(zmq.EVENT_DISCONNECTED)
         pub.connect(cluster.endpoint("broker/frontend"))
-        heads = {}
+        heads, epochs = {}, {}
         for service in SERVICES:
             for head in self.api.call(service, "status")["heads"]:
                 heads[head["topic"]] = head["seq"]
+                #  Anyone who can subscribe learns a producer's epoch.
+                epochs[service] = self.api.call(service, "replay", topic=head["topic"],
+                                                max=1, **{"from": 1})["epoch"]
         #  The broker passes the services' subscriptions on to a new
         #  publisher; until they arrive, a PUB drops what it is given.
         time.sleep(1.0)
@@ -458,13 +461,15 @@ class HostileTest(unittest.TestCase):
                 #  Seqs that jump far ahead of the producer's head: a
                 #  subscriber sees a gap, never an event to apply.
                 for seq in (heads.get(kind, 0) + FORGED_SEQ, 2 ** 64 - 1):
-                    messages.append([kind.encode(), envelope(kind, owner, seq, data)])
+                    messages.append([kind.encode(), envelope(kind, owner, seq, data,
+                                                             epoch=epochs[owner])])
             #  Heartbeats that announce heads far ahead.
             for name in ("order", "inventory", "payment"):
                 owned = [t for t in forged if t.startswith(name.replace("inventory", "stock"))]
                 messages.append([f"heartbeat.{name}".encode(),
                                  envelope(f"heartbeat.{name}", name, 1,
-                                          heartbeat(name, [(t, FORGED_SEQ) for t in owned]))])
+                                          heartbeat(name, [(t, FORGED_SEQ) for t in owned]),
+                                          epoch=epochs[name])])
             for _ in range(3):
                 for frames in messages:
                     pub.send_multipart(frames)
@@ -530,6 +535,10 @@ class HostileTest(unittest.TestCase):
             self.assertGreater(c["events_malformed"], 0, service)
             self.assertGreater(c["events_rejected"], 0, service)
         self.assertGreaterEqual(statuses["order"]["counters"]["requests_rate_limited"], limited)
+
+        #  A seq far ahead is held until the producer's replay confirms it.
+        for service in ("order", "inventory", "payment", "notification"):
+            self.assertGreater(statuses[service]["counters"]["events_suspect"], 0, service)
 
         #  A forged seq far ahead must not leave a subscriber believing in
         #  events that will never exist: the producer's replay answer (its
