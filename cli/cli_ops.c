@@ -194,6 +194,7 @@ typedef struct {
     const char *producer;
     bool has_position, has_head;
     uint64_t position, head;
+    bool stopped; //  its producer's epoch changed (PROTOCOL.md section 4)
 } s_sub_t;
 
 typedef struct {
@@ -530,6 +531,8 @@ s_find_subs (s_status_t *self, s_process_t *proc)
             continue;
         sub->producer = type->owner;
         sub->has_position = s_uint (entry, "seq", &sub->position);
+        const msgpack_object *stopped = cli_map_get (entry, "stopped");
+        sub->stopped = stopped && stopped->type == MSGPACK_OBJECT_BOOLEAN && stopped->via.boolean;
         s_find_head (self, sub);
         proc->n_subs++;
     }
@@ -646,6 +649,8 @@ s_status_json (s_status_t *self, uint64_t now)
             s_json_key_uint ("position", sub->has_position, sub->position);
             s_json_key_uint ("head", sub->has_head, sub->head);
             s_json_key_uint ("lag", sub->has_position && sub->has_head, sub->head - sub->position);
+            if (sub->stopped)
+                printf (", \"stopped\": true");
             putchar ('}');
         }
         putchar (']');
@@ -702,7 +707,10 @@ s_status_table (s_status_t *self)
             printf ("  %-12s %-20s", sub->producer, sub->topic);
             s_print_count (sub->has_position, sub->position, 9);
             s_print_count (sub->has_head, sub->head, 9);
-            s_print_count (sub->has_position && sub->has_head, sub->head - sub->position, 7);
+            if (sub->stopped)
+                printf (" %7s", "STOPPED");
+            else
+                s_print_count (sub->has_position && sub->has_head, sub->head - sub->position, 7);
             putchar ('\n');
         }
         if (proc->n_subs == 0)

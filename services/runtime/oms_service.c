@@ -967,6 +967,8 @@ s_measure_rates (oms_service_t *self)
         {"oms_events_duplicate_total", "duplicate events dropped", c->events_duplicate},
         {"oms_events_gap_total", "events that revealed a gap", c->events_gap},
         {"oms_events_rejected_total", "undecodable events", c->events_rejected},
+        {"oms_events_suspect_total", "live events held until the producer's replay confirmed them",
+         c->events_suspect},
         {"oms_requests_rejected_total", "undecodable requests", c->requests_rejected},
         {"oms_requests_rate_limited_total", "requests refused by the per-client rate limit",
          c->requests_rate_limited},
