@@ -46,7 +46,7 @@ typedef enum {
     OMS_E_TOO_LONG = -8,  //  a string over its limit
     OMS_E_TOO_MANY = -9,  //  an array or map over its limit
     OMS_E_RANGE = -10,    //  an integer outside its range
-    OMS_E_INVALID = -11,  //  a string with characters its field does not allow
+    OMS_E_INVALID = -11,  //  a string its field does not allow (characters, or not a listed name)
     OMS_E_VERSION = -12,  //  unsupported schema version
     OMS_E_TOPIC = -13,    //  unknown event type, or type and topic frame disagree
     OMS_E_FRAMES = -14,   //  wrong number of frames
@@ -118,6 +118,8 @@ typedef struct {
                                 //  value; arrays: max elements
     size_t count_offset;        //  arrays: offsetof their uint32_t count
     const oms_schema_t *schema; //  OMS_T_MAP: the nested record's schema
+    const char *const *names;   //  OMS_T_STR: when not NULL, the NULL-terminated
+                                //  list of values the field allows
 } oms_field_t;
 
 struct oms_schema_s {
@@ -306,6 +308,11 @@ void oms_event_heartbeat (oms_event_t *event, const char *name, const char *inst
 
 // ---------------------------------------------------------------------------
 //  Commands: one msgpack map per request, on a service's api endpoint.
+
+//  The payment methods a place command may name, NULL-terminated, in the
+//  order PROTOCOL.md lists them. The payment service has a method for each.
+extern const char *const oms_payment_methods[];
+
 //  Replies are msgpack maps: {"ok": true, ...} or {"ok": false, "error": text}.
 
 typedef struct {

@@ -475,6 +475,7 @@ static const row_t s_command_rows[] = {
     {"a credit of zero", s_wallet_credit, SET ("amount_cents", INT (0)), .code = OMS_E_RANGE, .field = "amount_cents"},
     {"a card with dashes", s_place, SET ("card", STR ("4242-4242")), .code = OMS_E_INVALID, .field = "card"},
     {"an upper case method", s_place, SET ("method", STR ("CARD")), .code = OMS_E_INVALID, .field = "method"},
+    {"a method with no payment method", s_place, SET ("method", STR ("bitcoin")), .code = OMS_E_INVALID, .field = "method"},
     {"an empty request id", s_place, SET ("request_id", STR ("")), .code = OMS_E_INVALID, .field = "request_id"},
     {"a customer with a newline", s_place, SET ("customer", STR ("al\nice")), .code = OMS_E_INVALID, .field = "customer"},
     {"a topic with a space", s_replay, SET ("topic", STR ("order placed")), .code = OMS_E_INVALID, .field = "topic"},
@@ -1129,7 +1130,11 @@ Test (command, survives_a_round_trip_of_every_command)
     SETS (card, "4242424242424242");
     s_request_round_trip (&req);
     memset (req.card, 0, sizeof req.card);
-    s_request_round_trip (&req);
+    for (const char *const *method = oms_payment_methods; *method; method++) {
+        memset (req.method, 0, sizeof req.method);
+        SETS (method, *method);
+        s_request_round_trip (&req);
+    }
 
     REQUEST ("cancel");
     SETS (order_id, "o-1");
@@ -1202,6 +1207,15 @@ Test (command, encode_refuses_what_would_not_decode)
     req.from = 1;
     req.max = 1;
     cr_expect_eq (oms_request_encode (&req, &buf), OMS_E_INVALID);
+    REQUEST ("place");
+    SETS (request_id, "r-1");
+    SETS (customer, "alice");
+    SETS (items[0].sku, "SKU-1");
+    req.items[0].qty = 1;
+    req.n_items = 1;
+    SETS (method, "bitcoin");
+    cr_expect_eq (oms_request_encode (&req, &buf), OMS_E_INVALID,
+                  "a method with no payment method");
     cr_expect_eq (buf.size, 0);
     msgpack_sbuffer_destroy (&buf);
 }
