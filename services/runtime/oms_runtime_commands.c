@@ -57,12 +57,11 @@ s_cmd_replay (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
                    "head %llu)",
                    self->def->name, request->topic, (unsigned long long) request->from,
                    (unsigned long long) first, (unsigned long long) head);
-        ctx->error[0] = 0;
-        snprintf (ctx->error, sizeof ctx->error,
-                  "gone: %s %s from %llu is past retention; oldest kept is %llu, head %llu",
-                  self->def->name, request->topic, (unsigned long long) request->from,
-                  (unsigned long long) first, (unsigned long long) head);
-        return OMS_E_GONE;
+        return oms_ctx_fail_with (
+            ctx, OMS_E_GONE,
+            "gone: %s %s from %llu is past retention; oldest kept is %llu, head %llu",
+            self->def->name, request->topic, (unsigned long long) request->from,
+            (unsigned long long) first, (unsigned long long) head);
     }
     oms_reply_t bodies;
     oms_reply_init (&bodies);
@@ -234,8 +233,8 @@ s_dead_get (oms_ctx_t *ctx, uint64_t id, oms_dead_letter_t *dead)
     oms_be64_put (key, id);
     int rc = oms_txn_get_record (ctx->txn, ctx->self->dead, key, 8, &oms_dead_letter_schema, dead);
     if (rc == OMS_E_NOTFOUND)
-        return oms_ctx_fail (ctx, "no dead letter %llu in %s", (unsigned long long) id,
-                             ctx->self->def->name);
+        return oms_ctx_fail_with (ctx, OMS_E_NOTFOUND, "no dead letter %llu in %s",
+                                  (unsigned long long) id, ctx->self->def->name);
     return rc;
 }
 
@@ -351,8 +350,8 @@ s_cmd_dlq_drop (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply
     oms_be64_put (key, request->id);
     int rc = oms_txn_del (ctx->txn, ctx->self->dead, key, 8);
     if (rc == OMS_E_NOTFOUND)
-        return oms_ctx_fail (ctx, "no dead letter %llu in %s", (unsigned long long) request->id,
-                             ctx->self->def->name);
+        return oms_ctx_fail_with (ctx, OMS_E_NOTFOUND, "no dead letter %llu in %s",
+                                  (unsigned long long) request->id, ctx->self->def->name);
     if (rc == 0) {
         oms_warn ("dead letter %llu dropped by operator", (unsigned long long) request->id);
         oms_reply_int (reply, "id", (int64_t) request->id);

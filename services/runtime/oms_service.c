@@ -107,6 +107,17 @@ oms_ctx_fail (oms_ctx_t *ctx, const char *format, ...)
     return OMS_E_REJECTED;
 }
 
+int
+oms_ctx_fail_with (oms_ctx_t *ctx, int code, const char *format, ...)
+{
+    assert (code < 0 && code > OMS_E_LAST);
+    va_list args;
+    va_start (args, format);
+    vsnprintf (ctx->error, sizeof ctx->error, format, args);
+    va_end (args);
+    return code;
+}
+
 static void
 s_copy (char *dest, size_t size, const char *source)
 {
@@ -796,8 +807,11 @@ s_on_request (oms_service_t *self, zmsg_t *msg)
     else {
         oms_fault_t fault;
         rc = oms_request_decode (zframe_data (frame), zframe_size (frame), &request, &fault);
-        if (rc)
+        if (rc) {
             oms_fault_str (&fault, error, sizeof error);
+            //  A half-decoded request names no topic its refusal could carry.
+            memset (&request, 0, sizeof request);
+        }
     }
     if (rc == OMS_E_LIMIT)
         oms_debug ("rate limited request: %s", error);
