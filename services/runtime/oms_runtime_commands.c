@@ -178,7 +178,7 @@ s_cmd_status (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
     s_pack_counter (&reply->pk, "requests_rejected", c->requests_rejected);
     s_pack_counter (&reply->pk, "requests_rate_limited", c->requests_rate_limited);
     s_pack_counter (&reply->pk, "commands_over_limit", c->commands_over_limit);
-    s_pack_counter (&reply->pk, "events_malformed", bus.malformed);
+    s_pack_counter (&reply->pk, "events_malformed", oms_service_events_malformed (self));
     s_pack_counter (&reply->pk, "replays_served", c->replays_served);
     s_pack_counter (&reply->pk, "replays_requested", c->replays_requested);
     s_pack_counter (&reply->pk, "replay_errors", c->replay_errors);

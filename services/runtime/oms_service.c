@@ -502,6 +502,28 @@ s_dead_letter (oms_service_t *self, const char *topic, const uint8_t *body, size
         oms_error ("dead letter: cannot store it");
 }
 
+//  Counts an event that did not decode. One on the wrong topic (a topic
+//  frame that is not an event type, or not the body's type) is malformed,
+//  like a message of the wrong frame count the bus refused before; any
+//  other fault is in the body, and the event is rejected
+//  (docs/CONFIG.md, "Limits").
+static void
+s_count_refused (oms_service_t *self, const oms_fault_t *fault)
+{
+    if (fault->code == OMS_E_TOPIC && strcmp (fault->field, "type") == 0)
+        self->counters.events_misfiled++;
+    else
+        self->counters.events_rejected++;
+}
+
+//  What `status` and the metrics report as events_malformed.
+uint64_t
+oms_service_events_malformed (oms_service_t *self)
+{
+    oms_bus_stats_t bus;
+    oms_bus_stats (&bus);
+    return bus.malformed + self->counters.events_misfiled;
+}
 
 //  Applies one event body if it is the next of its type. `expected` is the
 //  seq a replayed body must have (0 for live events): a replayed body that
@@ -515,7 +537,7 @@ s_apply (oms_service_t *self, const char *topic, const uint8_t *body, size_t siz
     int rc = oms_event_decode (body, size, topic, &event, &fault);
     if (rc) {
         char reason[128];
-        self->counters.events_rejected++;
+        s_count_refused (self, &fault);
         oms_warn ("rejected event on %s: %s", topic, oms_fault_str (&fault, reason, sizeof reason));
         oms_inbox_entry_t *entry = expected ? oms_inbox_find (&self->inbox, topic) : NULL;
         if (entry && expected == entry->position + 1 && s_batch (self) == 0) {
@@ -614,8 +636,9 @@ s_on_heartbeat (void *arg, const char *topic, const uint8_t *body, size_t size)
 {
     oms_service_t *self = arg;
     static oms_event_t event;
-    if (oms_event_decode (body, size, topic, &event, NULL)) {
-        self->counters.events_rejected++;
+    oms_fault_t fault;
+    if (oms_event_decode (body, size, topic, &event, &fault)) {
+        s_count_refused (self, &fault);
         return;
     }
     s_remember_peer (self, &event);
@@ -890,13 +913,14 @@ s_measure_rates (oms_service_t *self)
     } totals[] = {
         {"oms_events_duplicate_total", "duplicate events dropped", c->events_duplicate},
         {"oms_events_gap_total", "events that revealed a gap", c->events_gap},
-        {"oms_events_rejected_total", "undecodable events", c->events_rejected},
+        {"oms_events_rejected_total", "events whose body does not decode", c->events_rejected},
         {"oms_requests_rejected_total", "undecodable requests", c->requests_rejected},
         {"oms_requests_rate_limited_total", "requests refused by the per-client rate limit",
          c->requests_rate_limited},
         {"oms_commands_over_limit_total", "commands refused by a configured limit",
          c->commands_over_limit},
-        {"oms_events_malformed_total", "events with a wrong frame count or topic", bus.malformed},
+        {"oms_events_malformed_total", "events with a wrong frame count or topic",
+         oms_service_events_malformed (self)},
         {"oms_commands_total", "commands handled", c->commands},
         {"oms_commands_failed_total", "commands refused or failed", c->commands_failed},
         {"oms_replays_served_total", "replay requests answered", c->replays_served},
