@@ -243,7 +243,8 @@ typedef struct {
     uint64_t seq;                        //  per producer and type, dense from 1
     uint64_t ts_ns;                      //  nanoseconds since the epoch
     char correlation_id[OMS_ID_MAX + 1]; //  the order id, "" if none
-    char causation_id[OMS_ID_MAX + 1];   //  id of the event that caused it, "" if none
+    char causation_id[OMS_ID_MAX + 1];   //  id of the event, or OMS_CAUSE_COMMAND and
+                                         //  the request id, that caused it; "" if none
     oms_body_t data;
 } oms_event_t;
 
@@ -265,6 +266,13 @@ extern const oms_event_type_t oms_event_types[];
 
 //  Heartbeat topics are "heartbeat.<process>".
 #define OMS_HEARTBEAT_PREFIX "heartbeat."
+
+//  The causation_id of an event a command with a request id caused is this
+//  prefix and the request id, when the whole fits in OMS_ID_MAX. No process
+//  may be called "cmd", so that no event id (<producer>/<type>/<seq>) starts
+//  with it and the two kinds of cause never meet.
+#define OMS_CAUSE_COMMAND         "cmd/"
+#define OMS_CAUSE_COMMAND_PROCESS "cmd"
 
 //  Encodes envelope and body (no topic frame). 0 or a negative oms_error_t.
 int oms_event_encode (const oms_event_t *event, msgpack_sbuffer *buffer);

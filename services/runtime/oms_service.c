@@ -137,11 +137,15 @@ oms_ctx_emit (oms_ctx_t *ctx, oms_event_t *event)
         s_copy (event->correlation_id, sizeof event->correlation_id, event->data.order_id);
     else if (ctx->cause)
         s_copy (event->correlation_id, sizeof event->correlation_id, ctx->cause->correlation_id);
+    //  A cause names one event or one request, or nothing: a request id too
+    //  long to name whole, or a command without one, leaves it out rather
+    //  than name something else (PROTOCOL.md, section 4).
     if (ctx->cause)
         s_copy (event->causation_id, sizeof event->causation_id, ctx->cause->id);
-    else if (ctx->request)
-        snprintf (event->causation_id, sizeof event->causation_id, "cmd/%.58s",
-                  ctx->request->request_id[0] ? ctx->request->request_id : ctx->request->cmd);
+    else if (ctx->request && ctx->request->request_id[0] &&
+             strlen (OMS_CAUSE_COMMAND) + strlen (ctx->request->request_id) <= OMS_ID_MAX)
+        snprintf (event->causation_id, sizeof event->causation_id, "%s%s", OMS_CAUSE_COMMAND,
+                  ctx->request->request_id);
 
     int rc = oms_outbox_append (ctx->txn, self->outbox, self->heads, event, &self->scratch);
     if (rc) {

@@ -439,6 +439,7 @@ static const row_t s_event_rows[] = {
     {"a producer that does not own the type", s_placed, SET ("producer", STR ("payment")), .code = OMS_E_TOPIC, .field = "producer"},
     {"a heartbeat from another process", s_heartbeat, SET ("producer", STR ("inventory")), .code = OMS_E_TOPIC, .field = "producer"},
     {"a heartbeat naming no process", s_heartbeat, SET ("type", STR ("heartbeat.")), .code = OMS_E_TOPIC, .field = "type"},
+    {"a heartbeat of the reserved process cmd", s_heartbeat, SET ("type", STR ("heartbeat.cmd")), .code = OMS_E_TOPIC, .field = "type"},
     {"nine levels of arrays in data", s_placed, SET ("data.method", DEEP (9)), .code = OMS_E_DEPTH, .field = ""},
 };
 // clang-format on
@@ -1029,6 +1030,9 @@ Test (event, knows_its_types_and_owners)
     cr_expect_null (oms_event_type ("heartbeat."));
     cr_expect_null (oms_event_type ("heartbeat.Order"));
     cr_expect_null (oms_event_type ("heartbeat.a-process-name-far-too-long"));
+    cr_expect_null (oms_event_type ("heartbeat." OMS_CAUSE_COMMAND_PROCESS),
+                    "no event id may start like a command's causation id");
+    cr_expect_not_null (oms_event_type ("heartbeat.cmdx"));
     cr_expect_null (oms_event_type ("order"));
     cr_expect_null (oms_event_type (NULL));
     size_t n = 0;
