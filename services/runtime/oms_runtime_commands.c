@@ -71,9 +71,9 @@ s_cmd_replay (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
                           s_replay_one, &replay);
     if (rc >= 0) {
         oms_reply_str (reply, "topic", request->topic);
-        oms_reply_int (reply, "start", (int64_t) replay.start);
-        oms_reply_int (reply, "first", (int64_t) first);
-        oms_reply_int (reply, "head", (int64_t) head);
+        oms_reply_uint (reply, "start", replay.start);
+        oms_reply_uint (reply, "first", first);
+        oms_reply_uint (reply, "head", head);
         oms_reply_key (reply, "events");
         msgpack_pack_array (&reply->pk, (uint32_t) replay.count);
         msgpack_sbuffer_write (&reply->buffer, bodies.buffer.data, bodies.buffer.size);
@@ -115,7 +115,7 @@ s_cmd_status (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
     oms_reply_str (reply, "instance", self->instance);
     oms_reply_str (reply, "host", self->host);
     oms_reply_str (reply, "version", OMS_VERSION);
-    oms_reply_int (reply, "uptime_ns", (int64_t) (oms_service_wall_ns () - self->started_ns));
+    oms_reply_uint (reply, "uptime_ns", oms_service_wall_ns () - self->started_ns);
     oms_reply_bool (reply, "catching_up", self->catching_up);
     oms_reply_key (reply, "heads");
     msgpack_pack_array (&reply->pk, (uint32_t) self->n_owned);
@@ -206,7 +206,7 @@ s_cmd_position_set (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *r
     entry->known = request->seq;
     entry->retry_after_ns = 0;
     oms_reply_str (reply, "topic", entry->type);
-    oms_reply_int (reply, "seq", (int64_t) request->seq);
+    oms_reply_uint (reply, "seq", request->seq);
     return 0;
 }
 
@@ -291,10 +291,10 @@ s_cmd_dlq_show (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply
     int rc = s_dead_get (ctx, request->id, &dead);
     if (rc)
         return rc;
-    oms_reply_int (reply, "id", (int64_t) request->id);
+    oms_reply_uint (reply, "id", request->id);
     oms_reply_str (reply, "topic", dead.topic);
     oms_reply_str (reply, "error", dead.error);
-    oms_reply_int (reply, "ts_ns", (int64_t) dead.ts_ns);
+    oms_reply_uint (reply, "ts_ns", dead.ts_ns);
     oms_reply_key (reply, "body");
     msgpack_pack_bin (&reply->pk, dead.body.size);
     msgpack_pack_bin_body (&reply->pk, dead.body.data, dead.body.size);
@@ -337,7 +337,7 @@ s_cmd_dlq_retry (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *repl
         return rc;
     oms_info ("dead letter %llu retried: topic=%s corr=%s", (unsigned long long) request->id,
               event.type, event.correlation_id);
-    oms_reply_int (reply, "id", (int64_t) request->id);
+    oms_reply_uint (reply, "id", request->id);
     oms_reply_str (reply, "topic", event.type);
     oms_reply_bool (reply, "applied", true);
     return 0;
@@ -354,7 +354,7 @@ s_cmd_dlq_drop (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply
                                   (unsigned long long) request->id, ctx->self->def->name);
     if (rc == 0) {
         oms_warn ("dead letter %llu dropped by operator", (unsigned long long) request->id);
-        oms_reply_int (reply, "id", (int64_t) request->id);
+        oms_reply_uint (reply, "id", request->id);
     }
     return rc;
 }

@@ -211,6 +211,13 @@ oms_reply_int (oms_reply_t *reply, const char *key, int64_t value)
 }
 
 void
+oms_reply_uint (oms_reply_t *reply, const char *key, uint64_t value)
+{
+    oms_reply_key (reply, key);
+    msgpack_pack_uint64 (&reply->pk, value);
+}
+
+void
 oms_reply_bool (oms_reply_t *reply, const char *key, bool value)
 {
     oms_reply_key (reply, key);

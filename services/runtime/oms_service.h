@@ -105,6 +105,8 @@ int oms_ctx_fail_with (oms_ctx_t *ctx, int code, const char *format, ...)
 msgpack_packer *oms_reply_packer (oms_reply_t *reply);
 void oms_reply_str (oms_reply_t *reply, const char *key, const char *value);
 void oms_reply_int (oms_reply_t *reply, const char *key, int64_t value);
+//  A uint of the protocol (a seq, an id, a time): all 64 bits, never negative.
+void oms_reply_uint (oms_reply_t *reply, const char *key, uint64_t value);
 void oms_reply_bool (oms_reply_t *reply, const char *key, bool value);
 //  Adds "key": followed by a raw msgpack value the caller packs next.
 void oms_reply_key (oms_reply_t *reply, const char *key);
