@@ -198,6 +198,24 @@ cli_check_name (const char *what, const char *value, size_t max, char *error, si
     return s_check_chars (what, value, 1, max, s_is_name_char, NAME_CHARS, error, size);
 }
 
+int
+cli_check_method (const char *value, char *error, size_t size)
+{
+    char names[128] = "";
+    size_t used = 0;
+    for (const char *const *name = oms_payment_methods; *name; name++) {
+        if (strcmp (*name, value) == 0)
+            return 0;
+        int n = snprintf (names + used, sizeof names - used, "%s%s", used ? ", " : "", *name);
+        if (n > 0 && (size_t) n < sizeof names - used)
+            used += (size_t) n;
+    }
+    char shown[96];
+    snprintf (error, size, "payment method must be one of %s: %s", names,
+              cli_printable (value, shown, sizeof shown));
+    return -1;
+}
+
 static bool
 s_is_digit (int c)
 {

@@ -56,6 +56,8 @@ size_t cli_args_values (const cli_args_t *self, const char *name, const char **v
 int cli_check_id (const char *what, const char *value, size_t max, char *error, size_t size);
 //  A name: 1..max characters from [a-z0-9._-].
 int cli_check_name (const char *what, const char *value, size_t max, char *error, size_t size);
+//  A payment method: one of oms_payment_methods.
+int cli_check_method (const char *value, char *error, size_t size);
 //  A card number: 12..19 digits.
 int cli_check_card (const char *value, char *error, size_t size);
 

@@ -185,7 +185,7 @@ s_parse_mix (const char *text, s_options_t *opt)
             if (cli_parse_int ("--pay weight", colon + 1, 0, 1000000, &weight, error, sizeof error))
                 return cli_fail ("%s", error);
         }
-        if (cli_check_name ("payment method", part, OMS_NAME_MAX, error, sizeof error))
+        if (cli_check_method (part, error, sizeof error))
             return cli_fail ("%s", error);
         for (size_t i = 0; i < opt->n_methods; i++)
             if (strcmp (opt->methods[i].name, part) == 0)

@@ -447,7 +447,7 @@ s_parse_placement (const s_words_t *words, size_t from, size_t to, cli_step_t *s
         }
     if (cli_check_id ("customer", values[CUSTOMER], OMS_ID_MAX, error, size) ||
         s_parse_items (values[ITEMS], step, error, size) ||
-        cli_check_name ("payment method", values[PAY], OMS_NAME_MAX, error, size))
+        cli_check_method (values[PAY], error, size))
         return -1;
     bool card_method = strcmp (values[PAY], "card") == 0;
     if (card_method && !values[CARD]) {

@@ -197,8 +197,7 @@ s_place_request (s_ctx_t *ctx, oms_request_t *req)
         return 1;
     if (!method)
         return cli_fail ("--pay METHOD is required");
-    if (s_check (cli_check_name ("payment method", method, OMS_NAME_MAX, error, sizeof error),
-                 error))
+    if (s_check (cli_check_method (method, error, sizeof error), error))
         return 1;
     snprintf (req->customer, sizeof req->customer, "%s", customer);
     snprintf (req->method, sizeof req->method, "%s", method);

@@ -16,12 +16,22 @@
 #define SKU      OMS_STR (oms_request_t, sku, OMS_C_ID, OMS_SKU_MAX, true)
 #define TOPIC    OMS_STR (oms_request_t, topic, OMS_C_NAME, OMS_NAME_MAX, true)
 
+//  Checked here, at placement, so that an order is never accepted for a
+//  method payment would only refuse later.
+const char *const oms_payment_methods[] = {"card", "wallet", "upi", "cod", NULL};
+
 static const oms_field_t s_place_fields[] = {
     CMD,
     OMS_STR (oms_request_t, request_id, OMS_C_ID, OMS_ID_MAX, true),
     CUSTOMER,
     OMS_ITEMS (oms_request_t, items, n_items, 1, true),
-    OMS_STR (oms_request_t, method, OMS_C_NAME, OMS_NAME_MAX, true),
+    {.key = "method",
+     .type = OMS_T_STR,
+     .offset = offsetof (oms_request_t, method),
+     .required = true,
+     .chars = OMS_C_NAME,
+     .max = OMS_NAME_MAX,
+     .names = oms_payment_methods},
     OMS_STR (oms_request_t, card, OMS_C_DIGITS, OMS_CARD_MAX, false),
 };
 static const oms_field_t s_cancel_fields[] = {CMD, ORDER_ID};

@@ -18,7 +18,7 @@ static const char *s_texts[] = {
     "string too long",                                  //  OMS_E_TOO_LONG
     "too many elements",                                //  OMS_E_TOO_MANY
     "value out of range",                               //  OMS_E_RANGE
-    "characters not allowed",                           //  OMS_E_INVALID
+    "value not allowed",                                //  OMS_E_INVALID
     "unsupported protocol version",                     //  OMS_E_VERSION
     "event type unknown, or not its topic or producer", //  OMS_E_TOPIC
     "wrong number of frames",                           //  OMS_E_FRAMES

@@ -132,7 +132,8 @@ static const oms_schema_t s_envelope = {"event", s_envelope_fields, ENVELOPE_FIE
 static bool
 s_process_ok (const char *process)
 {
-    if (!*process || strlen (OMS_HEARTBEAT_PREFIX) + strlen (process) > OMS_NAME_MAX)
+    if (!*process || strlen (OMS_HEARTBEAT_PREFIX) + strlen (process) > OMS_NAME_MAX ||
+        strcmp (process, OMS_CAUSE_COMMAND_PROCESS) == 0)
         return false;
     return strspn (process, "abcdefghijklmnopqrstuvwxyz0123456789._-") == strlen (process);
 }

@@ -46,7 +46,7 @@ typedef enum {
     OMS_E_TOO_LONG = -8,  //  a string over its limit
     OMS_E_TOO_MANY = -9,  //  an array or map over its limit
     OMS_E_RANGE = -10,    //  an integer outside its range
-    OMS_E_INVALID = -11,  //  a string with characters its field does not allow
+    OMS_E_INVALID = -11,  //  a string its field does not allow (characters, or not a listed name)
     OMS_E_VERSION = -12,  //  unsupported schema version
     OMS_E_TOPIC = -13,    //  unknown event type, or type and topic frame disagree
     OMS_E_FRAMES = -14,   //  wrong number of frames
@@ -118,6 +118,8 @@ typedef struct {
                                 //  value; arrays: max elements
     size_t count_offset;        //  arrays: offsetof their uint32_t count
     const oms_schema_t *schema; //  OMS_T_MAP: the nested record's schema
+    const char *const *names;   //  OMS_T_STR: when not NULL, the NULL-terminated
+                                //  list of values the field allows
 } oms_field_t;
 
 struct oms_schema_s {
@@ -242,7 +244,8 @@ typedef struct {
     uint64_t seq;                        //  per producer and type, dense from 1
     uint64_t ts_ns;                      //  nanoseconds since the epoch
     char correlation_id[OMS_ID_MAX + 1]; //  the order id, "" if none
-    char causation_id[OMS_ID_MAX + 1];   //  id of the event that caused it, "" if none
+    char causation_id[OMS_ID_MAX + 1];   //  id of the event, or OMS_CAUSE_COMMAND and
+                                         //  the request id, that caused it; "" if none
     oms_body_t data;
 } oms_event_t;
 
@@ -264,6 +267,13 @@ extern const oms_event_type_t oms_event_types[];
 
 //  Heartbeat topics are "heartbeat.<process>".
 #define OMS_HEARTBEAT_PREFIX "heartbeat."
+
+//  The causation_id of an event a command with a request id caused is this
+//  prefix and the request id, when the whole fits in OMS_ID_MAX. No process
+//  may be called "cmd", so that no event id (<producer>/<type>/<seq>) starts
+//  with it and the two kinds of cause never meet.
+#define OMS_CAUSE_COMMAND         "cmd/"
+#define OMS_CAUSE_COMMAND_PROCESS "cmd"
 
 //  Encodes envelope and body (no topic frame). 0 or a negative oms_error_t.
 int oms_event_encode (const oms_event_t *event, msgpack_sbuffer *buffer);
@@ -307,6 +317,11 @@ void oms_event_heartbeat (oms_event_t *event, const char *name, const char *inst
 
 // ---------------------------------------------------------------------------
 //  Commands: one msgpack map per request, on a service's api endpoint.
+
+//  The payment methods a place command may name, NULL-terminated, in the
+//  order PROTOCOL.md lists them. The payment service has a method for each.
+extern const char *const oms_payment_methods[];
+
 //  Replies are msgpack maps: {"ok": true, ...} or {"ok": false, "error": text}.
 
 typedef struct {

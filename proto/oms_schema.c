@@ -266,6 +266,12 @@ s_check_str (const oms_field_t *f, const char *s, size_t len)
     //  text may always be empty.
     if (len == 0 && f->required && f->chars != OMS_C_ANY)
         return OMS_E_INVALID;
+    if (len > 0 && f->names) {
+        for (const char *const *name = f->names; *name; name++)
+            if (strlen (*name) == len && memcmp (*name, s, len) == 0)
+                return OMS_OK;
+        return OMS_E_INVALID;
+    }
     return OMS_OK;
 }
 

@@ -155,7 +155,7 @@ s_stock_get (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
     sku_t sku;
     int rc = s_sku_load (ctx, request->sku, &sku);
     if (rc == OMS_E_NOTFOUND)
-        return oms_ctx_fail (ctx, "unknown sku %s", request->sku);
+        return oms_ctx_fail_with (ctx, OMS_E_NOTFOUND, "unknown sku %s", request->sku);
     if (rc == 0)
         oms_reply_record (reply, &s_sku, &sku);
     return rc;

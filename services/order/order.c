@@ -136,18 +136,16 @@ s_within_limits (oms_ctx_t *ctx, const oms_request_t *request)
     oms_config_t *config = oms_ctx_config (ctx);
     int64_t max_items = oms_config_int (config, "limits/max_items");
     int64_t max_qty = oms_config_int (config, "limits/max_qty");
-    if (request->n_items > max_items) {
-        oms_ctx_fail (ctx, "order has %u lines; at most %lld allowed (limits/max_items)",
-                      request->n_items, (long long) max_items);
-        return OMS_E_LIMIT;
-    }
+    if (request->n_items > max_items)
+        return oms_ctx_fail_with (ctx, OMS_E_LIMIT,
+                                  "order has %u lines; at most %lld allowed (limits/max_items)",
+                                  request->n_items, (long long) max_items);
     for (uint32_t i = 0; i < request->n_items; i++)
-        if (request->items[i].qty > max_qty) {
-            oms_ctx_fail (ctx, "sku %s: quantity %lld is over the limit of %lld (limits/max_qty)",
-                          request->items[i].sku, (long long) request->items[i].qty,
-                          (long long) max_qty);
-            return OMS_E_LIMIT;
-        }
+        if (request->items[i].qty > max_qty)
+            return oms_ctx_fail_with (
+                ctx, OMS_E_LIMIT,
+                "sku %s: quantity %lld is over the limit of %lld (limits/max_qty)",
+                request->items[i].sku, (long long) request->items[i].qty, (long long) max_qty);
     return 0;
 }
 
@@ -166,8 +164,9 @@ s_place (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
         oms_reply_bool (reply, "created", false);
         return 0;
     }
-    if (s_within_limits (ctx, request))
-        return OMS_E_LIMIT;
+    int rc = s_within_limits (ctx, request);
+    if (rc)
+        return rc;
     static order_t order;
     memset (&order, 0, sizeof order);
     for (uint32_t i = 0; i < request->n_items; i++) {
@@ -176,8 +175,8 @@ s_place (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
             if (strcmp (request->items[j].sku, item->sku) == 0)
                 return oms_ctx_fail (ctx, "sku %s appears twice", item->sku);
         catalog_t entry;
-        int rc = oms_txn_get_record (txn, oms_ctx_db (ctx, "catalog"), item->sku,
-                                     strlen (item->sku), &s_catalog, &entry);
+        rc = oms_txn_get_record (txn, oms_ctx_db (ctx, "catalog"), item->sku, strlen (item->sku),
+                                 &s_catalog, &entry);
         if (rc == OMS_E_NOTFOUND)
             return oms_ctx_fail (ctx, "unknown sku %s", item->sku);
         if (rc)
@@ -208,7 +207,7 @@ s_place (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
     order.deadline_ns = oms_ctx_steady (ctx) + s_saga_timeout_ns (ctx);
 
     uint8_t key[8 + OMS_ID_MAX];
-    int rc = oms_txn_put (txn, counters, "next_order", 10, counter, 8);
+    rc = oms_txn_put (txn, counters, "next_order", 10, counter, 8);
     if (rc == 0)
         rc = oms_txn_put (txn, requests, request->request_id, strlen (request->request_id),
                           order.order_id, strlen (order.order_id));
@@ -238,7 +237,7 @@ s_get (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
     static order_t order;
     int rc = s_load (ctx, request->order_id, &order);
     if (rc == OMS_E_NOTFOUND)
-        return oms_ctx_fail (ctx, "unknown order %s", request->order_id);
+        return oms_ctx_fail_with (ctx, OMS_E_NOTFOUND, "unknown order %s", request->order_id);
     if (rc == 0)
         oms_reply_record (reply, &s_order, &order);
     return rc;
@@ -250,7 +249,7 @@ s_cancel_command (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *rep
     static order_t order;
     int rc = s_load (ctx, request->order_id, &order);
     if (rc == OMS_E_NOTFOUND)
-        return oms_ctx_fail (ctx, "unknown order %s", request->order_id);
+        return oms_ctx_fail_with (ctx, OMS_E_NOTFOUND, "unknown order %s", request->order_id);
     if (rc == 0 && strcmp (order.status, "CANCELLED") != 0)
         rc = s_cancel (ctx, &order, "cancelled by customer");
     if (rc == 0) {

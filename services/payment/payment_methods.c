@@ -1,4 +1,7 @@
-/*  The registry of payment methods. */
+/*  The registry of payment methods. Every name in the protocol's
+    oms_payment_methods has its method here, and nothing else is here
+    (tests/unit/test_payment_methods.c checks both).
+*/
 #include "payment_methods.h"
 #include <string.h>
 
@@ -7,11 +10,8 @@ extern const payment_method_t payment_wallet;
 extern const payment_method_t payment_upi;
 extern const payment_method_t payment_cod;
 
-static const payment_method_t *const s_methods[] = {
-    &payment_card,
-    &payment_wallet,
-    &payment_upi,
-    &payment_cod,
+const payment_method_t *const payment_methods[] = {
+    &payment_card, &payment_wallet, &payment_upi, &payment_cod, NULL,
 };
 
 int
@@ -25,8 +25,8 @@ payment_refund_elsewhere (oms_ctx_t *ctx, const payment_charge_t *charge)
 const payment_method_t *
 payment_method (const char *name)
 {
-    for (size_t i = 0; i < sizeof s_methods / sizeof s_methods[0]; i++)
-        if (strcmp (s_methods[i]->name, name) == 0)
-            return s_methods[i];
+    for (const payment_method_t *const *method = payment_methods; *method; method++)
+        if (strcmp ((*method)->name, name) == 0)
+            return *method;
     return NULL;
 }

@@ -32,6 +32,9 @@ typedef struct {
 //  the bank or the courier settles it outside.
 int payment_refund_elsewhere (oms_ctx_t *ctx, const payment_charge_t *charge);
 
+//  Every method, NULL-terminated: one for each of oms_payment_methods.
+extern const payment_method_t *const payment_methods[];
+
 //  The method called `name`, or NULL.
 const payment_method_t *payment_method (const char *name);
 

@@ -57,12 +57,11 @@ s_cmd_replay (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
                    "head %llu)",
                    self->def->name, request->topic, (unsigned long long) request->from,
                    (unsigned long long) first, (unsigned long long) head);
-        ctx->error[0] = 0;
-        snprintf (ctx->error, sizeof ctx->error,
-                  "gone: %s %s from %llu is past retention; oldest kept is %llu, head %llu",
-                  self->def->name, request->topic, (unsigned long long) request->from,
-                  (unsigned long long) first, (unsigned long long) head);
-        return OMS_E_GONE;
+        return oms_ctx_fail_with (
+            ctx, OMS_E_GONE,
+            "gone: %s %s from %llu is past retention; oldest kept is %llu, head %llu",
+            self->def->name, request->topic, (unsigned long long) request->from,
+            (unsigned long long) first, (unsigned long long) head);
     }
     oms_reply_t bodies;
     oms_reply_init (&bodies);
@@ -74,9 +73,9 @@ s_cmd_replay (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
         oms_reply_str (reply, "topic", request->topic);
         oms_reply_key (reply, "epoch");
         msgpack_pack_uint64 (&reply->pk, self->epoch);
-        oms_reply_int (reply, "start", (int64_t) replay.start);
-        oms_reply_int (reply, "first", (int64_t) first);
-        oms_reply_int (reply, "head", (int64_t) head);
+        oms_reply_uint (reply, "start", replay.start);
+        oms_reply_uint (reply, "first", first);
+        oms_reply_uint (reply, "head", head);
         oms_reply_key (reply, "events");
         msgpack_pack_array (&reply->pk, (uint32_t) replay.count);
         msgpack_sbuffer_write (&reply->buffer, bodies.buffer.data, bodies.buffer.size);
@@ -118,10 +117,9 @@ s_cmd_status (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
     oms_reply_str (reply, "instance", self->instance);
     oms_reply_str (reply, "host", self->host);
     oms_reply_str (reply, "version", OMS_VERSION);
-    oms_reply_int (reply, "uptime_ns", (int64_t) (oms_service_mono_ns () - self->started_ns));
+    oms_reply_uint (reply, "uptime_ns", oms_service_mono_ns () - self->started_ns);
     //  This process's wall clock, so a reader can tell how far theirs differs.
-    oms_reply_key (reply, "now_ns");
-    msgpack_pack_uint64 (&reply->pk, oms_service_wall_ns ());
+    oms_reply_uint (reply, "now_ns", oms_service_wall_ns ());
     oms_reply_bool (reply, "catching_up", self->catching_up);
     oms_reply_key (reply, "heads");
     msgpack_pack_array (&reply->pk, (uint32_t) self->n_owned);
@@ -194,7 +192,7 @@ s_cmd_status (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
     s_pack_counter (&reply->pk, "requests_rejected", c->requests_rejected);
     s_pack_counter (&reply->pk, "requests_rate_limited", c->requests_rate_limited);
     s_pack_counter (&reply->pk, "commands_over_limit", c->commands_over_limit);
-    s_pack_counter (&reply->pk, "events_malformed", bus.malformed);
+    s_pack_counter (&reply->pk, "events_malformed", oms_service_events_malformed (self));
     s_pack_counter (&reply->pk, "replays_served", c->replays_served);
     s_pack_counter (&reply->pk, "replays_requested", c->replays_requested);
     s_pack_counter (&reply->pk, "replay_errors", c->replay_errors);
@@ -223,7 +221,7 @@ s_cmd_position_set (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *r
         return rc;
     entry->retry_after_ns = 0;
     oms_reply_str (reply, "topic", entry->type);
-    oms_reply_int (reply, "seq", (int64_t) request->seq);
+    oms_reply_uint (reply, "seq", request->seq);
     return 0;
 }
 
@@ -250,8 +248,8 @@ s_dead_get (oms_ctx_t *ctx, uint64_t id, oms_dead_letter_t *dead)
     oms_be64_put (key, id);
     int rc = oms_txn_get_record (ctx->txn, ctx->self->dead, key, 8, &oms_dead_letter_schema, dead);
     if (rc == OMS_E_NOTFOUND)
-        return oms_ctx_fail (ctx, "no dead letter %llu in %s", (unsigned long long) id,
-                             ctx->self->def->name);
+        return oms_ctx_fail_with (ctx, OMS_E_NOTFOUND, "no dead letter %llu in %s",
+                                  (unsigned long long) id, ctx->self->def->name);
     return rc;
 }
 
@@ -308,10 +306,10 @@ s_cmd_dlq_show (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply
     int rc = s_dead_get (ctx, request->id, &dead);
     if (rc)
         return rc;
-    oms_reply_int (reply, "id", (int64_t) request->id);
+    oms_reply_uint (reply, "id", request->id);
     oms_reply_str (reply, "topic", dead.topic);
     oms_reply_str (reply, "error", dead.error);
-    oms_reply_int (reply, "ts_ns", (int64_t) dead.ts_ns);
+    oms_reply_uint (reply, "ts_ns", dead.ts_ns);
     oms_reply_key (reply, "body");
     msgpack_pack_bin (&reply->pk, dead.body.size);
     msgpack_pack_bin_body (&reply->pk, dead.body.data, dead.body.size);
@@ -354,7 +352,7 @@ s_cmd_dlq_retry (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *repl
         return rc;
     oms_info ("dead letter %llu retried: topic=%s corr=%s", (unsigned long long) request->id,
               event.type, event.correlation_id);
-    oms_reply_int (reply, "id", (int64_t) request->id);
+    oms_reply_uint (reply, "id", request->id);
     oms_reply_str (reply, "topic", event.type);
     oms_reply_bool (reply, "applied", true);
     return 0;
@@ -367,11 +365,11 @@ s_cmd_dlq_drop (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply
     oms_be64_put (key, request->id);
     int rc = oms_txn_del (ctx->txn, ctx->self->dead, key, 8);
     if (rc == OMS_E_NOTFOUND)
-        return oms_ctx_fail (ctx, "no dead letter %llu in %s", (unsigned long long) request->id,
-                             ctx->self->def->name);
+        return oms_ctx_fail_with (ctx, OMS_E_NOTFOUND, "no dead letter %llu in %s",
+                                  (unsigned long long) request->id, ctx->self->def->name);
     if (rc == 0) {
         oms_warn ("dead letter %llu dropped by operator", (unsigned long long) request->id);
-        oms_reply_int (reply, "id", (int64_t) request->id);
+        oms_reply_uint (reply, "id", request->id);
     }
     return rc;
 }

@@ -113,6 +113,17 @@ oms_ctx_fail (oms_ctx_t *ctx, const char *format, ...)
     return OMS_E_REJECTED;
 }
 
+int
+oms_ctx_fail_with (oms_ctx_t *ctx, int code, const char *format, ...)
+{
+    assert (code < 0 && code > OMS_E_LAST);
+    va_list args;
+    va_start (args, format);
+    vsnprintf (ctx->error, sizeof ctx->error, format, args);
+    va_end (args);
+    return code;
+}
+
 static void
 s_copy (char *dest, size_t size, const char *source)
 {
@@ -133,11 +144,15 @@ oms_ctx_emit (oms_ctx_t *ctx, oms_event_t *event)
         s_copy (event->correlation_id, sizeof event->correlation_id, event->data.order_id);
     else if (ctx->cause)
         s_copy (event->correlation_id, sizeof event->correlation_id, ctx->cause->correlation_id);
+    //  A cause names one event or one request, or nothing: a request id too
+    //  long to name whole, or a command without one, leaves it out rather
+    //  than name something else (PROTOCOL.md, section 4).
     if (ctx->cause)
         s_copy (event->causation_id, sizeof event->causation_id, ctx->cause->id);
-    else if (ctx->request)
-        snprintf (event->causation_id, sizeof event->causation_id, "cmd/%.58s",
-                  ctx->request->request_id[0] ? ctx->request->request_id : ctx->request->cmd);
+    else if (ctx->request && ctx->request->request_id[0] &&
+             strlen (OMS_CAUSE_COMMAND) + strlen (ctx->request->request_id) <= OMS_ID_MAX)
+        snprintf (event->causation_id, sizeof event->causation_id, "%s%s", OMS_CAUSE_COMMAND,
+                  ctx->request->request_id);
 
     int rc = oms_outbox_append (ctx->txn, self->outbox, self->heads, event, &self->scratch);
     if (rc) {
@@ -200,6 +215,13 @@ oms_reply_int (oms_reply_t *reply, const char *key, int64_t value)
 {
     oms_reply_key (reply, key);
     msgpack_pack_int64 (&reply->pk, value);
+}
+
+void
+oms_reply_uint (oms_reply_t *reply, const char *key, uint64_t value)
+{
+    oms_reply_key (reply, key);
+    msgpack_pack_uint64 (&reply->pk, value);
 }
 
 void
@@ -536,6 +558,28 @@ s_dead_letter (oms_service_t *self, const char *topic, const uint8_t *body, size
         oms_error ("dead letter: cannot store it");
 }
 
+//  Counts an event that did not decode. One on the wrong topic (a topic
+//  frame that is not an event type, or not the body's type) is malformed,
+//  like a message of the wrong frame count the bus refused before; any
+//  other fault is in the body, and the event is rejected
+//  (docs/CONFIG.md, "Limits").
+static void
+s_count_refused (oms_service_t *self, const oms_fault_t *fault)
+{
+    if (fault->code == OMS_E_TOPIC && strcmp (fault->field, "type") == 0)
+        self->counters.events_misfiled++;
+    else
+        self->counters.events_rejected++;
+}
+
+//  What `status` and the metrics report as events_malformed.
+uint64_t
+oms_service_events_malformed (oms_service_t *self)
+{
+    oms_bus_stats_t bus;
+    oms_bus_stats (&bus);
+    return bus.malformed + self->counters.events_misfiled;
+}
 
 //  Applies one event body if it is the next of its type. `expected` and
 //  `expected_epoch` are what a replayed body must have (0 for live events):
@@ -550,7 +594,7 @@ s_apply (oms_service_t *self, const char *topic, const uint8_t *body, size_t siz
     int rc = oms_event_decode (body, size, topic, &event, &fault);
     if (rc) {
         char reason[128];
-        self->counters.events_rejected++;
+        s_count_refused (self, &fault);
         oms_warn ("rejected event on %s: %s", topic, oms_fault_str (&fault, reason, sizeof reason));
         oms_inbox_entry_t *entry = expected ? oms_inbox_find (&self->inbox, topic) : NULL;
         if (entry && !entry->stopped && expected == entry->position + 1 && s_batch (self) == 0) {
@@ -658,8 +702,9 @@ s_on_heartbeat (void *arg, const char *topic, const uint8_t *body, size_t size)
 {
     oms_service_t *self = arg;
     static oms_event_t event;
-    if (oms_event_decode (body, size, topic, &event, NULL)) {
-        self->counters.events_rejected++;
+    oms_fault_t fault;
+    if (oms_event_decode (body, size, topic, &event, &fault)) {
+        s_count_refused (self, &fault);
         return;
     }
     s_remember_peer (self, &event);
@@ -879,8 +924,11 @@ s_on_request (oms_service_t *self, zmsg_t *msg)
     else {
         oms_fault_t fault;
         rc = oms_request_decode (zframe_data (frame), zframe_size (frame), &request, &fault);
-        if (rc)
+        if (rc) {
             oms_fault_str (&fault, error, sizeof error);
+            //  A half-decoded request names no topic its refusal could carry.
+            memset (&request, 0, sizeof request);
+        }
     }
     if (rc == OMS_E_LIMIT)
         oms_debug ("rate limited request: %s", error);
@@ -966,7 +1014,7 @@ s_measure_rates (oms_service_t *self)
     } totals[] = {
         {"oms_events_duplicate_total", "duplicate events dropped", c->events_duplicate},
         {"oms_events_gap_total", "events that revealed a gap", c->events_gap},
-        {"oms_events_rejected_total", "undecodable events", c->events_rejected},
+        {"oms_events_rejected_total", "events whose body does not decode", c->events_rejected},
         {"oms_events_suspect_total", "live events held until the producer's replay confirmed them",
          c->events_suspect},
         {"oms_requests_rejected_total", "undecodable requests", c->requests_rejected},
@@ -974,7 +1022,8 @@ s_measure_rates (oms_service_t *self)
          c->requests_rate_limited},
         {"oms_commands_over_limit_total", "commands refused by a configured limit",
          c->commands_over_limit},
-        {"oms_events_malformed_total", "events with a wrong frame count or topic", bus.malformed},
+        {"oms_events_malformed_total", "events with a wrong frame count or topic",
+         oms_service_events_malformed (self)},
         {"oms_commands_total", "commands handled", c->commands},
         {"oms_commands_failed_total", "commands refused or failed", c->commands_failed},
         {"oms_replays_served_total", "replay requests answered", c->replays_served},

@@ -41,7 +41,8 @@ typedef int (oms_event_fn) (oms_ctx_t *ctx, const oms_event_t *event);
 
 //  A command handler. 0 commits its effects and replies ok with what it
 //  added to `reply`. A negative value discards its effects and replies
-//  {"ok": false, "error": ...} with the text set by oms_ctx_fail.
+//  {"ok": false, "error": ..., "code": value} with the text set by
+//  oms_ctx_fail or oms_ctx_fail_with (else the code's own text).
 typedef int (oms_command_fn) (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply);
 
 //  A periodic task run in its own write transaction (e.g. saga timeouts);
@@ -99,13 +100,21 @@ uint64_t oms_ctx_steady (oms_ctx_t *ctx);
 int oms_ctx_emit (oms_ctx_t *ctx, oms_event_t *event);
 
 //  Sets the error text for a failing handler; returns OMS_E_REJECTED so a
-//  handler can `return oms_ctx_fail (ctx, "unknown sku %s", sku);`.
+//  handler can `return oms_ctx_fail (ctx, "sku %s appears twice", sku);`.
 int oms_ctx_fail (oms_ctx_t *ctx, const char *format, ...) __attribute__ ((format (printf, 2, 3)));
+
+//  The same with the oms_error_t `code` to fail with, which a command's
+//  reply carries as its "code": e.g. OMS_E_NOTFOUND for a record that does
+//  not exist. `code` must be negative.
+int oms_ctx_fail_with (oms_ctx_t *ctx, int code, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
 
 //  Reply fields, in a command handler.
 msgpack_packer *oms_reply_packer (oms_reply_t *reply);
 void oms_reply_str (oms_reply_t *reply, const char *key, const char *value);
 void oms_reply_int (oms_reply_t *reply, const char *key, int64_t value);
+//  A uint of the protocol (a seq, an id, a time): all 64 bits, never negative.
+void oms_reply_uint (oms_reply_t *reply, const char *key, uint64_t value);
 void oms_reply_bool (oms_reply_t *reply, const char *key, bool value);
 //  Adds "key": followed by a raw msgpack value the caller packs next.
 void oms_reply_key (oms_reply_t *reply, const char *key);

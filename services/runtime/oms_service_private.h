@@ -32,7 +32,9 @@ typedef struct {
     uint64_t events_gap;
     uint64_t events_suspect;        //  live events held until replay confirmed them
     uint64_t subscriptions_stopped; //  by a producer whose epoch changed
-    uint64_t events_rejected;
+    uint64_t events_rejected; //  a body that does not decode as its topic's event
+    uint64_t events_misfiled; //  a body whose type is not its topic frame (with the
+                              //  bus's malformed, reported as events_malformed)
     uint64_t events_dead;
     uint64_t events_emitted;
     uint64_t commands;
@@ -156,6 +158,10 @@ void oms_reply_init (oms_reply_t *reply);
 
 //  This service's subscription to event type `type`, or NULL.
 const oms_subscription_t *oms_service_subscription (oms_service_t *self, const char *type);
+
+//  Events refused for their framing or topic: the bus's malformed ones and
+//  those whose body's type is not their topic frame.
+uint64_t oms_service_events_malformed (oms_service_t *self);
 
 //  The runtime's own commands, answered by every service after its own;
 //  terminated by {NULL, NULL}.

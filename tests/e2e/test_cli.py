@@ -12,6 +12,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from cluster import (BIN_DIR, CARD_OK, SCRIPTS, SETTLE_S, Cluster, ClusterTest, alive,  # noqa: E402
                      poll, run, uid)
+from omsapi import Api  # noqa: E402
 
 
 class CliCase(ClusterTest):
@@ -78,13 +79,23 @@ class Rejections(CliCase):
     def test_malformed_payment_method_is_rejected(self):
         self.assertRejected(self.place_args(pay="Bit Coin"), r"pay|method")
 
-    def test_unsupported_payment_method_cancels_the_order(self):
-        #  Payment alone knows its methods (one file each, one registry
-        #  line): the order is accepted, then cancelled with the reason.
-        order_id = self.cluster.place("cust-x", [(self.known, 1)], "bitcoin")
-        self.assertEqual(self.cluster.wait(order_id), "CANCELLED")
-        reason = self.cluster.get(order_id)["reason"]
-        self.assertIn("unsupported payment method bitcoin", reason)
+    def placed_head(self):
+        """The order service's newest order.placed seq: one more per order."""
+        api = Api({"order": self.cluster.endpoint("order")})
+        try:
+            heads = api.call("order", "status")["heads"]
+        finally:
+            api.close()
+        return next(h["seq"] for h in heads if h["topic"] == "order.placed")
+
+    def test_unknown_payment_method_is_refused_at_placement(self):
+        #  The protocol lists the methods payment has, so an order that
+        #  names another is refused before it exists, not cancelled later.
+        before = self.placed_head()
+        r = self.assertRejected(self.place_args(pay="bitcoin"), r"payment method.*bitcoin")
+        for known in ("card", "wallet", "upi", "cod"):
+            self.assertIn(known, r.stderr, "the message names the methods there are")
+        self.assertEqual(self.placed_head(), before, "no order was placed")
 
     def test_card_payment_needs_a_card(self):
         self.assertRejected(self.place_args(pay="card"), r"card")

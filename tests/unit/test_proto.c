@@ -445,6 +445,7 @@ static const row_t s_event_rows[] = {
     {"a producer that does not own the type", s_placed, SET ("producer", STR ("payment")), .code = OMS_E_TOPIC, .field = "producer"},
     {"a heartbeat from another process", s_heartbeat, SET ("producer", STR ("inventory")), .code = OMS_E_TOPIC, .field = "producer"},
     {"a heartbeat naming no process", s_heartbeat, SET ("type", STR ("heartbeat.")), .code = OMS_E_TOPIC, .field = "type"},
+    {"a heartbeat of the reserved process cmd", s_heartbeat, SET ("type", STR ("heartbeat.cmd")), .code = OMS_E_TOPIC, .field = "type"},
     {"nine levels of arrays in data", s_placed, SET ("data.method", DEEP (9)), .code = OMS_E_DEPTH, .field = ""},
 };
 // clang-format on
@@ -481,6 +482,7 @@ static const row_t s_command_rows[] = {
     {"a credit of zero", s_wallet_credit, SET ("amount_cents", INT (0)), .code = OMS_E_RANGE, .field = "amount_cents"},
     {"a card with dashes", s_place, SET ("card", STR ("4242-4242")), .code = OMS_E_INVALID, .field = "card"},
     {"an upper case method", s_place, SET ("method", STR ("CARD")), .code = OMS_E_INVALID, .field = "method"},
+    {"a method with no payment method", s_place, SET ("method", STR ("bitcoin")), .code = OMS_E_INVALID, .field = "method"},
     {"an empty request id", s_place, SET ("request_id", STR ("")), .code = OMS_E_INVALID, .field = "request_id"},
     {"a customer with a newline", s_place, SET ("customer", STR ("al\nice")), .code = OMS_E_INVALID, .field = "customer"},
     {"a topic with a space", s_replay, SET ("topic", STR ("order placed")), .code = OMS_E_INVALID, .field = "topic"},
@@ -1038,6 +1040,9 @@ Test (event, knows_its_types_and_owners)
     cr_expect_null (oms_event_type ("heartbeat."));
     cr_expect_null (oms_event_type ("heartbeat.Order"));
     cr_expect_null (oms_event_type ("heartbeat.a-process-name-far-too-long"));
+    cr_expect_null (oms_event_type ("heartbeat." OMS_CAUSE_COMMAND_PROCESS),
+                    "no event id may start like a command's causation id");
+    cr_expect_not_null (oms_event_type ("heartbeat.cmdx"));
     cr_expect_null (oms_event_type ("order"));
     cr_expect_null (oms_event_type (NULL));
     size_t n = 0;
@@ -1140,7 +1145,11 @@ Test (command, survives_a_round_trip_of_every_command)
     SETS (card, "4242424242424242");
     s_request_round_trip (&req);
     memset (req.card, 0, sizeof req.card);
-    s_request_round_trip (&req);
+    for (const char *const *method = oms_payment_methods; *method; method++) {
+        memset (req.method, 0, sizeof req.method);
+        SETS (method, *method);
+        s_request_round_trip (&req);
+    }
 
     REQUEST ("cancel");
     SETS (order_id, "o-1");
@@ -1213,6 +1222,15 @@ Test (command, encode_refuses_what_would_not_decode)
     req.from = 1;
     req.max = 1;
     cr_expect_eq (oms_request_encode (&req, &buf), OMS_E_INVALID);
+    REQUEST ("place");
+    SETS (request_id, "r-1");
+    SETS (customer, "alice");
+    SETS (items[0].sku, "SKU-1");
+    req.items[0].qty = 1;
+    req.n_items = 1;
+    SETS (method, "bitcoin");
+    cr_expect_eq (oms_request_encode (&req, &buf), OMS_E_INVALID,
+                  "a method with no payment method");
     cr_expect_eq (buf.size, 0);
     msgpack_sbuffer_destroy (&buf);
 }
