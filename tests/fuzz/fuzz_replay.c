@@ -1,5 +1,5 @@
 /*  fuzz_replay: a replay answer as a consumer receives it from a producer,
-    {"ok", "topic", "start", "first", "head", "events": [bin, ...]} or
+    {"ok", "topic", "epoch", "start", "first", "head", "events": [bin, ...]} or
     {"ok": false, "error"}; the input is the msgpack frame.
 
     The runtime reads these with oms_replay_answer_decode, then decodes each

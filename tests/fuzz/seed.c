@@ -89,6 +89,7 @@ s_stamp (oms_event_t *event, uint64_t seq)
     const oms_event_type_t *entry = oms_event_type (event->type);
     const char *owner = entry->owner ? entry->owner : event->type + strlen (OMS_HEARTBEAT_PREFIX);
     snprintf (event->producer, sizeof event->producer, "%s", owner);
+    event->epoch = UINT64_C (0x0123456789abcdef);
     event->seq = seq;
     if (snprintf (event->id, sizeof event->id, "%s/%s/%llu", event->producer, event->type,
                   (unsigned long long) seq) < 0)
@@ -117,7 +118,7 @@ s_envelope (msgpack_sbuffer *buffer, uint64_t version, const char *type, const c
     msgpack_sbuffer_init (buffer);
     msgpack_packer pk;
     msgpack_packer_init (&pk, buffer, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, extra_key ? 8 : 7);
+    msgpack_pack_map (&pk, extra_key ? 9 : 8);
     s_pack_str (&pk, "version");
     msgpack_pack_uint64 (&pk, version);
     s_pack_str (&pk, "id");
@@ -126,6 +127,8 @@ s_envelope (msgpack_sbuffer *buffer, uint64_t version, const char *type, const c
     s_pack_str (&pk, type);
     s_pack_str (&pk, "producer");
     s_pack_str (&pk, producer);
+    s_pack_str (&pk, "epoch");
+    msgpack_pack_uint64 (&pk, UINT64_C (0x0123456789abcdef));
     s_pack_str (&pk, "seq");
     msgpack_pack_uint64 (&pk, 1);
     s_pack_str (&pk, "ts_ns");
@@ -360,7 +363,9 @@ s_replays (void)
         oms_event_t *event = &events[kinds[k]];
         msgpack_sbuffer_init (&buffer);
         msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
-        s_answer_start (&pk, 6, event->type);
+        s_answer_start (&pk, 7, event->type);
+        s_pack_str (&pk, "epoch");
+        msgpack_pack_uint64 (&pk, UINT64_C (0x0123456789abcdef));
         s_pack_str (&pk, "start");
         msgpack_pack_int64 (&pk, 5);
         s_pack_str (&pk, "first");
@@ -385,7 +390,9 @@ s_replays (void)
     //  Nothing to replay yet.
     msgpack_sbuffer_init (&buffer);
     msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
-    s_answer_start (&pk, 6, "payment.completed");
+    s_answer_start (&pk, 7, "payment.completed");
+    s_pack_str (&pk, "epoch");
+    msgpack_pack_uint64 (&pk, 1);
     s_pack_str (&pk, "start");
     msgpack_pack_int64 (&pk, 1);
     s_pack_str (&pk, "first");
