@@ -62,36 +62,38 @@ s_other_epoch (const oms_inbox_entry_t *entry, uint64_t epoch)
     return entry->epoch != 0 && epoch != entry->epoch;
 }
 
-static bool
-s_far (const oms_inbox_entry_t *entry, uint64_t seq)
+//  What live traffic alone may not decide: STOPPED or SUSPECT; else it
+//  raises `known` to `seq` and says APPLY, to go on judging.
+static oms_inbox_verdict_t
+s_hear (oms_inbox_entry_t *entry, uint64_t epoch, uint64_t seq)
 {
+    if (entry->stopped)
+        return OMS_INBOX_STOPPED;
     uint64_t confirmed = entry->known > entry->position ? entry->known : entry->position;
-    return seq > confirmed && seq - confirmed > OMS_INBOX_AHEAD_MAX;
+    if (s_other_epoch (entry, epoch) || (seq > confirmed && seq - confirmed > OMS_INBOX_AHEAD_MAX))
+        return OMS_INBOX_SUSPECT;
+    if (seq > entry->known)
+        entry->known = seq;
+    return OMS_INBOX_APPLY;
 }
 
 oms_inbox_verdict_t
 oms_inbox_check (oms_inbox_entry_t *entry, uint64_t epoch, uint64_t seq)
 {
-    if (entry->stopped)
-        return OMS_INBOX_STOPPED;
-    if (s_other_epoch (entry, epoch) || s_far (entry, seq))
-        return OMS_INBOX_SUSPECT;
+    oms_inbox_verdict_t verdict = s_hear (entry, epoch, seq);
+    if (verdict != OMS_INBOX_APPLY)
+        return verdict;
     if (seq <= entry->position)
         return OMS_INBOX_DUPLICATE;
-    if (seq > entry->known)
-        entry->known = seq;
     return seq == entry->position + 1 ? OMS_INBOX_APPLY : OMS_INBOX_GAP;
 }
 
 oms_inbox_verdict_t
 oms_inbox_heard (oms_inbox_entry_t *entry, uint64_t epoch, uint64_t head)
 {
-    if (entry->stopped)
-        return OMS_INBOX_STOPPED;
-    if (s_other_epoch (entry, epoch) || s_far (entry, head))
-        return OMS_INBOX_SUSPECT;
-    if (head > entry->known)
-        entry->known = head;
+    oms_inbox_verdict_t verdict = s_hear (entry, epoch, head);
+    if (verdict != OMS_INBOX_APPLY)
+        return verdict;
     return entry->position < entry->known ? OMS_INBOX_GAP : OMS_INBOX_APPLY;
 }
 
