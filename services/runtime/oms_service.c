@@ -149,10 +149,13 @@ oms_ctx_emit (oms_ctx_t *ctx, oms_event_t *event)
     //  than name something else (PROTOCOL.md, section 4).
     if (ctx->cause)
         s_copy (event->causation_id, sizeof event->causation_id, ctx->cause->id);
-    else if (ctx->request && ctx->request->request_id[0] &&
-             strlen (OMS_CAUSE_COMMAND) + strlen (ctx->request->request_id) <= OMS_ID_MAX)
-        snprintf (event->causation_id, sizeof event->causation_id, "%s%s", OMS_CAUSE_COMMAND,
-                  ctx->request->request_id);
+    else if (ctx->request && ctx->request->request_id[0]) {
+        size_t prefix = strlen (OMS_CAUSE_COMMAND), id = strlen (ctx->request->request_id);
+        if (prefix + id < sizeof event->causation_id) {
+            memcpy (event->causation_id, OMS_CAUSE_COMMAND, prefix);
+            memcpy (event->causation_id + prefix, ctx->request->request_id, id + 1);
+        }
+    }
 
     int rc = oms_outbox_append (ctx->txn, self->outbox, self->heads, event, &self->scratch);
     if (rc) {
