@@ -1,7 +1,8 @@
 /*  oms_bus: the one event bus of a process.
 
-    State is static on purpose: a process has one connection to the broker,
-    and every part of it (runtime, CLI) reaches it the same way.
+    State is static on purpose: a service process has one PUB and one SUB
+    socket to the broker, and its runtime (oms_service, the runtime commands)
+    reaches them the same way. The CLI has no bus; it opens its own sockets.
 */
 #include "oms_bus.h"
 #include "oms_log.h"

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "scratch_dir.h"
 #include "oms_config.h"
 #include "oms_proto.h"
 
@@ -48,9 +49,7 @@ s_setup (void)
 static void
 s_teardown (void)
 {
-    char command[128];
-    snprintf (command, sizeof command, "rm -rf '%s'", s_dir);
-    cr_assert_eq (system (command), 0);
+    scratch_dir_remove (s_dir);
     s_clear_environment ();
 }
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "scratch_dir.h"
 #include "oms_inbox.h"
 #include "oms_outbox.h"
 
@@ -31,9 +32,7 @@ static void
 s_teardown (void)
 {
     oms_store_destroy (&s_store);
-    char command[128];
-    snprintf (command, sizeof command, "rm -rf '%s'", s_dir);
-    cr_assert_eq (system (command), 0);
+    scratch_dir_remove (s_dir);
 }
 
 TestSuite (outbox, .init = s_setup, .fini = s_teardown);

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "scratch_dir.h"
 #include "oms_config.h"
 #include "oms_log.h"
 #include "oms_security.h"
@@ -37,9 +38,7 @@ s_setup (void)
 static void
 s_teardown (void)
 {
-    char command[128];
-    snprintf (command, sizeof command, "rm -rf '%s'", s_dir);
-    cr_assert_eq (system (command), 0);
+    scratch_dir_remove (s_dir);
 }
 
 TestSuite (security, .init = s_setup, .fini = s_teardown);

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "scratch_dir.h"
 #include "oms_store.h"
 
 static char s_dir[64];
@@ -25,9 +26,7 @@ s_setup (void)
 static void
 s_teardown (void)
 {
-    char command[128];
-    snprintf (command, sizeof command, "rm -rf '%s'", s_dir);
-    cr_assert_eq (system (command), 0);
+    scratch_dir_remove (s_dir);
 }
 
 TestSuite (store, .init = s_setup, .fini = s_teardown);
