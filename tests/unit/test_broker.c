@@ -8,7 +8,6 @@
 */
 #include <criterion/criterion.h>
 #include <czmq.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -23,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "scratch_dir.h"
 #include "oms_proto.h"
 
 extern char **environ;
@@ -64,9 +64,7 @@ s_free_ports (int *ports, int count)
 static void
 s_setup (void)
 {
-    const char *tmp = getenv ("TMPDIR");
-    snprintf (s_dir, sizeof (s_dir), "%s/oms-test-broker-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    cr_assert_not_null (mkdtemp (s_dir), "mkdtemp: %s", strerror (errno));
+    scratch_dir_make (s_dir, sizeof s_dir, "broker");
     snprintf (s_log, sizeof (s_log), "%s/broker.log", s_dir);
     int ports[3];
     s_free_ports (ports, 3);
@@ -83,19 +81,7 @@ s_teardown (void)
         waitpid (s_broker, NULL, 0);
         s_broker = -1;
     }
-    DIR *dir = opendir (s_dir);
-    if (dir) {
-        struct dirent *entry;
-        while ((entry = readdir (dir))) {
-            if (strcmp (entry->d_name, ".") && strcmp (entry->d_name, "..")) {
-                char path[PATH_MAX + 256];
-                snprintf (path, sizeof (path), "%s/%s", s_dir, entry->d_name);
-                unlink (path);
-            }
-        }
-        closedir (dir);
-        rmdir (s_dir);
-    }
+    scratch_dir_remove (s_dir);
 }
 
 //  Starts oms-broker with `args` (NULL-terminated), stdout and stderr

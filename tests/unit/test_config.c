@@ -41,8 +41,7 @@ static void
 s_setup (void)
 {
     s_clear_environment ();
-    snprintf (s_dir, sizeof s_dir, "/tmp/oms-test-config-XXXXXX");
-    cr_assert_not_null (mkdtemp (s_dir));
+    scratch_dir_make (s_dir, sizeof s_dir, "config");
     s_error[0] = '\0';
 }
 

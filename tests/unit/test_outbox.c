@@ -19,8 +19,7 @@ static const char *const s_dbs[] = {"outbox", "heads", "positions", NULL};
 static void
 s_setup (void)
 {
-    snprintf (s_dir, sizeof s_dir, "/tmp/oms-test-outbox-XXXXXX");
-    cr_assert_not_null (mkdtemp (s_dir));
+    scratch_dir_make (s_dir, sizeof s_dir, "outbox");
     s_store = oms_store_new (s_dir, s_dbs, 16, true);
     cr_assert_not_null (s_store);
     cr_assert_eq (oms_store_db (s_store, "outbox", &s_outbox), 0);

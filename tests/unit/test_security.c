@@ -28,8 +28,7 @@ s_setup (void)
     unsetenv ("OMS_SECURITY_CERTS");
     unsetenv ("OMS_SECURITY_KEYS");
     oms_log_init ("test", "error");
-    snprintf (s_dir, sizeof s_dir, "/tmp/oms-test-security-XXXXXX");
-    cr_assert_not_null (mkdtemp (s_dir));
+    scratch_dir_make (s_dir, sizeof s_dir, "security");
     snprintf (s_keys, sizeof s_keys, "%s/keys", s_dir);
     snprintf (s_certs, sizeof s_certs, "%s/certs", s_dir);
     s_error[0] = '\0';

@@ -19,8 +19,7 @@ static const char *const s_dbs[] = {"alpha", "beta", NULL};
 static void
 s_setup (void)
 {
-    snprintf (s_dir, sizeof s_dir, "/tmp/oms-test-store-XXXXXX");
-    cr_assert_not_null (mkdtemp (s_dir));
+    scratch_dir_make (s_dir, sizeof s_dir, "store");
 }
 
 static void
