@@ -24,6 +24,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "oms_clock.h"
 #include "oms_config.h"
 #include "oms_log.h"
 #include "oms_metrics.h"
@@ -75,14 +76,6 @@ s_on_signal (int signum)
 {
     (void) signum;
     s_interrupted = 1;
-}
-
-static uint64_t
-s_clock_ns (clockid_t clock)
-{
-    struct timespec ts;
-    clock_gettime (clock, &ts);
-    return (uint64_t) ts.tv_sec * UINT64_C (1000000000) + (uint64_t) ts.tv_nsec;
 }
 
 //  Creates a socket with both high-water marks and the largest frame it
@@ -194,8 +187,8 @@ s_new (oms_config_t *cfg)
     snprintf (pid, sizeof (pid), "%ld", (long) getpid ());
     int host_max = (int) (sizeof (self->instance) - 2 - strlen (pid));
     snprintf (self->instance, sizeof (self->instance), "%.*s:%s", host_max, host, pid);
-    self->started_ns = s_clock_ns (CLOCK_MONOTONIC);
-    self->epoch = s_clock_ns (CLOCK_REALTIME) | 1;
+    self->started_ns = oms_clock_steady_ns ();
+    self->epoch = oms_clock_wall_ns () | 1;
     self->metrics = oms_metrics_new (BROKER_NAME);
     const char *metrics = oms_config_str (cfg, "broker/metrics");
     if (!self->metrics || (*metrics && oms_metrics_serve (self->metrics, metrics))) {
@@ -377,7 +370,7 @@ s_publish_metrics (broker_t *self)
     for (size_t i = 0; i < sizeof totals / sizeof totals[0]; i++)
         oms_metrics_total (self->metrics, totals[i].name, totals[i].help, NULL, totals[i].value);
     oms_metrics_set (self->metrics, "oms_uptime_seconds", "seconds since the process started", NULL,
-                     (double) (s_clock_ns (CLOCK_MONOTONIC) - self->started_ns) / 1e9);
+                     (double) (oms_clock_steady_ns () - self->started_ns) / 1e9);
     oms_metrics_publish (self->metrics);
 }
 
@@ -387,7 +380,7 @@ static void
 s_send_heartbeat (broker_t *self)
 {
     oms_event_t event;
-    uint64_t uptime_ns = s_clock_ns (CLOCK_MONOTONIC) - self->started_ns;
+    uint64_t uptime_ns = oms_clock_steady_ns () - self->started_ns;
     oms_event_heartbeat (&event, BROKER_NAME, self->instance, OMS_VERSION, uptime_ns, NULL, 0, NULL,
                          0);
     event.version = OMS_PROTO_VERSION;
@@ -395,7 +388,7 @@ s_send_heartbeat (broker_t *self)
     event.epoch = self->epoch;
     event.seq = ++self->heartbeat_seq;
     snprintf (event.id, sizeof (event.id), "%s/%s/%" PRIu64, BROKER_NAME, event.type, event.seq);
-    event.ts_ns = s_clock_ns (CLOCK_REALTIME);
+    event.ts_ns = oms_clock_wall_ns ();
 
     msgpack_sbuffer body;
     msgpack_sbuffer_init (&body);
@@ -423,12 +416,12 @@ s_run (broker_t *self)
     };
     broker_counters_t *counters = &self->counters;
     uint64_t interval_ns = self->heartbeat_ms > 0 ? (uint64_t) self->heartbeat_ms * 1000000 : 0;
-    uint64_t next_heartbeat = s_clock_ns (CLOCK_MONOTONIC) + interval_ns;
+    uint64_t next_heartbeat = oms_clock_steady_ns () + interval_ns;
 
     while (!s_interrupted) {
         long timeout = BROKER_POLL_MAX_MS;
         if (interval_ns) {
-            uint64_t now = s_clock_ns (CLOCK_MONOTONIC);
+            uint64_t now = oms_clock_steady_ns ();
             uint64_t wait_ms = next_heartbeat > now ? (next_heartbeat - now + 999999) / 1000000 : 0;
             if (wait_ms < (uint64_t) timeout)
                 timeout = (long) wait_ms;
@@ -448,7 +441,7 @@ s_run (broker_t *self)
                        &counters->subscription_bytes) == -1)
             break;
         if (interval_ns) {
-            uint64_t now = s_clock_ns (CLOCK_MONOTONIC);
+            uint64_t now = oms_clock_steady_ns ();
             if (now >= next_heartbeat) {
                 s_send_heartbeat (self);
                 s_publish_metrics (self);

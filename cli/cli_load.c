@@ -31,6 +31,7 @@
 #include "cli_client.h"
 #include "cli_histogram.h"
 #include "cli_json.h"
+#include "oms_clock.h"
 
 #include <inttypes.h>
 #include <poll.h>
@@ -139,14 +140,6 @@ typedef struct {
     uint64_t poll_at;               //  its cursor
     char refusal[OMS_TEXT_MAX + 1]; //  the first refusal, to show
 } s_load_t;
-
-static uint64_t
-s_now_ns (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-}
 
 //  splitmix64: the shape of order i is a pure function of i, so that asking
 //  about an order later rebuilds exactly the request first sent.
@@ -435,7 +428,7 @@ s_wait_catalog (s_load_t *self)
     cli_reply_destroy (&reply);
     if (head < 0)
         return cli_fail ("inventory service sent a malformed reply: heads");
-    uint64_t deadline = s_now_ns () + SETUP_TIMEOUT_MS * UINT64_C (1000000);
+    uint64_t deadline = oms_clock_steady_ns () + SETUP_TIMEOUT_MS * UINT64_C (1000000);
     for (;;) {
         reply = s_call (self, "order", &req);
         if (!reply)
@@ -444,7 +437,7 @@ s_wait_catalog (s_load_t *self)
         cli_reply_destroy (&reply);
         if (position >= head)
             return 0;
-        if (s_now_ns () >= deadline)
+        if (oms_clock_steady_ns () >= deadline)
             return cli_fail ("the order service did not learn the run's SKUs within %d s "
                              "(catalog.updated %" PRId64 " of %" PRId64 ")",
                              SETUP_TIMEOUT_MS / 1000, position, head);
@@ -527,7 +520,7 @@ s_recv_event (zsock_t *sub, char *topic, size_t topic_size, zmq_msg_t *body)
 static int
 s_wait_live (s_load_t *self)
 {
-    uint64_t deadline = s_now_ns () + HEARTBEAT_WAIT_MS * UINT64_C (1000000);
+    uint64_t deadline = oms_clock_steady_ns () + HEARTBEAT_WAIT_MS * UINT64_C (1000000);
     zmq_pollitem_t item = {zsock_resolve (self->sub), 0, ZMQ_POLLIN, 0};
     for (;;) {
         char topic[OMS_NAME_MAX + 1];
@@ -539,7 +532,7 @@ s_wait_live (s_load_t *self)
             break;
         if (rc != 0)
             continue;
-        uint64_t now = s_now_ns ();
+        uint64_t now = oms_clock_steady_ns ();
         if (now >= deadline)
             return cli_fail ("no heartbeat from the broker at %s within %d s",
                              oms_config_str (self->config, "broker/backend"),
@@ -627,7 +620,7 @@ s_drain_events (s_load_t *self)
         zmq_msg_init (&body);
         int rc = s_recv_event (self->sub, topic, sizeof topic, &body);
         if (rc > 0)
-            s_on_event (self, topic, &body, s_now_ns ());
+            s_on_event (self, topic, &body, oms_clock_steady_ns ());
         else if (rc < 0)
             self->undecodable++;
         zmq_msg_close (&body);
@@ -663,7 +656,7 @@ s_send (s_load_t *self, const oms_request_t *req, uint64_t index, s_kind_t kind)
     s_pending_t *slot =
         &self->ring[(self->ring_head + self->ring_count) % (size_t) self->opt.window];
     *slot =
-        (s_pending_t){.sent_ns = s_now_ns (), .index = (uint32_t) index, .kind = (uint8_t) kind};
+        (s_pending_t){.sent_ns = oms_clock_steady_ns (), .index = (uint32_t) index, .kind = (uint8_t) kind};
     self->ring_count++;
     return 0;
 }
@@ -688,7 +681,7 @@ s_send_due (s_load_t *self)
     for (int burst = 0;
          burst < SEND_BURST && self->next < (uint64_t) self->opt.orders && !s_ring_full (self);
          burst++) {
-        uint64_t now = s_now_ns ();
+        uint64_t now = oms_clock_steady_ns ();
         if (self->opt.rate > 0 && s_due (self, self->next) > now)
             break;
         s_place_request (self, self->next, &req);
@@ -718,7 +711,7 @@ s_send_polls (s_load_t *self)
             //  quiet spell: wait longer before the next pass, so that asking
             //  does not add to its load.
             self->polling = false;
-            self->last_event_ns = s_now_ns ();
+            self->last_event_ns = oms_clock_steady_ns ();
             if (self->quiet_ns < QUIET_MAX_MS * 1000000ull)
                 self->quiet_ns *= 2;
             break;
@@ -796,7 +789,7 @@ s_on_get_reply (s_load_t *self, const s_pending_t *pending, cli_reply_t *reply)
     bool cancelled = len == 9 && memcmp (status, "CANCELLED", 9) == 0;
     if (confirmed || cancelled) {
         self->polled++;
-        s_finish (self, pending->index, confirmed, s_now_ns ());
+        s_finish (self, pending->index, confirmed, oms_clock_steady_ns ());
     }
 }
 
@@ -874,7 +867,7 @@ s_wait (s_load_t *self, uint64_t wake)
     //  Reading ZMQ_EVENTS also re-arms the edge-triggered ZMQ_FD.
     if ((zsock_events (dealer) & ZMQ_POLLIN) || (zsock_events (self->sub) & ZMQ_POLLIN))
         return;
-    uint64_t now = s_now_ns ();
+    uint64_t now = oms_clock_steady_ns ();
     if (wake <= now)
         return;
     struct pollfd fds[2] = {{zsock_fd (dealer), POLLIN, 0}, {zsock_fd (self->sub), POLLIN, 0}};
@@ -940,13 +933,13 @@ s_drive (s_load_t *self)
     uint64_t next_progress = 0, deadline = UINT64_MAX;
     self->heads_known = s_terminal_heads (self, &self->heads_base) == 0;
     self->terminal_seen = 0;
-    self->t0 = s_now_ns ();
+    self->t0 = oms_clock_steady_ns ();
     self->quiet_ns = QUIET_MS * 1000000ull;
     while (self->final < orders) {
         if (s_send_due (self) || s_drain_replies (self))
             return -1;
         s_drain_events (self);
-        uint64_t now = s_now_ns ();
+        uint64_t now = oms_clock_steady_ns ();
         if (s_check_overdue (self, now))
             return -1;
         bool all_sent = self->next == orders;
@@ -963,7 +956,7 @@ s_drive (s_load_t *self)
                 self->poll_at = 0;
             }
             else
-                self->last_event_ns = s_now_ns ();
+                self->last_event_ns = oms_clock_steady_ns ();
         }
         if (s_send_polls (self))
             return -1;
@@ -1084,7 +1077,7 @@ cli_load (oms_config_t *config, const cli_args_t *args, bool json)
         return 1;
     int64_t timeout_ms = oms_config_int (config, "cli/timeout_ms");
     self.timeout_ms = timeout_ms < 1 ? 1 : timeout_ms > 3600000 ? 3600000 : (int) timeout_ms;
-    uint64_t seed = s_mix ((uint64_t) time (NULL) ^ ((uint64_t) getpid () << 32) ^ s_now_ns ());
+    uint64_t seed = s_mix ((uint64_t) time (NULL) ^ ((uint64_t) getpid () << 32) ^ oms_clock_steady_ns ());
     snprintf (self.run, sizeof self.run, "%08" PRIx32, (uint32_t) seed);
     self.customer_prefix_len = (size_t) snprintf (self.customer_prefix, sizeof self.customer_prefix,
                                                   "load-%s-c", self.run);

@@ -20,6 +20,7 @@
 #include "cli_client.h"
 #include "cli_events.h"
 #include "cli_json.h"
+#include "oms_clock.h"
 
 #include <inttypes.h>
 #include <limits.h>
@@ -108,14 +109,6 @@ static int
 s_malformed (const char *service, const char *why)
 {
     return cli_fail ("%s service sent a malformed reply: %s", service, why);
-}
-
-static uint64_t
-s_wall_ns (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_REALTIME, &ts);
-    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
 }
 
 //  A uint field; false when absent or of another type.
@@ -372,7 +365,7 @@ s_status_hear (s_status_t *self)
                               sizeof error) == 0)
             proc = s_process (self, event.data.name, strlen (event.data.name));
         if (proc && strcmp (event.producer, proc->name) == 0) {
-            proc->heard_ns = s_wall_ns ();
+            proc->heard_ns = oms_clock_wall_ns ();
             snprintf (proc->heard_instance, sizeof proc->heard_instance, "%s", event.data.instance);
             snprintf (proc->heard_version, sizeof proc->heard_version, "%s", event.data.version);
             proc->heard_uptime_ns = event.data.uptime_ns;
@@ -428,7 +421,7 @@ s_status_collect (s_status_t *self)
             }
         }
         size_t n_answers = n;
-        bool listening = self->sub && now < listen_by && !s_broker_up (self, s_wall_ns ());
+        bool listening = self->sub && now < listen_by && !s_broker_up (self, oms_clock_wall_ns ());
         if (self->sub && (listening || n_answers > 0))
             items[n++] = (zmq_pollitem_t){zsock_resolve (self->sub), 0, ZMQ_POLLIN, 0};
         if (n_answers == 0 && !listening)
@@ -734,7 +727,7 @@ s_status_round (s_status_t *self)
 {
     s_status_send (self);
     s_status_collect (self);
-    uint64_t now = s_wall_ns ();
+    uint64_t now = oms_clock_wall_ns ();
     int rc = 0;
     for (size_t i = 0; i < PROCESSES; i++)
         s_status_assess (self, &self->procs[i], now);
@@ -870,7 +863,7 @@ s_dlq_check (const char *service, const msgpack_object *dead)
 static void
 s_dlq_table (const msgpack_object *dead)
 {
-    uint64_t now = s_wall_ns ();
+    uint64_t now = oms_clock_wall_ns ();
     printf ("%-8s %-20s %-6s %s\n", "ID", "TOPIC", "AGE", "ERROR");
     for (uint32_t i = 0; i < dead->via.array.size; i++) {
         const msgpack_object *entry = &dead->via.array.ptr[i];
@@ -943,7 +936,7 @@ s_dlq_show (const s_cmd_t *cmd, const msgpack_object *map)
         printf ("}\n");
     }
     else {
-        uint64_t now = s_wall_ns ();
+        uint64_t now = oms_clock_wall_ns ();
         printf ("id=%" PRIu64 " topic=%s age=%s error=\"", id, topic,
                 s_age (now > ts ? now - ts : 0, age, sizeof age));
         cli_json_print_text (stdout, error, error_len);

@@ -117,9 +117,9 @@ s_cmd_status (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
     oms_reply_str (reply, "instance", self->instance);
     oms_reply_str (reply, "host", self->host);
     oms_reply_str (reply, "version", OMS_VERSION);
-    oms_reply_uint (reply, "uptime_ns", oms_service_mono_ns () - self->started_ns);
+    oms_reply_uint (reply, "uptime_ns", oms_clock_steady_ns () - self->started_ns);
     //  This process's wall clock, so a reader can tell how far theirs differs.
-    oms_reply_uint (reply, "now_ns", oms_service_wall_ns ());
+    oms_reply_uint (reply, "now_ns", oms_clock_wall_ns ());
     oms_reply_bool (reply, "catching_up", self->catching_up);
     oms_reply_key (reply, "heads");
     msgpack_pack_array (&reply->pk, (uint32_t) self->n_owned);
@@ -168,7 +168,7 @@ s_cmd_status (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
         s_pack_counter (&reply->pk, "last_seen_ns", peer->last_seen_ns);
         //  Measured on this process's monotonic clock: true whatever the
         //  wall clocks of this process and of the reader say.
-        s_pack_counter (&reply->pk, "age_ns", oms_service_mono_ns () - peer->heard_mono_ns);
+        s_pack_counter (&reply->pk, "age_ns", oms_clock_steady_ns () - peer->heard_mono_ns);
         oms_pack_str (&reply->pk, "heads");
         s_pack_heads (&reply->pk, peer->heads, peer->n_heads);
         oms_pack_str (&reply->pk, "positions");

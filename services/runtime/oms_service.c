@@ -94,13 +94,13 @@ uint64_t
 oms_ctx_now (oms_ctx_t *ctx)
 {
     (void) ctx;
-    return oms_service_wall_ns ();
+    return oms_clock_wall_ns ();
 }
 
 uint64_t
 oms_ctx_steady (oms_ctx_t *ctx)
 {
-    return ctx->self->steady_base_ns + oms_service_mono_ns ();
+    return ctx->self->steady_base_ns + oms_clock_steady_ns ();
 }
 
 int
@@ -139,7 +139,7 @@ oms_ctx_emit (oms_ctx_t *ctx, oms_event_t *event)
 
     s_copy (event->producer, sizeof event->producer, self->def->name);
     event->epoch = self->epoch;
-    event->ts_ns = oms_service_wall_ns ();
+    event->ts_ns = oms_clock_wall_ns ();
     if (event->data.order_id[0])
         s_copy (event->correlation_id, sizeof event->correlation_id, event->data.order_id);
     else if (ctx->cause)
@@ -472,7 +472,7 @@ s_abandon (oms_service_t *self, const char *topic, uint64_t seq)
     self->n_pending = 0;
     msgpack_sbuffer_clear (&self->pending_bytes);
     s_send_answers (self, OMS_E_STORE);
-    self->careful_until_ns = oms_service_mono_ns () + CAREFUL_NS;
+    self->careful_until_ns = oms_clock_steady_ns () + CAREFUL_NS;
     s_reload_positions (self);
 }
 
@@ -482,11 +482,11 @@ s_commit (oms_service_t *self)
 {
     int rc = 0;
     if (self->batch) {
-        uint64_t start = oms_service_mono_ns ();
+        uint64_t start = oms_clock_steady_ns ();
         rc = oms_txn_commit (&self->batch);
         oms_metrics_observe (self->metrics, "oms_commit_seconds",
                              "time to commit (and fsync) one batch", NULL,
-                             (double) (oms_service_mono_ns () - start) / 1e9);
+                             (double) (oms_clock_steady_ns () - start) / 1e9);
         oms_metrics_observe (self->metrics, "oms_commit_batch_size",
                              "events and commands in one committed batch", NULL,
                              (double) self->batch_units);
@@ -553,7 +553,7 @@ s_dead_letter (oms_service_t *self, const char *topic, const uint8_t *body, size
     uint8_t key[8], counter[8];
     oms_be64_put (key, next);
     oms_be64_put (counter, next + 1);
-    oms_dead_letter_t dead = {.ts_ns = oms_service_wall_ns (), .body = {body, size}};
+    oms_dead_letter_t dead = {.ts_ns = oms_clock_wall_ns (), .body = {body, size}};
     s_copy (dead.topic, sizeof dead.topic, topic);
     s_copy (dead.error, sizeof dead.error, error);
     if (oms_txn_put_record (self->batch, self->dead, key, 8, &oms_dead_letter_schema, &dead) ||
@@ -636,13 +636,13 @@ s_apply (oms_service_t *self, const char *topic, const uint8_t *body, size_t siz
     }
     oms_ctx_t ctx = {.cause = &event};
     s_event_unit_t unit = {subscription, &event};
-    uint64_t start = oms_service_mono_ns ();
+    uint64_t start = oms_clock_steady_ns ();
     bool careful = start < self->careful_until_ns;
     rc = (careful ? s_unit : s_unit_shared) (self, &ctx, s_run_handler, &unit);
     char label[OMS_NAME_MAX + 8];
     s_topic_label (label, sizeof label, topic);
     oms_metrics_observe (self->metrics, "oms_handler_seconds", "time spent in an event handler",
-                         label, (double) (oms_service_mono_ns () - start) / 1e9);
+                         label, (double) (oms_clock_steady_ns () - start) / 1e9);
     if (rc && !careful && self->batch) {
         s_abandon (self, topic, event.seq);
         return;
@@ -692,8 +692,8 @@ s_remember_peer (oms_service_t *self, const oms_event_t *event)
     s_copy (peer->instance, sizeof peer->instance, event->data.instance);
     s_copy (peer->version, sizeof peer->version, event->data.version);
     peer->uptime_ns = event->data.uptime_ns;
-    peer->last_seen_ns = oms_service_wall_ns ();
-    peer->heard_mono_ns = oms_service_mono_ns ();
+    peer->last_seen_ns = oms_clock_wall_ns ();
+    peer->heard_mono_ns = oms_clock_steady_ns ();
     memcpy (peer->heads, event->data.heads, sizeof peer->heads);
     peer->n_heads = event->data.n_heads;
     memcpy (peer->positions, event->data.positions, sizeof peer->positions);
@@ -730,7 +730,7 @@ s_on_heartbeat (void *arg, const char *topic, const uint8_t *body, size_t size)
 static void
 s_fetch (oms_service_t *self, oms_inbox_entry_t *entry)
 {
-    uint64_t now = oms_service_mono_ns ();
+    uint64_t now = oms_clock_steady_ns ();
     if (entry->stopped)
         return;
     if (entry->fetch_sent_ns && now - entry->fetch_sent_ns < self->replay_timeout_ns)
@@ -805,7 +805,7 @@ s_on_fetched (oms_service_t *self, zsock_t *fetcher)
         goto leave;
     if (!answer.ok) {
         self->counters.replay_errors++;
-        entry->retry_after_ns = oms_service_mono_ns () + RETRY_GONE_MS * 1000000ull;
+        entry->retry_after_ns = oms_clock_steady_ns () + RETRY_GONE_MS * 1000000ull;
         oms_error ("replay: producer=%s topic=%s from=%llu refused: %s", entry->owner, entry->type,
                    (unsigned long long) entry->position + 1, answer.error);
         goto leave;
@@ -882,9 +882,9 @@ s_admit (oms_service_t *self, zmsg_t *envelope, zframe_t *body, char *error, siz
     zframe_t *received = body ? body : zmsg_next (envelope);
     const char *user_id = received ? zframe_meta (received, "User-Id") : NULL;
     bool ok = user_id && *user_id
-                  ? oms_limit_take (self->limit, user_id, strlen (user_id), oms_service_mono_ns ())
+                  ? oms_limit_take (self->limit, user_id, strlen (user_id), oms_clock_steady_ns ())
                   : oms_limit_take (self->limit, zframe_data (routing), zframe_size (routing),
-                                    oms_service_mono_ns ());
+                                    oms_clock_steady_ns ());
     if (ok)
         return 0;
     self->counters.requests_rate_limited++;
@@ -997,7 +997,7 @@ s_serve (oms_service_t *self)
 static void
 s_measure_rates (oms_service_t *self)
 {
-    uint64_t now = oms_service_mono_ns ();
+    uint64_t now = oms_clock_steady_ns ();
     if (now - self->rate_since_ns >= RATE_WINDOW_NS) {
         uint64_t span = now - self->rate_since_ns;
         self->in_per_s =
@@ -1039,7 +1039,7 @@ s_measure_rates (oms_service_t *self)
     for (size_t i = 0; i < sizeof totals / sizeof totals[0]; i++)
         oms_metrics_total (self->metrics, totals[i].name, totals[i].help, NULL, totals[i].value);
     oms_metrics_set (self->metrics, "oms_uptime_seconds", "seconds since the process started", NULL,
-                     (double) (oms_service_mono_ns () - self->started_ns) / 1e9);
+                     (double) (oms_clock_steady_ns () - self->started_ns) / 1e9);
 }
 
 static void
@@ -1075,13 +1075,13 @@ s_heartbeat (oms_service_t *self)
 
     static oms_event_t event;
     oms_event_heartbeat (&event, self->def->name, self->instance, OMS_VERSION,
-                         oms_service_mono_ns () - self->started_ns, heads, (uint32_t) self->n_owned,
+                         oms_clock_steady_ns () - self->started_ns, heads, (uint32_t) self->n_owned,
                          positions, (uint32_t) self->inbox.count);
     snprintf (event.type, sizeof event.type, OMS_HEARTBEAT_PREFIX "%s", self->def->name);
     s_copy (event.producer, sizeof event.producer, self->def->name);
     event.epoch = self->epoch;
     event.seq = ++self->heartbeat_seq;
-    event.ts_ns = oms_service_wall_ns ();
+    event.ts_ns = oms_clock_wall_ns ();
     snprintf (event.id, sizeof event.id, "%.16s/%.24s/%llu", event.producer, event.type,
               (unsigned long long) event.seq);
     msgpack_sbuffer_clear (&self->scratch);
@@ -1101,7 +1101,7 @@ s_run_prune (oms_ctx_t *ctx, void *arg)
 {
     (void) arg;
     oms_service_t *self = ctx->self;
-    uint64_t now = oms_service_wall_ns ();
+    uint64_t now = oms_clock_wall_ns ();
     uint64_t min_ts = now > self->retention_ns ? now - self->retention_ns : 0;
     for (size_t i = 0; i < self->n_owned; i++) {
         uint64_t pruned;
@@ -1347,7 +1347,7 @@ s_caught_up (oms_service_t *self, uint64_t now)
 static void
 s_loop (oms_service_t *self)
 {
-    uint64_t now = oms_service_mono_ns ();
+    uint64_t now = oms_clock_steady_ns ();
     uint64_t next_heartbeat = now, next_tick = now, next_prune = now + PRUNE_MS * 1000000ull;
     self->catching_up = true;
     self->catch_up_deadline =
@@ -1371,7 +1371,7 @@ s_loop (oms_service_t *self)
                 sources[n - first_fetcher] = self->fetchers[i];
                 items[n++] = (zmq_pollitem_t){zsock_resolve (self->fetchers[i]), 0, ZMQ_POLLIN, 0};
             }
-        now = oms_service_mono_ns ();
+        now = oms_clock_steady_ns ();
         uint64_t wake = next_heartbeat < next_tick ? next_heartbeat : next_tick;
         long timeout = wake > now ? (long) ((wake - now) / 1000000u) + 1 : 0;
         if (zmq_poll (items, n, timeout) < 0 && zmq_errno () != EINTR)
@@ -1387,7 +1387,7 @@ s_loop (oms_service_t *self)
             if (items[i].revents & ZMQ_POLLIN)
                 s_on_fetched (self, sources[i - first_fetcher]);
 
-        now = oms_service_mono_ns ();
+        now = oms_clock_steady_ns ();
         if (now >= next_tick) {
             next_tick = now + TICK_MS * 1000000ull;
             oms_ctx_t ctx = {0};
@@ -1442,9 +1442,9 @@ oms_service_main (const oms_service_def_t *def, int argc, char *argv[])
     gethostname (self.host, sizeof self.host - 1);
     snprintf (self.instance, sizeof self.instance, "%.40s:%d", self.host, (int) getpid ());
     self.metrics = oms_metrics_new (def->name);
-    self.rate_since_ns = oms_service_mono_ns ();
-    self.started_ns = oms_service_mono_ns ();
-    self.steady_base_ns = oms_service_wall_ns () - self.started_ns;
+    self.rate_since_ns = oms_clock_steady_ns ();
+    self.started_ns = oms_clock_steady_ns ();
+    self.steady_base_ns = oms_clock_wall_ns () - self.started_ns;
     self.batch_max = (size_t) oms_config_int (self.config, "runtime/batch");
     self.heartbeat_ns =
         (uint64_t) oms_config_int (self.config, "runtime/heartbeat_ms") * 1000000ull;

@@ -10,6 +10,7 @@
 #include "oms_limit.h"
 #include "oms_metrics.h"
 #include "oms_security.h"
+#include "oms_clock.h"
 #include <czmq.h>
 #include <time.h>
 
@@ -136,22 +137,6 @@ struct _oms_reply_t {
     msgpack_packer pk;
     uint32_t entries;
 };
-
-static inline uint64_t
-oms_service_wall_ns (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_REALTIME, &ts);
-    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-}
-
-static inline uint64_t
-oms_service_mono_ns (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-}
 
 //  Opens an empty reply; the caller destroys its buffer.
 void oms_reply_init (oms_reply_t *reply);

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "scratch_dir.h"
+#include "oms_clock.h"
 #include "oms_proto.h"
 
 extern char **environ;
@@ -270,14 +271,6 @@ s_recv_topic (zsock_t *sub, const char *topic, const char *forbidden)
     return found;
 }
 
-static uint64_t
-s_now_ns (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_REALTIME, &ts);
-    return (uint64_t) ts.tv_sec * UINT64_C (1000000000) + (uint64_t) ts.tv_nsec;
-}
-
 static void
 s_placed_event (oms_event_t *event)
 {
@@ -288,7 +281,7 @@ s_placed_event (oms_event_t *event)
     event->epoch = 7;
     event->seq = 7;
     snprintf (event->id, sizeof (event->id), "order/order.placed/7");
-    event->ts_ns = s_now_ns ();
+    event->ts_ns = oms_clock_wall_ns ();
     snprintf (event->correlation_id, sizeof (event->correlation_id), "o-17");
     snprintf (event->causation_id, sizeof (event->causation_id), "cmd/r-1");
 }
@@ -442,7 +435,7 @@ Test (broker, publishes_its_heartbeat)
                        !strcmp (got.data.instance + length - strlen (pid), pid),
                    "instance '%s' should end with the pid '%s'", got.data.instance, pid);
         cr_assert_eq (got.data.n_heads, 0);
-        uint64_t now = s_now_ns ();
+        uint64_t now = oms_clock_wall_ns ();
         cr_assert (got.ts_ns > now - UINT64_C (60000000000) && got.ts_ns <= now,
                    "ts_ns %" PRIu64 " is not now", got.ts_ns);
     }

@@ -8,6 +8,7 @@
     for many lines; errors are flushed at once.
 */
 #include "oms_log.h"
+#include "oms_clock.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -70,10 +71,10 @@ s_write (oms_log_level_t level, const char *suffix, const char *format, va_list 
     //  A failing log call must not change errno for the caller's next check.
     int saved_errno = errno;
 
-    struct timespec now;
-    clock_gettime (CLOCK_REALTIME, &now);
+    uint64_t now_ns = oms_clock_wall_ns ();
+    time_t seconds = (time_t) (now_ns / 1000000000u);
     struct tm tm;
-    gmtime_r (&now.tv_sec, &tm);
+    gmtime_r (&seconds, &tm);
     char stamp[32];
     strftime (stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
 
@@ -85,7 +86,7 @@ s_write (oms_log_level_t level, const char *suffix, const char *format, va_list 
         message[--length] = '\0';
 
     const char *process = s_process[0] ? s_process : program_invocation_short_name;
-    fprintf (stderr, "%s.%06ldZ %s %s: %s%s\n", stamp, (long) (now.tv_nsec / 1000),
+    fprintf (stderr, "%s.%06ldZ %s %s: %s%s\n", stamp, (long) (now_ns % 1000000000u / 1000),
              s_level_names[level], process, message, suffix);
     if (level == OMS_LOG_ERROR)
         fflush (stderr);
@@ -108,9 +109,7 @@ oms_log_limited (oms_log_limit_t *limit, oms_log_level_t level, const char *form
 {
     if ((unsigned) level > OMS_LOG_DEBUG || !oms_log_enabled (level))
         return;
-    struct timespec mono;
-    clock_gettime (CLOCK_MONOTONIC, &mono);
-    uint64_t now = (uint64_t) mono.tv_sec * 1000000000ull + (uint64_t) mono.tv_nsec;
+    uint64_t now = oms_clock_steady_ns ();
     if (now < limit->next_ns) {
         limit->held++;
         return;

@@ -15,6 +15,7 @@
     grants or withholds a request.
 */
 #include "oms_limit.h"
+#include "oms_clock.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -70,9 +71,7 @@ oms_limit_new (uint64_t rate, uint64_t burst, size_t clients)
     for (uint32_t i = 0; i < n_buckets; i++)
         self->buckets[i] = S_NONE;
     self->newest = self->oldest = S_NONE;
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    self->seed = (uint32_t) ts.tv_nsec ^ (uint32_t) (uintptr_t) self;
+    self->seed = (uint32_t) oms_clock_steady_ns () ^ (uint32_t) (uintptr_t) self;
     return self;
 }
 
