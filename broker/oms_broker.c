@@ -470,25 +470,59 @@ s_usage (FILE *out)
              "  -h, --help            this help\n");
 }
 
-//  A flag that overrides a configuration key; applied, in command-line
-//  order, after the file and the environment.
-typedef struct {
-    const char *key;
-    char *value;
-} broker_override_t;
+enum { OPT_FRONTEND = 256, OPT_BACKEND, OPT_TAP, OPT_SET };
+static const struct option s_options[] = {
+    {"config", required_argument, NULL, 'c'},
+    {"frontend", required_argument, NULL, OPT_FRONTEND},
+    {"backend", required_argument, NULL, OPT_BACKEND},
+    {"tap", required_argument, NULL, OPT_TAP},
+    {"set", required_argument, NULL, OPT_SET},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
 
-//  Loads the configuration, applies the flags' overrides and starts the
-//  log. NULL after a message on stderr when any of it is invalid.
+//  One flag that overrides configuration. An endpoint flag means "bind
+//  here": it replaces a configured *_bind too, or a file's wildcard bind
+//  would win over the flag.
+static int
+s_apply_flag (oms_config_t *cfg, int opt, const char *value, char *error, size_t size)
+{
+    switch (opt) {
+    case OPT_FRONTEND:
+        return oms_config_set (cfg, "broker/frontend", value, error, size) ||
+                       oms_config_set (cfg, "broker/frontend_bind", value, error, size)
+                   ? -1
+                   : 0;
+    case OPT_BACKEND:
+        return oms_config_set (cfg, "broker/backend", value, error, size) ||
+                       oms_config_set (cfg, "broker/backend_bind", value, error, size)
+                   ? -1
+                   : 0;
+    case OPT_TAP:
+        return oms_config_set (cfg, "broker/tap", value, error, size);
+    case OPT_SET:
+        return oms_config_set_flag (cfg, value, error, size);
+    }
+    return 0;
+}
+
+//  Loads the configuration, applies the flags in command-line order (after
+//  the file and the environment; -v last) and starts the log. NULL after a
+//  message on stderr when any of it is invalid.
 static oms_config_t *
-s_configure (const char *path, const broker_override_t *overrides, size_t n_overrides, bool verbose)
+s_configure (const char *path, int argc, char *argv[], bool verbose)
 {
     char error[512] = "";
     oms_config_t *cfg = oms_config_new (path, error, sizeof (error));
     if (!cfg)
         goto fail;
-    for (size_t index = 0; index < n_overrides; index++)
-        if (oms_config_set (cfg, overrides[index].key, overrides[index].value, error,
-                            sizeof (error)) == -1)
+    //  A second pass over the flags the first one checked.
+    optind = 0;
+    opterr = 0;
+    int opt;
+    while ((opt = getopt_long (argc, argv, "c:vh", s_options, NULL)) != -1)
+        if (s_apply_flag (cfg, opt, optarg, error, sizeof (error)))
             goto fail;
     if (verbose && oms_config_set (cfg, "log/level", "debug", error, sizeof (error)) == -1)
         goto fail;
@@ -508,61 +542,23 @@ fail:
 int
 main (int argc, char *argv[])
 {
-    enum { OPT_FRONTEND = 256, OPT_BACKEND, OPT_TAP, OPT_SET };
-    static const struct option options[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"frontend", required_argument, NULL, OPT_FRONTEND},
-        {"backend", required_argument, NULL, OPT_BACKEND},
-        {"tap", required_argument, NULL, OPT_TAP},
-        {"set", required_argument, NULL, OPT_SET},
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     const char *config_path = NULL;
     bool verbose = false;
-    //  Each flag adds at most two overrides (an endpoint and its bind key).
-    broker_override_t *overrides =
-        (broker_override_t *) calloc ((size_t) argc * 2 + 1, sizeof (broker_override_t));
-    size_t n_overrides = 0;
     int exit_code = 0;
     oms_config_t *cfg = NULL;
     broker_t *broker = NULL;
-    if (!overrides) {
-        fprintf (stderr, "oms-broker: out of memory\n");
-        return 1;
-    }
 
     int opt;
-    while ((opt = getopt_long (argc, argv, "c:vh", options, NULL)) != -1) {
+    while ((opt = getopt_long (argc, argv, "c:vh", s_options, NULL)) != -1) {
         switch (opt) {
         case 'c':
             config_path = optarg;
             break;
-        //  An endpoint flag means "bind here": it replaces a configured
-        //  *_bind too, or a file's wildcard bind would win over the flag.
         case OPT_FRONTEND:
-            overrides[n_overrides++] = (broker_override_t){"broker/frontend", optarg};
-            overrides[n_overrides++] = (broker_override_t){"broker/frontend_bind", optarg};
-            break;
         case OPT_BACKEND:
-            overrides[n_overrides++] = (broker_override_t){"broker/backend", optarg};
-            overrides[n_overrides++] = (broker_override_t){"broker/backend_bind", optarg};
-            break;
         case OPT_TAP:
-            overrides[n_overrides++] = (broker_override_t){"broker/tap", optarg};
-            break;
-        case OPT_SET: {
-            char *equals = strchr (optarg, '=');
-            if (!equals || equals == optarg) {
-                fprintf (stderr, "oms-broker: --set needs KEY=VALUE, got '%s'\n", optarg);
-                exit_code = 2;
-                goto leave;
-            }
-            *equals = '\0';
-            overrides[n_overrides++] = (broker_override_t){optarg, equals + 1};
-            break;
-        }
+        case OPT_SET:
+            break; //  applied once the configuration is loaded
         case 'v':
             verbose = true;
             break;
@@ -583,7 +579,7 @@ main (int argc, char *argv[])
         goto leave;
     }
 
-    cfg = s_configure (config_path, overrides, n_overrides, verbose);
+    cfg = s_configure (config_path, argc, argv, verbose);
     if (!cfg) {
         exit_code = 2;
         goto leave;
@@ -619,6 +615,5 @@ main (int argc, char *argv[])
 leave:
     s_destroy (&broker);
     oms_config_destroy (&cfg);
-    free (overrides);
     return exit_code;
 }

@@ -129,6 +129,9 @@ static const struct {
     {"limits/clients", 1, 1000000},
 };
 
+#define S_STR(x)  S_STR_ (x)
+#define S_STR_(x) #x
+
 //  Long enough for every key above with room to spare; a longer path in a
 //  file cannot be a key.
 #define S_PATH_MAX 128
@@ -158,21 +161,6 @@ s_is_section (const char *path)
         if (strncmp (s_keys[index].key, path, length) == 0 && s_keys[index].key[length] == '/')
             return true;
     return false;
-}
-
-//  An error message into a caller's buffer that may be NULL.
-static void s_fail (char *error, size_t size, const char *format, ...)
-    __attribute__ ((format (printf, 3, 4)));
-
-static void
-s_fail (char *error, size_t size, const char *format, ...)
-{
-    if (!error || size == 0)
-        return;
-    va_list args;
-    va_start (args, format);
-    vsnprintf (error, size, format, args);
-    va_end (args);
 }
 
 //  "broker/frontend" is OMS_BROKER_FRONTEND.
@@ -228,15 +216,14 @@ s_is_endpoint (const char *value)
     return false;
 }
 
-//  NULL when `number` is in the range of `key`, else why not.
+//  NULL when `number` is in the range of `key`, else why not (in `why`).
 static const char *
-s_out_of_range (const char *key, int64_t number)
+s_out_of_range (const char *key, int64_t number, char *why, size_t size)
 {
-    static _Thread_local char why[64];
     for (size_t index = 0; index < sizeof s_ranges / sizeof s_ranges[0]; index++) {
         if (strcmp (s_ranges[index].key, key) == 0 &&
             (number < s_ranges[index].min || number > s_ranges[index].max)) {
-            snprintf (why, sizeof why, "is not from %" PRId64 " to %" PRId64, s_ranges[index].min,
+            snprintf (why, size, "is not from %" PRId64 " to %" PRId64, s_ranges[index].min,
                       s_ranges[index].max);
             return why;
         }
@@ -244,10 +231,13 @@ s_out_of_range (const char *key, int64_t number)
     return NULL;
 }
 
-//  Checks `value` against the form of `def`; NULL when it fits, else why not.
+//  Checks `value` against the form of `def`; NULL when it fits, else why not
+//  (a constant text, or one written into `why`).
 static const char *
-s_check (const s_key_t *def, const char *value)
+s_check (const s_key_t *def, const char *value, char *why, size_t size)
 {
+    if (strlen (value) > OMS_CONFIG_VALUE_MAX)
+        return "is longer than " S_STR (OMS_CONFIG_VALUE_MAX) " bytes";
     if (*value == '\0')
         return def->optional ? NULL : "must not be empty";
     int64_t number;
@@ -260,7 +250,7 @@ s_check (const s_key_t *def, const char *value)
     case S_INT:
         if (!s_parse_int (value, &number))
             return "is not a decimal integer from 0 to 2^63-1";
-        return s_out_of_range (def->key, number);
+        return s_out_of_range (def->key, number, why, size);
     case S_BOOL:
         return s_parse_bool (value, &flag) ? NULL : "is not true, false, yes, no, 1 or 0";
     case S_LEVEL:
@@ -282,12 +272,13 @@ s_assign (oms_config_t *self, const char *key, const char *value, const char *so
     const char *separator = source ? ": " : "";
     const s_key_t *def = s_find (key);
     if (!def) {
-        s_fail (error, size, "%s%sunknown key \"%s\"", prefix, separator, key);
+        oms_error_format (error, size, "%s%sunknown key \"%s\"", prefix, separator, key);
         return -1;
     }
-    const char *why = s_check (def, value);
+    char buffer[64];
+    const char *why = s_check (def, value, buffer, sizeof buffer);
     if (why) {
-        s_fail (error, size, "%s%s%s: \"%.64s\" %s", prefix, separator, key, value, why);
+        oms_error_format (error, size, "%s%s%s: \"%.64s\" %s", prefix, separator, key, value, why);
         return -1;
     }
     zconfig_put (self->values, key, value);
@@ -306,17 +297,17 @@ s_apply_tree (oms_config_t *self, zconfig_t *node, const char *prefix, const cha
         const char *name = zconfig_name (child) ? zconfig_name (child) : "";
         int length = snprintf (path, sizeof path, "%s%s%s", prefix, *prefix ? "/" : "", name);
         if (length < 0 || (size_t) length >= sizeof path) {
-            s_fail (error, size, "%s: unknown key \"%.*s...\"", source, 64, path);
+            oms_error_format (error, size, "%s: unknown key \"%.*s...\"", source, 64, path);
             return -1;
         }
         const char *value = zconfig_value (child) ? zconfig_value (child) : "";
         if (zconfig_child (child)) {
             if (!s_is_section (path)) {
-                s_fail (error, size, "%s: unknown section \"%s\"", source, path);
+                oms_error_format (error, size, "%s: unknown section \"%s\"", source, path);
                 return -1;
             }
             if (*value) {
-                s_fail (error, size, "%s: section \"%s\" cannot have a value", source, path);
+                oms_error_format (error, size, "%s: section \"%s\" cannot have a value", source, path);
                 return -1;
             }
             if (s_apply_tree (self, child, path, source, error, size))
@@ -327,7 +318,7 @@ s_apply_tree (oms_config_t *self, zconfig_t *node, const char *prefix, const cha
                 return -1;
         }
         else if (!(s_is_section (path) && *value == '\0')) {
-            s_fail (error, size, "%s: unknown key \"%s\"", source, path);
+            oms_error_format (error, size, "%s: unknown key \"%s\"", source, path);
             return -1;
         }
     }
@@ -343,7 +334,7 @@ s_apply_file (oms_config_t *self, const char *path, char *error, size_t size)
     //  could not be opened nor frees everything when a file does not parse.
     FILE *file = fopen (path, "r");
     if (!file) {
-        s_fail (error, size, "%s: %s", source, strerror (errno));
+        oms_error_format (error, size, "%s: %s", source, strerror (errno));
         return -1;
     }
     char *text = malloc (S_FILE_MAX + 1);
@@ -354,18 +345,18 @@ s_apply_file (oms_config_t *self, const char *path, char *error, size_t size)
     int rc = -1;
     zconfig_t *tree = NULL;
     if (!text)
-        s_fail (error, size, "%s: out of memory", source);
+        oms_error_format (error, size, "%s: out of memory", source);
     else if (failed)
-        s_fail (error, size, "%s: cannot be read", source);
+        oms_error_format (error, size, "%s: cannot be read", source);
     else if (length > S_FILE_MAX)
-        s_fail (error, size, "%s: larger than %d bytes", source, S_FILE_MAX);
+        oms_error_format (error, size, "%s: larger than %d bytes", source, S_FILE_MAX);
     else if (memchr (text, '\0', length))
-        s_fail (error, size, "%s: contains a NUL byte", source);
+        oms_error_format (error, size, "%s: contains a NUL byte", source);
     else {
         text[length] = '\0';
         tree = zconfig_str_load (text);
         if (!tree)
-            s_fail (error, size, "%s: not valid ZPL (the line is logged above)", source);
+            oms_error_format (error, size, "%s: not valid ZPL (the line is logged above)", source);
         else
             rc = s_apply_tree (self, tree, "", source, error, size);
     }
@@ -403,7 +394,7 @@ oms_config_new (const char *path, char *error, size_t size)
     if (self)
         self->values = zconfig_new ("root", NULL);
     if (!self || !self->values) {
-        s_fail (error, size, "config: out of memory");
+        oms_error_format (error, size, "config: out of memory");
         goto fail;
     }
     for (size_t index = 0; index < S_KEYS_COUNT; index++)
@@ -447,6 +438,26 @@ oms_config_set (oms_config_t *self, const char *key, const char *value, char *er
     assert (key);
     assert (value);
     return s_assign (self, key, value, NULL, error, size);
+}
+
+int
+oms_config_set_flag (oms_config_t *self, const char *flag, char *error, size_t size)
+{
+    assert (self);
+    assert (flag);
+    const char *equals = strchr (flag, '=');
+    char key[S_PATH_MAX];
+    if (!equals || equals == flag) {
+        oms_error_format (error, size, "--set needs KEY=VALUE, got \"%.64s\"", flag);
+        return -1;
+    }
+    if ((size_t) (equals - flag) >= sizeof key) {
+        oms_error_format (error, size, "--set: unknown key \"%.64s...\"", flag);
+        return -1;
+    }
+    memcpy (key, flag, (size_t) (equals - flag));
+    key[equals - flag] = '\0';
+    return s_assign (self, key, equals + 1, "--set", error, size);
 }
 
 const char *

@@ -35,6 +35,15 @@ void oms_config_destroy (oms_config_t **self_p);
 int oms_config_set (oms_config_t *self, const char *key, const char *value, char *error,
                     size_t size);
 
+//  The longest value any key takes, from any source (a file, the
+//  environment or a flag); a longer one is refused, never cut short.
+#define OMS_CONFIG_VALUE_MAX 4095
+
+//  Applies one "KEY=VALUE" flag (--set), the way every program takes them.
+//  0, or -1 with `error` filled: not KEY=VALUE, an unknown key, or a value
+//  of the wrong form or too long.
+int oms_config_set_flag (oms_config_t *self, const char *flag, char *error, size_t size);
+
 //  The value of a known key, never NULL (an unset optional key is "").
 //  Asking for an unknown key is a programmer error (asserts).
 const char *oms_config_str (oms_config_t *self, const char *key);

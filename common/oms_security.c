@@ -46,20 +46,6 @@ struct _oms_security_t {
     int64_t logged_ms;
 };
 
-static void s_fail (char *error, size_t size, const char *format, ...)
-    __attribute__ ((format (printf, 3, 4)));
-
-static void
-s_fail (char *error, size_t size, const char *format, ...)
-{
-    if (!error || size == 0)
-        return;
-    va_list args;
-    va_start (args, format);
-    vsnprintf (error, size, format, args);
-    va_end (args);
-}
-
 //  security/<key>, else <home>/<fallback>, into buf. -1 when too long.
 static int
 s_dir (oms_config_t *config, const char *key, const char *fallback, char *buf, size_t size)
@@ -76,7 +62,7 @@ s_check_dir (const char *key, const char *path, char *error, size_t size)
 {
     DIR *dir = opendir (path);
     if (!dir) {
-        s_fail (error, size, "%s %s: %s", key, path, strerror (errno));
+        oms_error_format (error, size, "%s %s: %s", key, path, strerror (errno));
         return -1;
     }
     closedir (dir);
@@ -90,13 +76,13 @@ s_load (const char *path, char *error, size_t size)
 {
     FILE *file = fopen (path, "r");
     if (!file) {
-        s_fail (error, size, "certificate %s: %s", path, strerror (errno));
+        oms_error_format (error, size, "certificate %s: %s", path, strerror (errno));
         return NULL;
     }
     fclose (file);
     zcert_t *cert = zcert_load (path);
     if (!cert)
-        s_fail (error, size, "certificate %s: not a certificate (no 40-character public-key)",
+        oms_error_format (error, size, "certificate %s: not a certificate (no 40-character public-key)",
                 path);
     return cert;
 }
@@ -164,7 +150,7 @@ oms_security_new (oms_config_t *config, const char *name, char *error, size_t si
     assert (name);
     oms_security_t *self = (oms_security_t *) calloc (1, sizeof *self);
     if (!self) {
-        s_fail (error, size, "security: out of memory");
+        oms_error_format (error, size, "security: out of memory");
         return NULL;
     }
     self->enabled = oms_config_bool (config, "security/curve");
@@ -173,7 +159,7 @@ oms_security_new (oms_config_t *config, const char *name, char *error, size_t si
 
     char keys[S_PATH_MAX + 1], path[S_PATH_MAX + 1];
     if (!oms_security_valid_name (name)) {
-        s_fail (error, size,
+        oms_error_format (error, size,
                 "security: \"%.64s\" cannot name a certificate (use letters, digits, "
                 "'.', '_', '-')",
                 name);
@@ -181,12 +167,12 @@ oms_security_new (oms_config_t *config, const char *name, char *error, size_t si
     }
     snprintf (self->name, sizeof self->name, "%s", name);
     if (!zsys_has_curve ()) {
-        s_fail (error, size, "security/curve is on but this libzmq has no CURVE support");
+        oms_error_format (error, size, "security/curve is on but this libzmq has no CURVE support");
         goto fail;
     }
     if (s_dir (config, "security/certs", "certs", self->certs, sizeof self->certs) ||
         s_dir (config, "security/keys", "keys", keys, sizeof keys)) {
-        s_fail (error, size, "security/certs or security/keys: path longer than %d bytes",
+        oms_error_format (error, size, "security/certs or security/keys: path longer than %d bytes",
                 S_PATH_MAX);
         goto fail;
     }
@@ -195,14 +181,14 @@ oms_security_new (oms_config_t *config, const char *name, char *error, size_t si
         goto fail;
     int length = snprintf (path, sizeof path, "%s/%s.cert_secret", keys, name);
     if (length < 0 || (size_t) length >= sizeof path) {
-        s_fail (error, size, "security/keys: path longer than %d bytes", S_PATH_MAX);
+        oms_error_format (error, size, "security/keys: path longer than %d bytes", S_PATH_MAX);
         goto fail;
     }
     self->cert = s_load (path, error, size);
     if (!self->cert)
         goto fail;
     if (strcmp (zcert_secret_txt (self->cert), S_NO_SECRET) == 0) {
-        s_fail (error, size, "certificate %s: has no secret-key (a public certificate?)", path);
+        oms_error_format (error, size, "certificate %s: has no secret-key (a public certificate?)", path);
         goto fail;
     }
     self->servers = zhash_new ();
@@ -388,7 +374,7 @@ s_create (const char *path, mode_t mode, char *error, size_t size)
 {
     int fd = open (path, O_WRONLY | O_CREAT | O_EXCL, mode);
     if (fd < 0) {
-        s_fail (error, size, "%s: %s%s", path, strerror (errno),
+        oms_error_format (error, size, "%s: %s%s", path, strerror (errno),
                 errno == EEXIST ? " (not overwritten)" : "");
         return -1;
     }
@@ -402,7 +388,7 @@ oms_security_keygen (const char *dir, const char *name, char *error, size_t size
     assert (dir);
     assert (name);
     if (!oms_security_valid_name (name)) {
-        s_fail (error, size,
+        oms_error_format (error, size,
                 "\"%.64s\" cannot name a certificate (use letters, digits, '.', "
                 "'_', '-'; at most %d)",
                 name, OMS_NAME_MAX);
@@ -411,12 +397,12 @@ oms_security_keygen (const char *dir, const char *name, char *error, size_t size
     char public_path[S_PATH_MAX + 1], secret_path[S_PATH_MAX + 1];
     int length = snprintf (secret_path, sizeof secret_path, "%s/%s.cert_secret", dir, name);
     if (length < 0 || (size_t) length >= sizeof secret_path) {
-        s_fail (error, size, "%s: path longer than %d bytes", dir, S_PATH_MAX);
+        oms_error_format (error, size, "%s: path longer than %d bytes", dir, S_PATH_MAX);
         return -1;
     }
     snprintf (public_path, sizeof public_path, "%s/%s.cert", dir, name);
     if (zsys_dir_create ("%s", dir) != 0) {
-        s_fail (error, size, "%s: cannot create the directory: %s", dir, strerror (errno));
+        oms_error_format (error, size, "%s: cannot create the directory: %s", dir, strerror (errno));
         return -1;
     }
     if (s_create (public_path, 0644, error, size))
@@ -428,11 +414,11 @@ oms_security_keygen (const char *dir, const char *name, char *error, size_t size
     int rc = -1;
     zcert_t *cert = zcert_new ();
     if (!cert)
-        s_fail (error, size, "cannot make a key pair");
+        oms_error_format (error, size, "cannot make a key pair");
     else {
         zcert_set_meta (cert, "name", "%s", name);
         if (zcert_save_public (cert, public_path) || zcert_save_secret (cert, secret_path))
-            s_fail (error, size, "%s: cannot write the certificate: %s", dir, strerror (errno));
+            oms_error_format (error, size, "%s: cannot write the certificate: %s", dir, strerror (errno));
         else
             rc = 0;
     }

@@ -2,6 +2,7 @@
     runtime, and its texts. The texts end up in replies to clients and in logs,
     so each code has its own wording.
 */
+#include <stdarg.h>
 #include <stdio.h>
 
 #include "oms_proto.h"
@@ -43,6 +44,17 @@ oms_strerror (int code)
     if (code > 0 || code <= OMS_E_LAST)
         return "unknown error";
     return s_texts[-code];
+}
+
+void
+oms_error_format (char *error, size_t size, const char *format, ...)
+{
+    if (!error || size == 0)
+        return;
+    va_list args;
+    va_start (args, format);
+    vsnprintf (error, size, format, args);
+    va_end (args);
 }
 
 const char *

@@ -67,6 +67,11 @@ typedef enum {
 //  Returns a static, human readable text for an oms_error_t.
 const char *oms_strerror (int code);
 
+//  Formats an error message into a caller's buffer, which may be NULL (then
+//  nothing is written). For modules whose calls report why they failed.
+void oms_error_format (char *error, size_t size, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
 //  Where a decode failed: the error code and the field path, e.g.
 //  "data.items[2].qty". Decoders fill it when they fail (if not NULL).
 typedef struct {

@@ -1133,26 +1133,25 @@ s_usage (const char *name)
             name);
 }
 
+static const struct option s_options[] = {
+    {"config", required_argument, NULL, 'c'}, {"set", required_argument, NULL, 's'},
+    {"init", no_argument, NULL, 'i'},         {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+
 //  Flags, then configuration. NULL when the process should exit (*code set).
+//  The first pass finds the file; the second applies each --set on top of
+//  it in order, so the flags need no storage of their own and --verbose
+//  wins over both.
 static oms_config_t *
 s_configure (const oms_service_def_t *def, int argc, char *argv[], int *code, bool *init)
 {
-    static const struct option options[] = {{"config", required_argument, NULL, 'c'},
-                                            {"set", required_argument, NULL, 's'},
-                                            {"init", no_argument, NULL, 'i'},
-                                            {"verbose", no_argument, NULL, 'v'},
-                                            {"help", no_argument, NULL, 'h'},
-                                            {NULL, 0, NULL, 0}};
     const char *path = NULL;
     bool verbose = false;
-    char *sets[64];
-    int n_sets = 0, option;
+    int option;
     *code = 2;
-    while ((option = getopt_long (argc, argv, "c:vh", options, NULL)) != -1) {
+    while ((option = getopt_long (argc, argv, "c:vh", s_options, NULL)) != -1) {
         if (option == 'c')
             path = optarg;
-        else if (option == 's' && n_sets < 64)
-            sets[n_sets++] = optarg;
         else if (option == 'v')
             verbose = true;
         else if (option == 'i')
@@ -1162,7 +1161,7 @@ s_configure (const oms_service_def_t *def, int argc, char *argv[], int *code, bo
             *code = 0;
             return NULL;
         }
-        else {
+        else if (option != 's') {
             s_usage (def->name);
             return NULL;
         }
@@ -1177,17 +1176,14 @@ s_configure (const oms_service_def_t *def, int argc, char *argv[], int *code, bo
         fprintf (stderr, "oms-%s: %s\n", def->name, error);
         return NULL;
     }
-    for (int i = 0; i < n_sets; i++) {
-        char *equals = strchr (sets[i], '=');
-        if (equals)
-            *equals = 0;
-        if (!equals || oms_config_set (config, sets[i], equals + 1, error, sizeof error)) {
-            fprintf (stderr, "oms-%s: --set %s: %s\n", def->name, sets[i],
-                     equals ? error : "expected KEY=VALUE");
+    optind = 0;
+    opterr = 0;
+    while ((option = getopt_long (argc, argv, "c:vh", s_options, NULL)) != -1)
+        if (option == 's' && oms_config_set_flag (config, optarg, error, sizeof error)) {
+            fprintf (stderr, "oms-%s: %s\n", def->name, error);
             oms_config_destroy (&config);
             return NULL;
         }
-    }
     if (verbose)
         oms_config_set (config, "log/level", "debug", error, sizeof error);
     return config;

@@ -387,3 +387,41 @@ Test (config, destroy_is_safe_twice)
     oms_config_destroy (&config);
     cr_assert_null (config);
 }
+
+Test (config, set_flag_is_the_one_door_for_key_equals_value)
+{
+    oms_config_t *config = oms_config_new (NULL, s_error, sizeof s_error);
+    cr_assert_not_null (config, "%s", s_error);
+    cr_assert_eq (oms_config_set_flag (config, "cli/timeout_ms=2000", s_error, sizeof s_error), 0,
+                  "%s", s_error);
+    cr_assert_eq (oms_config_int (config, "cli/timeout_ms"), 2000);
+    //  An empty value is a value: it clears an optional endpoint.
+    cr_assert_eq (oms_config_set_flag (config, "broker/tap=", s_error, sizeof s_error), 0, "%s",
+                  s_error);
+    cr_assert_eq (oms_config_set_flag (config, "cli/timeout_ms", s_error, sizeof s_error), -1);
+    cr_assert (strstr (s_error, "KEY=VALUE"), "%s", s_error);
+    cr_assert_eq (oms_config_set_flag (config, "=5", s_error, sizeof s_error), -1);
+    cr_assert (strstr (s_error, "KEY=VALUE"), "%s", s_error);
+    cr_assert_eq (oms_config_set_flag (config, "cli/no_such=1", s_error, sizeof s_error), -1);
+    cr_assert (strstr (s_error, "unknown key"), "%s", s_error);
+    cr_assert (strstr (s_error, "cli/no_such"), "%s", s_error);
+    oms_config_destroy (&config);
+}
+
+Test (config, a_value_that_does_not_fit_is_refused_not_cut)
+{
+    oms_config_t *config = oms_config_new (NULL, s_error, sizeof s_error);
+    cr_assert_not_null (config, "%s", s_error);
+    char flag[OMS_CONFIG_VALUE_MAX + 64];
+    int length = snprintf (flag, sizeof flag, "home=");
+    memset (flag + length, 'x', OMS_CONFIG_VALUE_MAX + 1);
+    flag[length + OMS_CONFIG_VALUE_MAX + 1] = '\0';
+    cr_assert_eq (oms_config_set_flag (config, flag, s_error, sizeof s_error), -1);
+    cr_assert (strstr (s_error, "longer than 4095 bytes"), "%s", s_error);
+    cr_assert_str_eq (oms_config_str (config, "home"), "./var");
+    //  One byte shorter fits.
+    flag[length + OMS_CONFIG_VALUE_MAX] = '\0';
+    cr_assert_eq (oms_config_set_flag (config, flag, s_error, sizeof s_error), 0, "%s", s_error);
+    cr_assert_eq (strlen (oms_config_str (config, "home")), OMS_CONFIG_VALUE_MAX);
+    oms_config_destroy (&config);
+}
