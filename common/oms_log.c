@@ -24,6 +24,9 @@ static const char *const s_level_names[] = {"error", "warn", "info", "debug"};
 //  Before oms_log_init, lines carry the program's own name.
 static char s_process[64];
 static oms_log_level_t s_level = OMS_LOG_INFO;
+//  stderr's buffer once oms_log_buffer is called: it must outlive every
+//  write to stderr, so it belongs to the process, not to a call.
+static char s_buffer[1 << 16];
 
 int
 oms_log_init (const char *process, const char *level)
@@ -49,8 +52,7 @@ oms_log_set_level (oms_log_level_t level)
 void
 oms_log_buffer (void)
 {
-    static char buffer[1 << 16];
-    setvbuf (stderr, buffer, _IOFBF, sizeof buffer);
+    setvbuf (stderr, s_buffer, _IOFBF, sizeof s_buffer);
 }
 
 void

@@ -74,47 +74,30 @@ static const oms_field_t s_dlq_list_fields[] = {CMD};
 static const oms_field_t s_dlq_one_fields[] = {CMD,
                                                OMS_UINT (oms_request_t, id, 1, UINT64_MAX, true)};
 
-static const oms_schema_t s_place = OMS_SCHEMA (oms_request_t, "place", s_place_fields);
-static const oms_schema_t s_cancel = OMS_SCHEMA (oms_request_t, "cancel", s_cancel_fields);
-static const oms_schema_t s_get = OMS_SCHEMA (oms_request_t, "get", s_get_fields);
-static const oms_schema_t s_stock_set = OMS_SCHEMA (oms_request_t, "stock.set", s_stock_set_fields);
-static const oms_schema_t s_stock_get = OMS_SCHEMA (oms_request_t, "stock.get", s_stock_get_fields);
-static const oms_schema_t s_wallet_credit =
-    OMS_SCHEMA (oms_request_t, "wallet.credit", s_wallet_credit_fields);
-static const oms_schema_t s_wallet_get =
-    OMS_SCHEMA (oms_request_t, "wallet.get", s_wallet_get_fields);
-static const oms_schema_t s_notifications =
-    OMS_SCHEMA (oms_request_t, "notifications", s_notifications_fields);
-static const oms_schema_t s_channel_set =
-    OMS_SCHEMA (oms_request_t, "channel.set", s_channel_set_fields);
-static const oms_schema_t s_replay = OMS_SCHEMA (oms_request_t, "replay", s_replay_fields);
-static const oms_schema_t s_status = OMS_SCHEMA (oms_request_t, "status", s_status_fields);
-static const oms_schema_t s_position_set =
-    OMS_SCHEMA (oms_request_t, "position.set", s_position_set_fields);
-static const oms_schema_t s_metrics = OMS_SCHEMA (oms_request_t, "metrics", s_metrics_fields);
-static const oms_schema_t s_dlq_list = OMS_SCHEMA (oms_request_t, "dlq.list", s_dlq_list_fields);
-static const oms_schema_t s_dlq_show = OMS_SCHEMA (oms_request_t, "dlq.show", s_dlq_one_fields);
-static const oms_schema_t s_dlq_retry = OMS_SCHEMA (oms_request_t, "dlq.retry", s_dlq_one_fields);
-static const oms_schema_t s_dlq_drop = OMS_SCHEMA (oms_request_t, "dlq.drop", s_dlq_one_fields);
+//  A command's schema is named after the command; each lives in its row.
+#define S_COMMAND(cmd, fields, read_only)                                                          \
+    {                                                                                              \
+        cmd, &(const oms_schema_t) OMS_SCHEMA (oms_request_t, cmd, fields), read_only              \
+    }
 
 static const oms_command_type_t s_commands[] = {
-    {"place", &s_place, false},
-    {"cancel", &s_cancel, false},
-    {"get", &s_get, true},
-    {"stock.set", &s_stock_set, false},
-    {"stock.get", &s_stock_get, true},
-    {"wallet.credit", &s_wallet_credit, false},
-    {"wallet.get", &s_wallet_get, true},
-    {"notifications", &s_notifications, true},
-    {"channel.set", &s_channel_set, false},
-    {"replay", &s_replay, true},
-    {"status", &s_status, true},
-    {"position.set", &s_position_set, false},
-    {"metrics", &s_metrics, true},
-    {"dlq.list", &s_dlq_list, true},
-    {"dlq.show", &s_dlq_show, true},
-    {"dlq.retry", &s_dlq_retry, false},
-    {"dlq.drop", &s_dlq_drop, false},
+    S_COMMAND ("place", s_place_fields, false),
+    S_COMMAND ("cancel", s_cancel_fields, false),
+    S_COMMAND ("get", s_get_fields, true),
+    S_COMMAND ("stock.set", s_stock_set_fields, false),
+    S_COMMAND ("stock.get", s_stock_get_fields, true),
+    S_COMMAND ("wallet.credit", s_wallet_credit_fields, false),
+    S_COMMAND ("wallet.get", s_wallet_get_fields, true),
+    S_COMMAND ("notifications", s_notifications_fields, true),
+    S_COMMAND ("channel.set", s_channel_set_fields, false),
+    S_COMMAND ("replay", s_replay_fields, true),
+    S_COMMAND ("status", s_status_fields, true),
+    S_COMMAND ("position.set", s_position_set_fields, false),
+    S_COMMAND ("metrics", s_metrics_fields, true),
+    S_COMMAND ("dlq.list", s_dlq_list_fields, true),
+    S_COMMAND ("dlq.show", s_dlq_one_fields, true),
+    S_COMMAND ("dlq.retry", s_dlq_one_fields, false),
+    S_COMMAND ("dlq.drop", s_dlq_one_fields, false),
 };
 #define COMMANDS (sizeof s_commands / sizeof s_commands[0])
 
@@ -157,14 +140,14 @@ int
 oms_request_decode (const uint8_t *data, size_t size, oms_request_t *req, oms_fault_t *fault)
 {
     memset (req, 0, sizeof *req);
-    oms_fault_set (fault, OMS_OK, "");
     msgpack_unpacked msg;
     int rc = oms_msgpack_parse (data, size, &msg, fault);
-    if (rc)
-        goto leave;
-    const msgpack_object *cmd = oms_msgpack_get (&msg.data, "cmd");
+    //  The "cmd" key picks the schema the whole map is checked against.
+    const msgpack_object *cmd = rc ? NULL : oms_msgpack_get (&msg.data, "cmd");
     const oms_command_type_t *command = NULL;
-    if (!cmd)
+    if (rc)
+        ;
+    else if (!cmd)
         rc = oms_fault_set (fault, OMS_E_MISSING, "cmd");
     else if (cmd->type != MSGPACK_OBJECT_STR)
         rc = oms_fault_set (fault, OMS_E_TYPE, "cmd");
@@ -172,7 +155,6 @@ oms_request_decode (const uint8_t *data, size_t size, oms_request_t *req, oms_fa
         rc = oms_fault_set (fault, OMS_E_UNKNOWN, "cmd");
     else
         rc = oms_schema_unpack (command->schema, &msg.data, req, "", fault);
-leave:
     msgpack_unpacked_destroy (&msg);
     return rc;
 }

@@ -71,43 +71,26 @@ static const oms_field_t s_heartbeat_fields[] = {
      .count_offset = offsetof (oms_body_t, n_positions)},
 };
 
-static const oms_schema_t s_order_placed =
-    OMS_SCHEMA (oms_body_t, "order.placed", s_order_placed_fields);
-static const oms_schema_t s_order_confirmed =
-    OMS_SCHEMA (oms_body_t, "order.confirmed", s_order_confirmed_fields);
-static const oms_schema_t s_order_cancelled =
-    OMS_SCHEMA (oms_body_t, "order.cancelled", s_order_cancelled_fields);
-static const oms_schema_t s_stock_reserved =
-    OMS_SCHEMA (oms_body_t, "stock.reserved", s_stock_reserved_fields);
-static const oms_schema_t s_stock_rejected =
-    OMS_SCHEMA (oms_body_t, "stock.rejected", s_stock_rejected_fields);
-static const oms_schema_t s_stock_updated =
-    OMS_SCHEMA (oms_body_t, "stock.updated", s_stock_updated_fields);
-static const oms_schema_t s_catalog_updated =
-    OMS_SCHEMA (oms_body_t, "catalog.updated", s_catalog_updated_fields);
-static const oms_schema_t s_payment_completed =
-    OMS_SCHEMA (oms_body_t, "payment.completed", s_payment_completed_fields);
-static const oms_schema_t s_payment_failed =
-    OMS_SCHEMA (oms_body_t, "payment.failed", s_payment_failed_fields);
-static const oms_schema_t s_payment_refunded =
-    OMS_SCHEMA (oms_body_t, "payment.refunded", s_payment_refunded_fields);
-static const oms_schema_t s_notification_sent =
-    OMS_SCHEMA (oms_body_t, "notification.sent", s_notification_sent_fields);
-static const oms_schema_t s_heartbeat = OMS_SCHEMA (oms_body_t, "heartbeat", s_heartbeat_fields);
+//  The schema of a durable type's "data" map is named after the type.
+#define S_EVENT(type, owner, fields)                                                               \
+    {                                                                                              \
+        type, owner, &(const oms_schema_t) OMS_SCHEMA (oms_body_t, type, fields), true             \
+    }
 
 const oms_event_type_t oms_event_types[] = {
-    {"order.placed", "order", &s_order_placed, true},
-    {"order.confirmed", "order", &s_order_confirmed, true},
-    {"order.cancelled", "order", &s_order_cancelled, true},
-    {"stock.reserved", "inventory", &s_stock_reserved, true},
-    {"stock.rejected", "inventory", &s_stock_rejected, true},
-    {"stock.updated", "inventory", &s_stock_updated, true},
-    {"catalog.updated", "inventory", &s_catalog_updated, true},
-    {"payment.completed", "payment", &s_payment_completed, true},
-    {"payment.failed", "payment", &s_payment_failed, true},
-    {"payment.refunded", "payment", &s_payment_refunded, true},
-    {"notification.sent", "notification", &s_notification_sent, true},
-    {OMS_HEARTBEAT_PREFIX, NULL, &s_heartbeat, false},
+    S_EVENT ("order.placed", "order", s_order_placed_fields),
+    S_EVENT ("order.confirmed", "order", s_order_confirmed_fields),
+    S_EVENT ("order.cancelled", "order", s_order_cancelled_fields),
+    S_EVENT ("stock.reserved", "inventory", s_stock_reserved_fields),
+    S_EVENT ("stock.rejected", "inventory", s_stock_rejected_fields),
+    S_EVENT ("stock.updated", "inventory", s_stock_updated_fields),
+    S_EVENT ("catalog.updated", "inventory", s_catalog_updated_fields),
+    S_EVENT ("payment.completed", "payment", s_payment_completed_fields),
+    S_EVENT ("payment.failed", "payment", s_payment_failed_fields),
+    S_EVENT ("payment.refunded", "payment", s_payment_refunded_fields),
+    S_EVENT ("notification.sent", "notification", s_notification_sent_fields),
+    {OMS_HEARTBEAT_PREFIX, NULL,
+     &(const oms_schema_t) OMS_SCHEMA (oms_body_t, "heartbeat", s_heartbeat_fields), false},
     {NULL, NULL, NULL, false},
 };
 
@@ -200,7 +183,6 @@ oms_event_decode (const uint8_t *data, size_t size, const char *topic, oms_event
                   oms_fault_t *fault)
 {
     memset (event, 0, sizeof *event);
-    oms_fault_set (fault, OMS_OK, "");
     msgpack_unpacked msg;
     int rc = oms_msgpack_parse (data, size, &msg, fault);
     if (rc)
@@ -256,14 +238,21 @@ s_start (oms_event_t *event, const char *type)
     COPY (event->type, type);
 }
 
+//  Most events are about one order of one customer.
+static void
+s_about_order (oms_event_t *event, const char *type, const char *order_id, const char *customer)
+{
+    s_start (event, type);
+    COPY (event->data.order_id, order_id);
+    COPY (event->data.customer, customer);
+}
+
 void
 oms_event_order_placed (oms_event_t *event, const char *order_id, const char *customer,
                         const oms_item_t *items, uint32_t n_items, const char *method,
                         const char *card_last4)
 {
-    s_start (event, "order.placed");
-    COPY (event->data.order_id, order_id);
-    COPY (event->data.customer, customer);
+    s_about_order (event, "order.placed", order_id, customer);
     if (!items || n_items > OMS_ITEMS_MAX)
         n_items = items ? OMS_ITEMS_MAX : 0;
     for (uint32_t i = 0; i < n_items; i++) {
@@ -279,9 +268,7 @@ void
 oms_event_order_confirmed (oms_event_t *event, const char *order_id, const char *customer,
                            int64_t total_cents)
 {
-    s_start (event, "order.confirmed");
-    COPY (event->data.order_id, order_id);
-    COPY (event->data.customer, customer);
+    s_about_order (event, "order.confirmed", order_id, customer);
     event->data.amount_cents = total_cents;
 }
 
@@ -289,9 +276,7 @@ void
 oms_event_order_cancelled (oms_event_t *event, const char *order_id, const char *customer,
                            const char *reason)
 {
-    s_start (event, "order.cancelled");
-    COPY (event->data.order_id, order_id);
-    COPY (event->data.customer, customer);
+    s_about_order (event, "order.cancelled", order_id, customer);
     COPY (event->data.reason, reason);
 }
 
@@ -299,9 +284,7 @@ void
 oms_event_stock_reserved (oms_event_t *event, const char *order_id, const char *customer,
                           int64_t amount_cents, const char *method, const char *card_last4)
 {
-    s_start (event, "stock.reserved");
-    COPY (event->data.order_id, order_id);
-    COPY (event->data.customer, customer);
+    s_about_order (event, "stock.reserved", order_id, customer);
     event->data.amount_cents = amount_cents;
     COPY (event->data.method, method);
     COPY (event->data.card_last4, card_last4);
@@ -311,9 +294,7 @@ void
 oms_event_stock_rejected (oms_event_t *event, const char *order_id, const char *customer,
                           const char *reason)
 {
-    s_start (event, "stock.rejected");
-    COPY (event->data.order_id, order_id);
-    COPY (event->data.customer, customer);
+    s_about_order (event, "stock.rejected", order_id, customer);
     COPY (event->data.reason, reason);
 }
 
@@ -341,9 +322,7 @@ void
 oms_event_payment_completed (oms_event_t *event, const char *order_id, const char *customer,
                              int64_t amount_cents, const char *method)
 {
-    s_start (event, "payment.completed");
-    COPY (event->data.order_id, order_id);
-    COPY (event->data.customer, customer);
+    s_about_order (event, "payment.completed", order_id, customer);
     event->data.amount_cents = amount_cents;
     COPY (event->data.method, method);
 }
@@ -352,9 +331,7 @@ void
 oms_event_payment_failed (oms_event_t *event, const char *order_id, const char *customer,
                           const char *method, const char *reason)
 {
-    s_start (event, "payment.failed");
-    COPY (event->data.order_id, order_id);
-    COPY (event->data.customer, customer);
+    s_about_order (event, "payment.failed", order_id, customer);
     COPY (event->data.method, method);
     COPY (event->data.reason, reason);
 }
@@ -363,20 +340,16 @@ void
 oms_event_payment_refunded (oms_event_t *event, const char *order_id, const char *customer,
                             int64_t amount_cents, const char *method)
 {
-    s_start (event, "payment.refunded");
-    COPY (event->data.order_id, order_id);
-    COPY (event->data.customer, customer);
-    event->data.amount_cents = amount_cents;
-    COPY (event->data.method, method);
+    //  A refund carries the facts of the charge it returns.
+    oms_event_payment_completed (event, order_id, customer, amount_cents, method);
+    COPY (event->type, "payment.refunded");
 }
 
 void
 oms_event_notification_sent (oms_event_t *event, const char *order_id, const char *customer,
                              const char *kind, const char *channel, const char *text)
 {
-    s_start (event, "notification.sent");
-    COPY (event->data.order_id, order_id);
-    COPY (event->data.customer, customer);
+    s_about_order (event, "notification.sent", order_id, customer);
     COPY (event->data.kind, kind);
     COPY (event->data.channel, channel);
     COPY (event->data.text, text);

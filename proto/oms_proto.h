@@ -186,8 +186,8 @@ int oms_schema_unpack (const oms_schema_t *schema, const msgpack_object *map, vo
 int oms_msgpack_check (const uint8_t *data, size_t size);
 
 //  Refuses more than OMS_MSG_MAX bytes unread (OMS_E_TOO_BIG), checks with
-//  oms_msgpack_check, then unpacks into `result`. Initialises
-//  `result` first; the caller destroys it with msgpack_unpacked_destroy
+//  oms_msgpack_check, then unpacks into `result`. Initialises `result` and
+//  clears `fault` first; the caller destroys `result` with msgpack_unpacked_destroy
 //  whatever this returns. Strings and bins in it point into `data`. The top
 //  level must be a map (else OMS_E_TYPE).
 int oms_msgpack_parse (const uint8_t *data, size_t size, msgpack_unpacked *result,

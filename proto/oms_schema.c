@@ -194,6 +194,7 @@ oms_msgpack_parse (const uint8_t *data, size_t size, msgpack_unpacked *result, o
 {
     assert (result);
     msgpack_unpacked_init (result);
+    oms_fault_set (fault, OMS_OK, "");
     if (size > OMS_MSG_MAX)
         return oms_fault_set (fault, OMS_E_TOO_BIG, "");
     int rc = oms_msgpack_check (data, size);

@@ -181,7 +181,7 @@ s_reject (oms_ctx_t *ctx, reservation_t *held, const oms_event_t *event, const c
 static int
 s_on_order_placed (oms_ctx_t *ctx, const oms_event_t *event)
 {
-    static reservation_t held;
+    reservation_t held;
     int rc = s_reservation_load (ctx, event->data.order_id, &held);
     if (rc != OMS_E_NOTFOUND)
         return rc; //  already decided, or void: cancelled before it arrived
@@ -230,7 +230,7 @@ s_on_order_placed (oms_ctx_t *ctx, const oms_event_t *event)
 static int
 s_on_order_confirmed (oms_ctx_t *ctx, const oms_event_t *event)
 {
-    static reservation_t held;
+    reservation_t held;
     int rc = s_reservation_load (ctx, event->data.order_id, &held);
     if (rc == OMS_E_NOTFOUND)
         return oms_ctx_fail (ctx, "confirmation of unknown order %s", event->data.order_id);
@@ -244,7 +244,7 @@ s_on_order_confirmed (oms_ctx_t *ctx, const oms_event_t *event)
 static int
 s_on_order_cancelled (oms_ctx_t *ctx, const oms_event_t *event)
 {
-    static reservation_t held;
+    reservation_t held;
     int rc = s_reservation_load (ctx, event->data.order_id, &held);
     if (rc == OMS_E_NOTFOUND) {
         //  The cancellation overtook the order: make sure nothing is held later.

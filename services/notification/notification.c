@@ -5,19 +5,21 @@
     channel is the customer's preference, email by default.
 */
 #include "oms_service.h"
+#include <stdarg.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
 #define LIST_MAX 1000
 
 typedef struct {
+    uint64_t ts_ns;
     char order_id[OMS_ID_MAX + 1];
     char customer[OMS_ID_MAX + 1];
     char kind[OMS_NAME_MAX + 1];
     char channel[OMS_NAME_MAX + 1];
     char text[OMS_TEXT_MAX + 1];
-    uint64_t ts_ns;
 } notice_t;
 
 static const oms_field_t s_notice_fields[] = {
@@ -47,8 +49,13 @@ s_money (char *text, size_t size, int64_t cents)
     snprintf (text, size, "%lld.%02lld", (long long) (cents / 100), (long long) (cents % 100));
 }
 
+//  Sends the notification of `kind` for the event's order once: the
+//  (order, kind) record is both the message and the proof it went out.
+static int s_notify (oms_ctx_t *ctx, const oms_event_t *event, const char *kind, const char *format,
+                     ...) __attribute__ ((format (printf, 4, 5)));
+
 static int
-s_notify (oms_ctx_t *ctx, const oms_event_t *event, const char *kind, const char *text)
+s_notify (oms_ctx_t *ctx, const oms_event_t *event, const char *kind, const char *format, ...)
 {
     oms_txn_t *txn = oms_ctx_txn (ctx);
     char key[3 * (OMS_ID_MAX + 2)];
@@ -57,12 +64,15 @@ s_notify (oms_ctx_t *ctx, const oms_event_t *event, const char *kind, const char
     int rc = oms_txn_get (txn, oms_ctx_db (ctx, "notifications"), key, length, &value);
     if (rc != OMS_E_NOTFOUND)
         return rc; //  sent already
-    static notice_t notice;
+    notice_t notice;
     memset (&notice, 0, sizeof notice);
     snprintf (notice.order_id, sizeof notice.order_id, "%s", event->data.order_id);
     snprintf (notice.customer, sizeof notice.customer, "%s", event->data.customer);
     snprintf (notice.kind, sizeof notice.kind, "%s", kind);
-    snprintf (notice.text, sizeof notice.text, "%s", text);
+    va_list args;
+    va_start (args, format);
+    vsnprintf (notice.text, sizeof notice.text, format, args);
+    va_end (args);
     snprintf (notice.channel, sizeof notice.channel, "email");
     if (oms_txn_get (txn, oms_ctx_db (ctx, "channels"), notice.customer, strlen (notice.customer),
                      &value) == 0 &&
@@ -93,29 +103,24 @@ s_notify (oms_ctx_t *ctx, const oms_event_t *event, const char *kind, const char
 static int
 s_on_order_confirmed (oms_ctx_t *ctx, const oms_event_t *event)
 {
-    char money[32], text[OMS_TEXT_MAX + 1];
+    char money[32];
     s_money (money, sizeof money, event->data.amount_cents);
-    snprintf (text, sizeof text, "Your order %s is confirmed; %s charged.", event->data.order_id,
-              money);
-    return s_notify (ctx, event, "confirmed", text);
+    return s_notify (ctx, event, "confirmed", "Your order %s is confirmed; %s charged.",
+                     event->data.order_id, money);
 }
 
 static int
 s_on_order_cancelled (oms_ctx_t *ctx, const oms_event_t *event)
 {
-    char text[OMS_TEXT_MAX + 1];
-    snprintf (text, sizeof text, "Your order %.64s is cancelled: %.160s", event->data.order_id,
-              event->data.reason);
-    return s_notify (ctx, event, "cancelled", text);
+    return s_notify (ctx, event, "cancelled", "Your order %.64s is cancelled: %.160s",
+                     event->data.order_id, event->data.reason);
 }
 
 static int
 s_on_payment_failed (oms_ctx_t *ctx, const oms_event_t *event)
 {
-    char text[OMS_TEXT_MAX + 1];
-    snprintf (text, sizeof text, "Payment for order %.64s failed: %.160s", event->data.order_id,
-              event->data.reason);
-    return s_notify (ctx, event, "payment_failed", text);
+    return s_notify (ctx, event, "payment_failed", "Payment for order %.64s failed: %.160s",
+                     event->data.order_id, event->data.reason);
 }
 
 // ---------------------------------------------------------------------------
@@ -141,7 +146,11 @@ s_notifications (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *repl
     if (rc)
         return rc;
     //  Count first: a msgpack array states its length up front.
-    static notice_t found[LIST_MAX];
+    notice_t *found = calloc (LIST_MAX, sizeof *found);
+    if (!found) {
+        oms_cursor_close (&cursor);
+        return OMS_E_NOMEM;
+    }
     uint32_t count = 0;
     oms_val_t key, value;
     rc = oms_cursor_seek (cursor, prefix, prefix_size, &key, &value);
@@ -162,14 +171,16 @@ s_notifications (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *repl
         rc = oms_cursor_next (cursor, &key, &value);
     }
     oms_cursor_close (&cursor);
-    if (rc && rc != OMS_E_NOTFOUND)
-        return rc;
-    oms_reply_key (reply, "notifications");
-    msgpack_packer *pk = oms_reply_packer (reply);
-    msgpack_pack_array (pk, count);
-    for (uint32_t i = 0; i < count; i++)
-        oms_schema_pack (&s_notice_view, &found[i], pk);
-    return 0;
+    if (rc == 0 || rc == OMS_E_NOTFOUND) {
+        rc = 0;
+        oms_reply_key (reply, "notifications");
+        msgpack_packer *pk = oms_reply_packer (reply);
+        msgpack_pack_array (pk, count);
+        for (uint32_t i = 0; i < count; i++)
+            oms_schema_pack (&s_notice_view, &found[i], pk);
+    }
+    free (found);
+    return rc;
 }
 
 static int

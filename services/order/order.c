@@ -167,7 +167,7 @@ s_place (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
     int rc = s_within_limits (ctx, request);
     if (rc)
         return rc;
-    static order_t order;
+    order_t order;
     memset (&order, 0, sizeof order);
     for (uint32_t i = 0; i < request->n_items; i++) {
         const oms_item_t *item = &request->items[i];
@@ -218,7 +218,7 @@ s_place (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
         rc = s_save (ctx, &order);
     if (rc)
         return rc;
-    static oms_event_t event;
+    oms_event_t event;
     oms_event_order_placed (&event, order.order_id, order.customer, order.items, order.n_items,
                             order.method, order.card_last4);
     rc = oms_ctx_emit (ctx, &event);
@@ -234,7 +234,7 @@ s_place (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
 static int
 s_get (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
 {
-    static order_t order;
+    order_t order;
     int rc = s_load (ctx, request->order_id, &order);
     if (rc == OMS_E_NOTFOUND)
         return oms_ctx_fail_with (ctx, OMS_E_NOTFOUND, "unknown order %s", request->order_id);
@@ -246,7 +246,7 @@ s_get (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
 static int
 s_cancel_command (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
 {
-    static order_t order;
+    order_t order;
     int rc = s_load (ctx, request->order_id, &order);
     if (rc == OMS_E_NOTFOUND)
         return oms_ctx_fail_with (ctx, OMS_E_NOTFOUND, "unknown order %s", request->order_id);
@@ -274,7 +274,7 @@ s_on_catalog_updated (oms_ctx_t *ctx, const oms_event_t *event)
 static int
 s_on_stock_reserved (oms_ctx_t *ctx, const oms_event_t *event)
 {
-    static order_t order;
+    order_t order;
     int rc = s_subject (ctx, event, &order);
     if (rc || strcmp (order.status, "PENDING") != 0)
         return rc;
@@ -286,7 +286,7 @@ s_on_stock_reserved (oms_ctx_t *ctx, const oms_event_t *event)
 static int
 s_on_stock_rejected (oms_ctx_t *ctx, const oms_event_t *event)
 {
-    static order_t order;
+    order_t order;
     int rc = s_subject (ctx, event, &order);
     if (rc || !s_in_flight (&order))
         return rc;
@@ -298,7 +298,7 @@ s_on_stock_rejected (oms_ctx_t *ctx, const oms_event_t *event)
 static int
 s_on_payment_completed (oms_ctx_t *ctx, const oms_event_t *event)
 {
-    static order_t order;
+    order_t order;
     int rc = s_subject (ctx, event, &order);
     //  A late payment for a cancelled order is refunded by payment itself,
     //  which sees the cancellation too.
@@ -322,7 +322,7 @@ s_on_payment_completed (oms_ctx_t *ctx, const oms_event_t *event)
 static int
 s_on_payment_failed (oms_ctx_t *ctx, const oms_event_t *event)
 {
-    static order_t order;
+    order_t order;
     int rc = s_subject (ctx, event, &order);
     if (rc || !s_in_flight (&order))
         return rc;
@@ -370,7 +370,7 @@ s_clamp_deadlines (oms_ctx_t *ctx, uint64_t now_ns)
     char late[TAKE_MAX][OMS_ID_MAX + 1];
     size_t n_late;
     int rc = s_take_deadlines (ctx, latest + 1, UINT64_MAX, late, &n_late);
-    static order_t order;
+    order_t order;
     for (size_t i = 0; rc == 0 && i < n_late; i++) {
         rc = s_load (ctx, late[i], &order);
         if (rc == OMS_E_NOTFOUND) {
@@ -402,7 +402,7 @@ s_tick (oms_ctx_t *ctx, uint64_t now_ns)
     int rc = s_clamp_deadlines (ctx, now_ns);
     if (rc == 0)
         rc = s_take_deadlines (ctx, 0, now_ns, due, &n_due);
-    static order_t order;
+    order_t order;
     for (size_t i = 0; rc == 0 && i < n_due; i++) {
         rc = s_load (ctx, due[i], &order);
         if (rc == 0 && s_in_flight (&order))

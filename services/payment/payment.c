@@ -89,7 +89,7 @@ s_wallet_get (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
 static int
 s_on_stock_reserved (oms_ctx_t *ctx, const oms_event_t *event)
 {
-    static payment_t payment;
+    payment_t payment;
     int rc = s_load (ctx, event->data.order_id, &payment);
     if (rc != OMS_E_NOTFOUND)
         return rc; //  decided already, or void
@@ -133,7 +133,7 @@ s_on_stock_reserved (oms_ctx_t *ctx, const oms_event_t *event)
 static int
 s_on_order_cancelled (oms_ctx_t *ctx, const oms_event_t *event)
 {
-    static payment_t payment;
+    payment_t payment;
     int rc = s_load (ctx, event->data.order_id, &payment);
     if (rc == OMS_E_NOTFOUND) {
         //  Cancelled before any charge: make sure none ever happens.

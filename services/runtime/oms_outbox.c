@@ -79,6 +79,20 @@ oms_outbox_append (oms_txn_t *txn, oms_db_t db, oms_db_t heads, oms_event_t *eve
     return rc;
 }
 
+//  Opens a cursor on `db` at the first event of `type` from seq `from`.
+//  The cursor is left open whatever the seek found; the caller closes it
+//  (it is NULL when it could not be opened).
+static int
+s_seek (oms_txn_t *txn, oms_db_t db, const char *type, uint64_t from, oms_cursor_t **cursor,
+        oms_val_t *k, oms_val_t *v)
+{
+    int rc = oms_cursor_open (txn, db, cursor);
+    if (rc)
+        return rc;
+    uint8_t key[KEY_MAX];
+    return oms_cursor_seek (*cursor, key, s_key (key, type, from), k, v);
+}
+
 int
 oms_outbox_bounds (oms_txn_t *txn, oms_db_t db, oms_db_t heads, const char *type, uint64_t *first,
                    uint64_t *head)
@@ -88,12 +102,8 @@ oms_outbox_bounds (oms_txn_t *txn, oms_db_t db, oms_db_t heads, const char *type
     if (rc || *head == 0)
         return rc;
     oms_cursor_t *cursor;
-    rc = oms_cursor_open (txn, db, &cursor);
-    if (rc)
-        return rc;
-    uint8_t key[KEY_MAX];
     oms_val_t k, v;
-    rc = oms_cursor_seek (cursor, key, s_key (key, type, 1), &k, &v);
+    rc = s_seek (txn, db, type, 1, &cursor, &k, &v);
     if (rc == 0 && !s_key_seq (&k, type, first))
         *first = 0;
     oms_cursor_close (&cursor);
@@ -105,14 +115,10 @@ oms_outbox_read (oms_txn_t *txn, oms_db_t db, const char *type, uint64_t from, s
                  size_t max_bytes, oms_outbox_fn *fn, void *arg)
 {
     oms_cursor_t *cursor;
-    int rc = oms_cursor_open (txn, db, &cursor);
-    if (rc)
-        return rc;
-    uint8_t key[KEY_MAX];
     oms_val_t k, v;
     size_t count = 0, bytes = 0;
     uint64_t seq;
-    rc = oms_cursor_seek (cursor, key, s_key (key, type, from), &k, &v);
+    int rc = s_seek (txn, db, type, from, &cursor, &k, &v);
     while (rc == 0 && count < max && (count == 0 || bytes + v.size <= max_bytes) &&
            s_key_seq (&k, type, &seq)) {
         if (v.size <= 8) {
@@ -144,13 +150,9 @@ oms_outbox_prune (oms_txn_t *txn, oms_db_t db, oms_db_t heads, const char *type,
     //  Whatever the age, the newest `keep` stay.
     uint64_t keep_from = head >= keep ? head - keep + 1 : 1;
     oms_cursor_t *cursor;
-    rc = oms_cursor_open (txn, db, &cursor);
-    if (rc)
-        return rc;
-    uint8_t key[KEY_MAX];
     oms_val_t k, v;
     uint64_t seq;
-    rc = oms_cursor_seek (cursor, key, s_key (key, type, 1), &k, &v);
+    rc = s_seek (txn, db, type, 1, &cursor, &k, &v);
     while (rc == 0 && *pruned < budget && s_key_seq (&k, type, &seq) && seq < head) {
         bool old = v.size >= 8 && oms_be64_get (v.data) < min_ts_ns;
         if (!old && seq >= keep_from)

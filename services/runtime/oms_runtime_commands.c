@@ -327,7 +327,7 @@ s_cmd_dlq_retry (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *repl
     int rc = s_dead_get (ctx, request->id, &dead);
     if (rc)
         return rc;
-    static oms_event_t event;
+    oms_event_t event;
     oms_fault_t fault;
     char reason[128];
     rc = oms_event_decode (dead.body.data, dead.body.size, dead.topic, &event, &fault);

@@ -592,7 +592,7 @@ static void
 s_apply (oms_service_t *self, const char *topic, const uint8_t *body, size_t size,
          uint64_t expected, uint64_t expected_epoch)
 {
-    static oms_event_t event; //  large; one event at a time
+    oms_event_t event;
     oms_fault_t fault;
     int rc = oms_event_decode (body, size, topic, &event, &fault);
     if (rc) {
@@ -704,7 +704,7 @@ static void
 s_on_heartbeat (void *arg, const char *topic, const uint8_t *body, size_t size)
 {
     oms_service_t *self = arg;
-    static oms_event_t event;
+    oms_event_t event;
     oms_fault_t fault;
     if (oms_event_decode (body, size, topic, &event, &fault)) {
         s_count_refused (self, &fault);
@@ -900,7 +900,7 @@ s_admit (oms_service_t *self, zmsg_t *envelope, zframe_t *body, char *error, siz
 static void
 s_on_request (oms_service_t *self, zmsg_t *msg)
 {
-    static oms_request_t request;
+    oms_request_t request;
     memset (&request, 0, sizeof request); //  no field of an earlier request may leak into this one
     //  Split the routing envelope from the body at the empty delimiter.
     zmsg_t *envelope = zmsg_new ();
@@ -1073,7 +1073,7 @@ s_heartbeat (oms_service_t *self)
     s_measure_rates (self);
     oms_metrics_publish (self->metrics);
 
-    static oms_event_t event;
+    oms_event_t event;
     oms_event_heartbeat (&event, self->def->name, self->instance, OMS_VERSION,
                          oms_clock_steady_ns () - self->started_ns, heads, (uint32_t) self->n_owned,
                          positions, (uint32_t) self->inbox.count);
