@@ -1,13 +1,15 @@
 /*  cli_client: one DEALER per service, one request in flight at a time.
     A retry closes the socket and opens a new one, so the reply that arrives
     is always an answer to the bytes just sent; requests that change state
-    carry a request id the service deduplicates by.
+    carry a request id the service deduplicates by. Subscriptions are made
+    here too, so that every socket of the CLI follows one security setting.
 */
 #include "cli_client.h"
 #include "cli_args.h"
 #include "cli_json.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 
 struct _cli_client_t {
@@ -269,6 +271,7 @@ cli_client_call (cli_client_t *self, const oms_request_t *req, int timeout_ms, i
     return OMS_E_TIMEOUT;
 }
 
+//  Transitional: to be replaced by cli_call.
 cli_reply_t *
 cli_request (const char *service, const char *endpoint, const oms_request_t *req, int timeout_ms,
              int attempts, char *error, size_t size)
@@ -323,4 +326,113 @@ cli_reply_error (cli_reply_t *self, char *buf, size_t size)
     memcpy (copy, text, len);
     copy[len] = '\0';
     return cli_printable (copy, buf, size);
+}
+
+zsock_t *
+cli_subscribe (const char *const *prefixes, size_t n, int hwm, char *error, size_t size)
+{
+    const char *endpoint = oms_config_str (s_secure.config, "broker/backend");
+    zsock_t *sub = zsock_new (ZMQ_SUB);
+    if (!sub) {
+        snprintf (error, size, "cannot create a socket: %s", zmq_strerror (zmq_errno ()));
+        return NULL;
+    }
+    zsock_set_linger (sub, 0);
+    zsock_set_rcvtimeo (sub, 0);
+    zsock_set_maxmsgsize (sub, cli_client_max_bytes ());
+    if (hwm > 0)
+        zsock_set_rcvhwm (sub, hwm);
+    if (n == 0)
+        zsock_set_subscribe (sub, "");
+    for (size_t i = 0; i < n; i++)
+        zsock_set_subscribe (sub, prefixes[i]);
+    if (cli_client_curve (sub, "broker", error, size) != 0)
+        zsock_destroy (&sub);
+    else if (zsock_connect (sub, "%s", endpoint) != 0) {
+        snprintf (error, size, "cannot connect to the broker at %s: %s", endpoint,
+                  zmq_strerror (zmq_errno ()));
+        zsock_destroy (&sub);
+    }
+    return sub;
+}
+
+int
+cli_event_recv (zsock_t *sub, cli_event_t *self, char *error, size_t size)
+{
+    msgpack_unpacked_init (&self->raw);
+    self->msg = zmsg_recv (sub);
+    if (!self->msg)
+        return 1;
+    if (zmsg_size (self->msg) != 2) {
+        snprintf (error, size, "undecodable message: %zu frames instead of 2",
+                  zmsg_size (self->msg));
+        return -1;
+    }
+    zframe_t *topic = zmsg_first (self->msg);
+    zframe_t *body = zmsg_next (self->msg);
+    size_t topic_size = zframe_size (topic);
+    if (topic_size > OMS_NAME_MAX || memchr (zframe_data (topic), 0, topic_size)) {
+        snprintf (error, size, "undecodable message: the topic frame is not an event type");
+        return -1;
+    }
+    memcpy (self->topic, zframe_data (topic), topic_size);
+    self->topic[topic_size] = '\0';
+    return cli_event_decode (self->topic, zframe_data (body), zframe_size (body), &self->event,
+                             &self->raw, error, size);
+}
+
+void
+cli_event_release (cli_event_t *self)
+{
+    msgpack_unpacked_destroy (&self->raw);
+    zmsg_destroy (&self->msg);
+}
+
+int
+cli_event_decode (const char *topic, const uint8_t *data, size_t size, oms_event_t *event,
+                  msgpack_unpacked *raw, char *error, size_t error_size)
+{
+    oms_fault_t fault = {0};
+    int rc = oms_event_decode (data, size, topic, event, &fault);
+    //  Decoded already, so this parse cannot fail; it gives the raw map.
+    if (rc == 0)
+        rc = oms_msgpack_parse (data, size, raw, &fault);
+    if (rc != 0) {
+        char why[128];
+        char shown[64];
+        if (fault.code == 0)
+            fault.code = rc;
+        snprintf (error, error_size, "undecodable event on topic %s: %s",
+                  cli_printable (topic, shown, sizeof shown),
+                  oms_fault_str (&fault, why, sizeof why));
+        return -1;
+    }
+    return 0;
+}
+
+static volatile sig_atomic_t s_stopping = 0;
+
+static void
+s_on_signal (int signum)
+{
+    (void) signum;
+    s_stopping = 1;
+}
+
+//  Installs the stop handlers without SA_RESTART, so a blocked poll returns.
+void
+cli_catch_stop_signals (void)
+{
+    struct sigaction action;
+    memset (&action, 0, sizeof action);
+    action.sa_handler = s_on_signal;
+    sigemptyset (&action.sa_mask);
+    sigaction (SIGINT, &action, NULL);
+    sigaction (SIGTERM, &action, NULL);
+}
+
+bool
+cli_stop_requested (void)
+{
+    return s_stopping != 0;
 }

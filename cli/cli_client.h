@@ -1,4 +1,5 @@
-/*  cli_client: request/reply with one service's api endpoint.
+/*  cli_client: the sockets of the CLI: request/reply with one service's
+    api endpoint, and the subscription to the event bus.
 
     A DEALER connected to services/<name>/api sends an empty delimiter frame
     and the msgpack request; the reply is an empty frame and one msgpack map,
@@ -55,10 +56,6 @@ int cli_client_send (cli_client_t *self, const oms_request_t *req, char *error, 
 zsock_t *cli_client_socket (cli_client_t *self);
 int cli_client_recv (cli_client_t *self, cli_reply_t **reply_p, char *error, size_t size);
 
-//  One whole request: connects to `service` at `endpoint`, calls (see
-//  cli_client_call) and checks that the service accepted the request.
-//  Returns the reply (caller owns it), or NULL with `error` filled: why no
-//  answer came, or the service's own refusal text.
 cli_reply_t *cli_request (const char *service, const char *endpoint, const oms_request_t *req,
                           int timeout_ms, int attempts, char *error, size_t size);
 
@@ -69,5 +66,41 @@ const msgpack_object *cli_reply_map (cli_reply_t *self);
 bool cli_reply_ok (cli_reply_t *self);
 //  The "error" text of a refusal, made printable, in buf; returns buf.
 const char *cli_reply_error (cli_reply_t *self, char *buf, size_t size);
+
+//  A SUB socket on the bus (broker/backend of the configuration given to
+//  cli_client_secure) for every topic starting with one of `prefixes`
+//  (every topic when n is 0), keeping up to `hwm` messages queued (0: the
+//  default). Receiving never blocks: poll it first. NULL with `error`
+//  filled when it cannot be made. Caller owns the socket.
+zsock_t *cli_subscribe (const char *const *prefixes, size_t n, int hwm, char *error, size_t size);
+
+//  One message from the bus, decoded.
+typedef struct {
+    char topic[OMS_NAME_MAX + 1];
+    oms_event_t event;
+    msgpack_unpacked raw; //  the body as a map; points into msg
+    zmsg_t *msg;
+} cli_event_t;
+
+//  Reads the next message of `sub` into `self` (which the caller destroys
+//  with cli_event_release whatever this returns). 0 decoded, 1 nothing was
+//  waiting, -1 undecodable with `error` filled.
+int cli_event_recv (zsock_t *sub, cli_event_t *self, char *error, size_t size);
+void cli_event_release (cli_event_t *self);
+
+//  Decodes an event body of type `topic`: into `event`, and as the msgpack
+//  map it is into `raw` (which the caller initialises and destroys whatever
+//  this returns; its objects point into `data`). 0, or -1 with `error`
+//  filled: "undecodable event on topic T: <field>: <reason>".
+int cli_event_decode (const char *topic, const uint8_t *data, size_t size, oms_event_t *event,
+                      msgpack_unpacked *raw, char *error, size_t error_size);
+
+//  Makes SIGINT and SIGTERM set a flag instead of ending the process, for
+//  commands that run until interrupted. Call it after creating the first
+//  socket, so that it replaces czmq's own handlers. Blocking polls and
+//  sleeps return early when a signal comes.
+void cli_catch_stop_signals (void);
+//  Whether SIGINT or SIGTERM came since cli_catch_stop_signals.
+bool cli_stop_requested (void);
 
 #endif

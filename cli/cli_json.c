@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <czmq.h>
 
 //  Length of the valid UTF-8 sequence at s (at most `left` bytes), 0 if none.
 static size_t
@@ -89,25 +90,15 @@ cli_json_print_str (FILE *out, const char *str, size_t len)
     fputc ('"', out);
 }
 
+//  Bytes as a quoted base64 string (RFC 4648, padded).
 static void
 s_print_base64 (FILE *out, const char *data, size_t size)
 {
-    static const char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    const unsigned char *p = (const unsigned char *) data;
-    fputc ('"', out);
-    for (size_t i = 0; i < size; i += 3) {
-        uint32_t chunk = (uint32_t) p[i] << 16;
-        if (i + 1 < size)
-            chunk |= (uint32_t) p[i + 1] << 8;
-        if (i + 2 < size)
-            chunk |= p[i + 2];
-        fputc (alphabet[(chunk >> 18) & 63], out);
-        fputc (alphabet[(chunk >> 12) & 63], out);
-        fputc (i + 1 < size ? alphabet[(chunk >> 6) & 63] : '=', out);
-        fputc (i + 2 < size ? alphabet[chunk & 63] : '=', out);
-    }
-    fputc ('"', out);
+    zarmour_t *armour = zarmour_new ();
+    char *text = armour ? zarmour_encode (armour, (const byte *) data, size) : NULL;
+    fprintf (out, "\"%s\"", text ? text : "");
+    zstr_free (&text);
+    zarmour_destroy (&armour);
 }
 
 //  The shortest text that reads back as the same double.
@@ -297,4 +288,55 @@ cli_map_bool (const msgpack_object *map, const char *key, bool *value)
         return -1;
     *value = found->via.boolean;
     return 0;
+}
+
+//  Writes `"key": value` from the raw envelope, or the decoded value when the
+//  encoder left the field out.
+static void
+s_print_envelope_str (const msgpack_object *raw, const char *key, const char *decoded)
+{
+    const msgpack_object *value = cli_map_get (raw, key);
+    printf (", \"%s\": ", key);
+    if (value)
+        cli_json_print (stdout, value);
+    else
+        cli_json_print_str (stdout, decoded, strlen (decoded));
+}
+
+static void
+s_print_envelope_uint (const msgpack_object *raw, const char *key, uint64_t decoded)
+{
+    const msgpack_object *value = cli_map_get (raw, key);
+    printf (", \"%s\": ", key);
+    if (value)
+        cli_json_print (stdout, value);
+    else
+        printf ("%" PRIu64, decoded);
+}
+
+void
+cli_event_print (const char *topic, const oms_event_t *event, const msgpack_object *raw, bool json)
+{
+    const msgpack_object *data = cli_map_get (raw, "data");
+    if (json) {
+        printf ("{\"topic\": ");
+        cli_json_print_str (stdout, topic, strlen (topic));
+        s_print_envelope_str (raw, "id", event->id);
+        s_print_envelope_str (raw, "type", event->type);
+        s_print_envelope_str (raw, "producer", event->producer);
+        s_print_envelope_uint (raw, "seq", event->seq);
+        s_print_envelope_uint (raw, "ts_ns", event->ts_ns);
+        s_print_envelope_str (raw, "correlation_id", event->correlation_id);
+        s_print_envelope_str (raw, "causation_id", event->causation_id);
+        printf (", \"data\": ");
+    }
+    else
+        printf ("%s seq=%" PRIu64 " producer=%s corr=%s data=", event->type, event->seq,
+                event->producer, event->correlation_id);
+    if (data)
+        cli_json_print (stdout, data);
+    else
+        printf ("{}");
+    if (json)
+        putchar ('}');
 }

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <msgpack.h>
+#include "oms_proto.h"
 
 //  Writes `obj` as JSON (no newline).
 void cli_json_print (FILE *out, const msgpack_object *obj);
@@ -44,5 +45,13 @@ int cli_map_bool (const msgpack_object *map, const char *key, bool *value);
 
 //  Whether a string object equals `text`.
 bool cli_str_eq (const msgpack_object *obj, const char *text);
+
+//  Writes an event to stdout as `oms tail` does, without a newline: the line
+//  "TYPE seq=N producer=P corr=C data={...}", or with json the object
+//  {"topic", "id", "type", "producer", "seq", "ts_ns", "correlation_id",
+//  "causation_id", "data"}. `raw` is the body's map, `event` the same body
+//  decoded (see cli_event_decode).
+void cli_event_print (const char *topic, const oms_event_t *event, const msgpack_object *raw,
+                      bool json);
 
 #endif

@@ -18,7 +18,7 @@
 #include "cli_ops.h"
 #include "cli_args.h"
 #include "cli_client.h"
-#include "cli_events.h"
+#include "cli_tail.h"
 #include "cli_json.h"
 #include "oms_clock.h"
 

@@ -16,7 +16,7 @@
 
 #include "cli_args.h"
 #include "cli_client.h"
-#include "cli_events.h"
+#include "cli_tail.h"
 #include "cli_json.h"
 #include "cli_keygen.h"
 #include "cli_load.h"

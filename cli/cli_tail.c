@@ -6,7 +6,7 @@
     be lost, so the order's status is also polled with `get`; an event only
     makes the next poll come sooner.
 */
-#include "cli_events.h"
+#include "cli_tail.h"
 #include "cli_args.h"
 #include "cli_client.h"
 #include "cli_json.h"
@@ -19,40 +19,6 @@
 
 #define WAIT_POLL_MS 250
 
-//  One message from the bus, decoded.
-typedef struct {
-    char topic[OMS_NAME_MAX + 1];
-    zmsg_t *msg;    //  owns the frames
-    zframe_t *body; //  borrowed from msg
-    oms_event_t event;
-    msgpack_unpacked raw; //  the body's map; points into body
-} s_received_t;
-
-static zsock_t *
-s_subscribe (const char *endpoint, const char *const *prefixes, size_t n_prefixes, char *error,
-             size_t size)
-{
-    zsock_t *sub = zsock_new (ZMQ_SUB);
-    if (!sub) {
-        snprintf (error, size, "cannot create a socket: %s", zmq_strerror (zmq_errno ()));
-        return NULL;
-    }
-    zsock_set_linger (sub, 0);
-    zsock_set_maxmsgsize (sub, cli_client_max_bytes ());
-    if (n_prefixes == 0)
-        zsock_set_subscribe (sub, "");
-    for (size_t i = 0; i < n_prefixes; i++)
-        zsock_set_subscribe (sub, prefixes[i]);
-    if (cli_client_curve (sub, "broker", error, size) != 0)
-        zsock_destroy (&sub);
-    else if (zsock_connect (sub, "%s", endpoint) != 0) {
-        snprintf (error, size, "cannot connect to the broker at %s: %s", endpoint,
-                  zmq_strerror (zmq_errno ()));
-        zsock_destroy (&sub);
-    }
-    return sub;
-}
-
 //  Waits up to `timeout_ms` (-1: forever) for the socket to be readable.
 //  1 readable, 0 not (timeout or a signal).
 static int
@@ -60,56 +26,6 @@ s_poll (zsock_t *sock, int64_t timeout_ms)
 {
     zmq_pollitem_t item = {zsock_resolve (sock), 0, ZMQ_POLLIN, 0};
     return zmq_poll (&item, 1, (long) timeout_ms) > 0 ? 1 : 0;
-}
-
-//  Reads one ready message. 0 decoded, -1 undecodable (reason in `error`),
-//  1 nothing was read.
-static int
-s_receive (zsock_t *sub, s_received_t *received, char *error, size_t size)
-{
-    msgpack_unpacked_init (&received->raw);
-    received->msg = zmsg_recv (sub);
-    if (!received->msg)
-        return 1;
-    if (zmsg_size (received->msg) != 2) {
-        snprintf (error, size, "undecodable message: %zu frames instead of 2",
-                  zmsg_size (received->msg));
-        return -1;
-    }
-    zframe_t *topic = zmsg_first (received->msg);
-    received->body = zmsg_next (received->msg);
-    size_t topic_size = zframe_size (topic);
-    if (topic_size > OMS_NAME_MAX || memchr (zframe_data (topic), 0, topic_size)) {
-        snprintf (error, size, "undecodable message: the topic frame is not an event type");
-        return -1;
-    }
-    memcpy (received->topic, zframe_data (topic), topic_size);
-    received->topic[topic_size] = '\0';
-    return cli_event_decode (received->topic, zframe_data (received->body),
-                             zframe_size (received->body), &received->event, &received->raw, error,
-                             size);
-}
-
-int
-cli_event_decode (const char *topic, const uint8_t *data, size_t size, oms_event_t *event,
-                  msgpack_unpacked *raw, char *error, size_t error_size)
-{
-    oms_fault_t fault = {0};
-    int rc = oms_event_decode (data, size, topic, event, &fault);
-    //  Decoded already, so this parse cannot fail; it gives the raw map.
-    if (rc == 0)
-        rc = oms_msgpack_parse (data, size, raw, &fault);
-    if (rc != 0) {
-        char why[128];
-        char shown[64];
-        if (fault.code == 0)
-            fault.code = rc;
-        snprintf (error, error_size, "undecodable event on topic %s: %s",
-                  cli_printable (topic, shown, sizeof shown),
-                  oms_fault_str (&fault, why, sizeof why));
-        return -1;
-    }
-    return 0;
 }
 
 // ---------------------------------------------------------------------------
@@ -195,12 +111,11 @@ s_wait_get (s_wait_t *self, int64_t timeout_ms)
 static bool
 s_event_names_order (zsock_t *sub, const char *order_id)
 {
-    s_received_t received = {0};
+    cli_event_t received = {0};
     char error[256];
-    bool match = s_receive (sub, &received, error, sizeof error) == 0 &&
+    bool match = cli_event_recv (sub, &received, error, sizeof error) == 0 &&
                  strcmp (received.event.data.order_id, order_id) == 0;
-    msgpack_unpacked_destroy (&received.raw);
-    zmsg_destroy (&received.msg);
+    cli_event_release (&received);
     return match;
 }
 
@@ -237,8 +152,7 @@ cli_wait (oms_config_t *config, const char *order_id, double timeout_s, bool jso
     static const char *const topics[] = {"order.confirmed", "order.cancelled"};
     char error[512];
     int exit_code = 1;
-    zsock_t *sub =
-        s_subscribe (oms_config_str (config, "broker/backend"), topics, 2, error, sizeof error);
+    zsock_t *sub = cli_subscribe (topics, 2, 0, error, sizeof error);
     if (!sub) {
         fprintf (stderr, "oms: %s\n", error);
         return 1;
@@ -268,91 +182,13 @@ leave:
 // ---------------------------------------------------------------------------
 //  tail
 
-static volatile sig_atomic_t s_stopping = 0;
-
-static void
-s_on_signal (int signum)
-{
-    (void) signum;
-    s_stopping = 1;
-}
-
-//  Installs the stop handlers without SA_RESTART, so a blocked poll returns.
-void
-cli_catch_stop_signals (void)
-{
-    struct sigaction action;
-    memset (&action, 0, sizeof action);
-    action.sa_handler = s_on_signal;
-    sigemptyset (&action.sa_mask);
-    sigaction (SIGINT, &action, NULL);
-    sigaction (SIGTERM, &action, NULL);
-}
-
-bool
-cli_stop_requested (void)
-{
-    return s_stopping != 0;
-}
-
-//  Writes `"key": value` from the raw envelope, or the decoded value when the
-//  encoder left the field out.
-static void
-s_print_envelope_str (const msgpack_object *raw, const char *key, const char *decoded)
-{
-    const msgpack_object *value = cli_map_get (raw, key);
-    printf (", \"%s\": ", key);
-    if (value)
-        cli_json_print (stdout, value);
-    else
-        cli_json_print_str (stdout, decoded, strlen (decoded));
-}
-
-static void
-s_print_envelope_uint (const msgpack_object *raw, const char *key, uint64_t decoded)
-{
-    const msgpack_object *value = cli_map_get (raw, key);
-    printf (", \"%s\": ", key);
-    if (value)
-        cli_json_print (stdout, value);
-    else
-        printf ("%" PRIu64, decoded);
-}
-
-void
-cli_event_print (const char *topic, const oms_event_t *event, const msgpack_object *raw, bool json)
-{
-    const msgpack_object *data = cli_map_get (raw, "data");
-    if (json) {
-        printf ("{\"topic\": ");
-        cli_json_print_str (stdout, topic, strlen (topic));
-        s_print_envelope_str (raw, "id", event->id);
-        s_print_envelope_str (raw, "type", event->type);
-        s_print_envelope_str (raw, "producer", event->producer);
-        s_print_envelope_uint (raw, "seq", event->seq);
-        s_print_envelope_uint (raw, "ts_ns", event->ts_ns);
-        s_print_envelope_str (raw, "correlation_id", event->correlation_id);
-        s_print_envelope_str (raw, "causation_id", event->causation_id);
-        printf (", \"data\": ");
-    }
-    else
-        printf ("%s seq=%" PRIu64 " producer=%s corr=%s data=", event->type, event->seq,
-                event->producer, event->correlation_id);
-    if (data)
-        cli_json_print (stdout, data);
-    else
-        printf ("{}");
-    if (json)
-        putchar ('}');
-}
-
 //  Prints one ready message. 1 printed, 0 nothing to print, -1 undecodable.
 static int
 s_tail_one (zsock_t *sub, bool json)
 {
-    s_received_t received = {0};
+    cli_event_t received = {0};
     char error[512];
-    int rc = s_receive (sub, &received, error, sizeof error);
+    int rc = cli_event_recv (sub, &received, error, sizeof error);
     int result = 0;
     if (rc < 0) {
         fprintf (stderr, "oms: %s\n", error);
@@ -364,8 +200,7 @@ s_tail_one (zsock_t *sub, bool json)
         fflush (stdout);
         result = 1;
     }
-    msgpack_unpacked_destroy (&received.raw);
-    zmsg_destroy (&received.msg);
+    cli_event_release (&received);
     return result;
 }
 
@@ -374,8 +209,8 @@ cli_tail (oms_config_t *config, const char *const *prefixes, size_t n_prefixes, 
           double timeout_s, bool json)
 {
     char error[512];
-    zsock_t *sub = s_subscribe (oms_config_str (config, "broker/backend"), prefixes, n_prefixes,
-                                error, sizeof error);
+    (void) config;
+    zsock_t *sub = cli_subscribe (prefixes, n_prefixes, 0, error, sizeof error);
     if (!sub) {
         fprintf (stderr, "oms: %s\n", error);
         return 1;
@@ -385,7 +220,7 @@ cli_tail (oms_config_t *config, const char *const *prefixes, size_t n_prefixes, 
     int64_t deadline = timeout_s < 0 ? -1 : zclock_mono () + (int64_t) (timeout_s * 1000);
     int64_t printed = 0;
     size_t undecodable = 0;
-    while (!s_stopping && (count == 0 || printed < count)) {
+    while (!cli_stop_requested () && (count == 0 || printed < count)) {
         int64_t wait = -1;
         if (deadline >= 0) {
             wait = deadline - zclock_mono ();

@@ -1,0 +1,99 @@
+/*  cli: what every `oms` command is given, the helpers they share, and the
+    commands themselves, one family to a file.
+
+    cli/oms.c holds the one table of commands (name, options, usage,
+    handler) and main(). A handler gets a cli_t: the configuration, its
+    parsed command line and the global flags; it returns the process exit
+    code: 0 success, 1 error (message on stderr as "oms: ..."), 2 only where
+    docs/CLI.md says so. Every request to a service goes through cli_call,
+    every subscription to the bus through cli_subscribe (cli_client.h).
+*/
+#ifndef CLI_H
+#define CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "cli_args.h"
+#include "cli_client.h"
+#include "cli_json.h"
+#include "oms_config.h"
+#include "oms_proto.h"
+
+#define CLI_STOCK_QTY_MAX (INT64_C (1) << 53) //  the protocol's bound on stock levels
+
+typedef struct _cli_command_t cli_command_t;
+
+//  The running command and everything it was given.
+typedef struct {
+    oms_config_t *config;
+    cli_args_t args;
+    bool json;
+    int timeout_ms; //  cli/timeout_ms, the longest wait for one reply
+    const cli_command_t *command;
+} cli_t;
+
+struct _cli_command_t {
+    const char *name;
+    int (*run) (cli_t *self);
+    const cli_opt_t *opts; //  besides the global ones
+    const char *synopsis;
+    const char *summary;
+};
+
+//  Checks the number of positional arguments: 0, or 1 after printing
+//  "missing argument" / "too many arguments" with the command's usage.
+int cli_expect (cli_t *self, size_t min, size_t max);
+//  Positional argument `index` (< args.n_positional).
+const char *cli_arg (cli_t *self, size_t index);
+//  Prints "usage: oms SYNOPSIS" as an error; returns 1.
+int cli_usage (cli_t *self);
+//  Checks that `name` is a service; 0, or 1 after printing why not.
+int cli_check_service (const char *name);
+//  The result of a cli_args check: 0, or 1 after printing `error`.
+int cli_check (int rc, const char *error);
+
+//  A request for `cmd` with every other field zero.
+void cli_request_init (oms_request_t *req, const char *cmd);
+//  One request to `service` (see cli_client_call for `attempts`). Returns
+//  the accepted reply (caller owns it), or NULL after printing why: no
+//  answer, a malformed reply, or the service's refusal.
+cli_reply_t *cli_call (cli_t *self, const char *service, const oms_request_t *req, int attempts);
+//  Prints "<service> service sent a malformed reply: <field>"; returns 1.
+int cli_malformed (const char *service, const char *field);
+
+//  The commands, by family. Each file documents its own.
+//  cli_orders.c
+extern const cli_opt_t cli_place_opts[], cli_wait_opts[];
+int cli_cmd_place (cli_t *self);
+int cli_cmd_get (cli_t *self);
+int cli_cmd_wait (cli_t *self);
+int cli_cmd_cancel (cli_t *self);
+//  cli_accounts.c
+extern const cli_opt_t cli_stock_opts[], cli_notifications_opts[];
+int cli_cmd_stock (cli_t *self);
+int cli_cmd_wallet (cli_t *self);
+int cli_cmd_notifications (cli_t *self);
+int cli_cmd_channel (cli_t *self);
+//  cli_status.c
+extern const cli_opt_t cli_status_opts[];
+int cli_cmd_status (cli_t *self);
+int cli_cmd_metrics (cli_t *self);
+//  cli_dlq.c
+int cli_cmd_dlq (cli_t *self);
+//  cli_events.c
+extern const cli_opt_t cli_events_opts[], cli_resync_opts[];
+int cli_cmd_events (cli_t *self);
+int cli_cmd_resync (cli_t *self);
+//  cli_tail.c
+extern const cli_opt_t cli_tail_opts[];
+int cli_cmd_tail (cli_t *self);
+//  cli_load.c
+extern const cli_opt_t cli_load_opts[];
+int cli_cmd_load (cli_t *self);
+//  cli_scenario_main.c
+int cli_cmd_scenario (cli_t *self);
+//  cli_keygen.c
+extern const cli_opt_t cli_keygen_opts[];
+int cli_cmd_keygen (cli_t *self);
+
+#endif
