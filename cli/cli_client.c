@@ -357,6 +357,13 @@ cli_subscribe (const char *const *prefixes, size_t n, int hwm, char *error, size
 }
 
 int
+cli_poll (zsock_t *sock, int64_t timeout_ms)
+{
+    zmq_pollitem_t item = {zsock_resolve (sock), 0, ZMQ_POLLIN, 0};
+    return zmq_poll (&item, 1, (long) timeout_ms) > 0 ? 1 : 0;
+}
+
+int
 cli_event_recv (zsock_t *sub, cli_event_t *self, char *error, size_t size)
 {
     msgpack_unpacked_init (&self->raw);

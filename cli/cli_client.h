@@ -74,6 +74,10 @@ const char *cli_reply_error (cli_reply_t *self, char *buf, size_t size);
 //  filled when it cannot be made. Caller owns the socket.
 zsock_t *cli_subscribe (const char *const *prefixes, size_t n, int hwm, char *error, size_t size);
 
+//  Waits up to `timeout_ms` (-1: forever) for `sock` to be readable: 1
+//  readable, 0 not (the time passed, or a signal came).
+int cli_poll (zsock_t *sock, int64_t timeout_ms);
+
 //  One message from the bus, decoded.
 typedef struct {
     char topic[OMS_NAME_MAX + 1];

@@ -1,8 +1,11 @@
-/*  cli_keygen: key pairs are made by oms_security, which also reads them, so
+/*  cli_keygen: `oms keygen NAME [--dir DIR]`, a CURVE certificate for a
+    process or an operator (docs/SECURITY.md): NAME.cert (public: copy it
+    into every machine's security/certs) and NAME.cert_secret (mode 0600:
+    keep it in security/keys of the machine NAME runs on), never
+    overwritten. The pair is made by oms_security, which also reads it, so
     that the format written is the format loaded.
 */
-#include "cli_keygen.h"
-#include "cli_json.h"
+#include "cli.h"
 #include "oms_security.h"
 
 #include <czmq.h>
@@ -12,27 +15,22 @@
 const cli_opt_t cli_keygen_opts[] = {{"--dir", true, false}, {NULL, false, false}};
 
 int
-cli_keygen (const cli_args_t *args, bool json)
+cli_cmd_keygen (cli_t *self)
 {
     char error[512];
-    if (args->n_positional != 1) {
-        fprintf (stderr, "oms: %s; usage: oms keygen NAME [--dir DIR]\n",
-                 args->n_positional ? "too many arguments" : "missing argument");
+    if (cli_expect (self, 1, 1))
         return 1;
-    }
-    const char *name = args->positional[0];
-    const char *dir = cli_args_value (args, "--dir");
+    const char *name = cli_arg (self, 0);
+    const char *dir = cli_args_value (&self->args, "--dir");
     if (!dir)
         dir = ".";
-    if (oms_security_keygen (dir, name, error, sizeof error)) {
-        fprintf (stderr, "oms: keygen: %s\n", error);
-        return 1;
-    }
+    if (oms_security_keygen (dir, name, error, sizeof error))
+        return cli_fail ("keygen: %s", error);
     char path[1024];
     snprintf (path, sizeof path, "%s/%s.cert", dir, name);
     zcert_t *cert = zcert_load (path);
     const char *key = cert ? zcert_public_txt (cert) : "";
-    if (json) {
+    if (self->json) {
         printf ("{\"name\": ");
         cli_json_print_str (stdout, name, strlen (name));
         printf (", \"public\": ");

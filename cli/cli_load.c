@@ -26,6 +26,7 @@
     Memory is fixed at the start: a 16-byte record per order, the ring, and
     the histogram. Nothing allocated for an order outlives its reply.
 */
+#include "cli.h"
 #include "cli_load.h"
 #include "cli_args.h"
 #include "cli_client.h"
@@ -655,8 +656,8 @@ s_send (s_load_t *self, const oms_request_t *req, uint64_t index, s_kind_t kind)
     }
     s_pending_t *slot =
         &self->ring[(self->ring_head + self->ring_count) % (size_t) self->opt.window];
-    *slot =
-        (s_pending_t){.sent_ns = oms_clock_steady_ns (), .index = (uint32_t) index, .kind = (uint8_t) kind};
+    *slot = (s_pending_t){
+        .sent_ns = oms_clock_steady_ns (), .index = (uint32_t) index, .kind = (uint8_t) kind};
     self->ring_count++;
     return 0;
 }
@@ -1077,7 +1078,8 @@ cli_load (oms_config_t *config, const cli_args_t *args, bool json)
         return 1;
     int64_t timeout_ms = oms_config_int (config, "cli/timeout_ms");
     self.timeout_ms = timeout_ms < 1 ? 1 : timeout_ms > 3600000 ? 3600000 : (int) timeout_ms;
-    uint64_t seed = s_mix ((uint64_t) time (NULL) ^ ((uint64_t) getpid () << 32) ^ oms_clock_steady_ns ());
+    uint64_t seed =
+        s_mix ((uint64_t) time (NULL) ^ ((uint64_t) getpid () << 32) ^ oms_clock_steady_ns ());
     snprintf (self.run, sizeof self.run, "%08" PRIx32, (uint32_t) seed);
     self.customer_prefix_len = (size_t) snprintf (self.customer_prefix, sizeof self.customer_prefix,
                                                   "load-%s-c", self.run);

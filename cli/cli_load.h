@@ -12,9 +12,6 @@
 #include "cli_args.h"
 #include "oms_config.h"
 
-//  The options of `oms load`, besides the global ones; ends with a NULL name.
-extern const cli_opt_t cli_load_opts[];
-
 //  Runs `oms load` with its parsed command line. Every option is checked
 //  before anything is sent. Sets up the run's own SKUs (and wallets, when
 //  the mix pays by wallet), places the orders, waits until each is terminal

@@ -15,10 +15,11 @@
     way subscribers catch up, one batch per type at a time, and merges the
     types by timestamp.
 */
+#include "cli.h"
 #include "cli_ops.h"
 #include "cli_args.h"
 #include "cli_client.h"
-#include "cli_tail.h"
+
 #include "cli_json.h"
 #include "oms_clock.h"
 
@@ -30,10 +31,10 @@
 #include <unistd.h>
 #include <czmq.h>
 
-#define STATUS_TIMEOUT_MS 1000 //  the most `status` waits for the services
-#define SILENT_HEARTBEATS 3    //  heartbeat intervals after which a process is silent
-#define CLOCK_SKEW_NS 2000000000 //  a clock further off than this is reported
-#define LISTEN_HEARTBEATS 1.5  //  how long to listen for the broker's heartbeat
+#define STATUS_TIMEOUT_MS 1000       //  the most `status` waits for the services
+#define SILENT_HEARTBEATS 3          //  heartbeat intervals after which a process is silent
+#define CLOCK_SKEW_NS     2000000000 //  a clock further off than this is reported
+#define LISTEN_HEARTBEATS 1.5        //  how long to listen for the broker's heartbeat
 #define WATCH_DEFAULT_S   1.0
 #define WATCH_MIN_S       0.1
 #define WATCH_MAX_S       3600.0
@@ -48,7 +49,6 @@ const cli_opt_t cli_events_opts[] = {{"--from", true, false},
                                      {"--follow", false, false},
                                      {NULL, false, false}};
 const cli_opt_t cli_resync_opts[] = {{"--to", true, false}, {NULL, false, false}};
-const cli_opt_t cli_ops_no_opts[] = {{NULL, false, false}};
 
 //  What every command gets.
 typedef struct {

@@ -25,12 +25,6 @@
 #define CLI_RESYNC_SYNOPSIS  "resync SERVICE TOPIC [--to SEQ]"
 #define CLI_RESYNC_SUMMARY   "skip a subscriber past events its producer no longer retains"
 
-//  The options of each command, besides the global ones.
-extern const cli_opt_t cli_status_opts[];
-extern const cli_opt_t cli_events_opts[];
-extern const cli_opt_t cli_resync_opts[];
-extern const cli_opt_t cli_ops_no_opts[];
-
 //  Runs the operator command `name` (status, metrics, dlq, events, resync).
 //  Returns the process exit code: 0, or 1 with a message on stderr.
 int cli_ops_run (const char *name, oms_config_t *config, const cli_args_t *args, bool json);
