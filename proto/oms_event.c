@@ -272,12 +272,20 @@ oms_event_order_confirmed (oms_event_t *event, const char *order_id, const char 
     event->data.amount_cents = total_cents;
 }
 
+//  A step of the saga that ended an order, and why.
+static void
+s_with_reason (oms_event_t *event, const char *type, const char *order_id, const char *customer,
+               const char *reason)
+{
+    s_about_order (event, type, order_id, customer);
+    COPY (event->data.reason, reason);
+}
+
 void
 oms_event_order_cancelled (oms_event_t *event, const char *order_id, const char *customer,
                            const char *reason)
 {
-    s_about_order (event, "order.cancelled", order_id, customer);
-    COPY (event->data.reason, reason);
+    s_with_reason (event, "order.cancelled", order_id, customer, reason);
 }
 
 void
@@ -294,8 +302,7 @@ void
 oms_event_stock_rejected (oms_event_t *event, const char *order_id, const char *customer,
                           const char *reason)
 {
-    s_about_order (event, "stock.rejected", order_id, customer);
-    COPY (event->data.reason, reason);
+    s_with_reason (event, "stock.rejected", order_id, customer, reason);
 }
 
 void
@@ -331,9 +338,8 @@ void
 oms_event_payment_failed (oms_event_t *event, const char *order_id, const char *customer,
                           const char *method, const char *reason)
 {
-    s_about_order (event, "payment.failed", order_id, customer);
+    s_with_reason (event, "payment.failed", order_id, customer, reason);
     COPY (event->data.method, method);
-    COPY (event->data.reason, reason);
 }
 
 void

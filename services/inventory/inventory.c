@@ -247,11 +247,10 @@ s_on_order_cancelled (oms_ctx_t *ctx, const oms_event_t *event)
     reservation_t held;
     int rc = s_reservation_load (ctx, event->data.order_id, &held);
     if (rc == OMS_E_NOTFOUND) {
-        //  The cancellation overtook the order: make sure nothing is held later.
-        memset (&held, 0, sizeof held);
-        snprintf (held.order_id, sizeof held.order_id, "%s", event->data.order_id);
-        snprintf (held.state, sizeof held.state, "void");
-        return s_reservation_save (ctx, &held);
+        //  The cancellation overtook the order: a void record, so nothing is held later.
+        reservation_t tombstone = {.state = "void"};
+        snprintf (tombstone.order_id, sizeof tombstone.order_id, "%s", event->data.order_id);
+        return s_reservation_save (ctx, &tombstone);
     }
     if (rc)
         return rc;

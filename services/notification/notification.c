@@ -14,9 +14,9 @@
 #define LIST_MAX 1000
 
 typedef struct {
-    uint64_t ts_ns;
     char order_id[OMS_ID_MAX + 1];
     char customer[OMS_ID_MAX + 1];
+    uint64_t ts_ns; //  when it was sent
     char kind[OMS_NAME_MAX + 1];
     char channel[OMS_NAME_MAX + 1];
     char text[OMS_TEXT_MAX + 1];

@@ -136,11 +136,10 @@ s_on_order_cancelled (oms_ctx_t *ctx, const oms_event_t *event)
     payment_t payment;
     int rc = s_load (ctx, event->data.order_id, &payment);
     if (rc == OMS_E_NOTFOUND) {
-        //  Cancelled before any charge: make sure none ever happens.
-        memset (&payment, 0, sizeof payment);
-        snprintf (payment.order_id, sizeof payment.order_id, "%s", event->data.order_id);
-        snprintf (payment.state, sizeof payment.state, "void");
-        return s_save (ctx, &payment);
+        //  Cancelled before any charge: a void record, so that none ever happens.
+        payment_t tombstone = {.state = "void"};
+        snprintf (tombstone.order_id, sizeof tombstone.order_id, "%s", event->data.order_id);
+        return s_save (ctx, &tombstone);
     }
     if (rc || strcmp (payment.state, "charged") != 0)
         return rc;

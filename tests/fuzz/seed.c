@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "oms_proto.h"
+#include "sample_events.h"
 
 static const char *s_root;
 
@@ -59,45 +60,6 @@ s_pack_str (msgpack_packer *pk, const char *value)
 
 // ---------------------------------------------------------------------------
 //  Events
-
-#define EVENTS 11
-
-static void
-s_build (oms_event_t *events)
-{
-    oms_item_t items[] = {{"SKU-1", 2}, {"SKU-2", 1}};
-    oms_head_t heads[] = {{"order.placed", 41}, {"order.cancelled", 3}};
-    oms_event_order_placed (&events[0], "o-1", "alice", items, 2, "card", "4242");
-    oms_event_order_confirmed (&events[1], "o-1", "alice", 2500);
-    oms_event_order_cancelled (&events[2], "o-2", "bob", "payment failed: card declined");
-    oms_event_stock_reserved (&events[3], "o-1", "alice", 2500, "card", "4242");
-    oms_event_stock_rejected (&events[4], "o-2", "bob", "unknown sku SKU-9");
-    oms_event_stock_updated (&events[5], "SKU-1", 98, 2, 10, 1000);
-    oms_event_payment_completed (&events[6], "o-1", "alice", 2500, "card");
-    oms_event_payment_failed (&events[7], "o-2", "bob", "wallet", "insufficient funds");
-    oms_event_payment_refunded (&events[8], "o-1", "alice", 2500, "card");
-    oms_event_notification_sent (&events[9], "o-1", "alice", "confirmed", "email",
-                                 "Your order o-1 is confirmed: 25.00 \xe2\x82\xac");
-    oms_event_heartbeat (&events[10], "order", "order-1@host", "0.1.0", 123456789, heads, 2, heads,
-                         1);
-}
-
-//  What the outbox adds when it emits an event.
-static void
-s_stamp (oms_event_t *event, uint64_t seq)
-{
-    const oms_event_type_t *entry = oms_event_type (event->type);
-    const char *owner = entry->owner ? entry->owner : event->type + strlen (OMS_HEARTBEAT_PREFIX);
-    snprintf (event->producer, sizeof event->producer, "%s", owner);
-    event->epoch = UINT64_C (0x0123456789abcdef);
-    event->seq = seq;
-    if (snprintf (event->id, sizeof event->id, "%s/%s/%llu", event->producer, event->type,
-                  (unsigned long long) seq) < 0)
-        event->id[0] = 0;
-    event->ts_ns = UINT64_C (1700000000000000000);
-    if (event->data.order_id[0])
-        snprintf (event->correlation_id, sizeof event->correlation_id, "%s", event->data.order_id);
-}
 
 static void
 s_encode_event (const oms_event_t *event, msgpack_sbuffer *buffer)
@@ -150,11 +112,11 @@ s_envelope (msgpack_sbuffer *buffer, uint64_t version, const char *type, const c
 static void
 s_events (void)
 {
-    static oms_event_t events[EVENTS];
-    s_build (events);
+    static oms_event_t events[SAMPLE_EVENTS];
+    sample_events_build (events);
     msgpack_sbuffer buffer;
-    for (size_t i = 0; i < EVENTS; i++) {
-        s_stamp (&events[i], 1);
+    for (size_t i = 0; i < SAMPLE_EVENTS; i++) {
+        sample_event_stamp (&events[i], 1);
         s_encode_event (&events[i], &buffer);
         s_write_buffer ("event", events[i].type, &buffer);
         msgpack_sbuffer_destroy (&buffer);
@@ -169,7 +131,7 @@ s_events (void)
     }
     oms_event_order_placed (&event, "order-0123456789", "customer@example.com", items,
                             OMS_ITEMS_MAX, "card", "0000");
-    s_stamp (&event, UINT64_MAX);
+    sample_event_stamp (&event, UINT64_MAX);
     snprintf (event.causation_id, sizeof event.causation_id, "cmd/r-1");
     s_encode_event (&event, &buffer);
     s_write_buffer ("event", "order.placed-64-items", &buffer);
@@ -182,7 +144,7 @@ s_events (void)
     }
     oms_event_heartbeat (&event, "notification", "notification-7@host-b:4242", "0.1.0-dev",
                          UINT64_MAX, heads, OMS_HEADS_MAX, heads, OMS_HEADS_MAX);
-    s_stamp (&event, 99);
+    sample_event_stamp (&event, 99);
     s_encode_event (&event, &buffer);
     s_write_buffer ("event", "heartbeat-16-heads", &buffer);
 
@@ -352,8 +314,8 @@ s_answer_start (msgpack_packer *pk, size_t entries, const char *topic)
 static void
 s_replays (void)
 {
-    static oms_event_t events[EVENTS];
-    s_build (events);
+    static oms_event_t events[SAMPLE_EVENTS];
+    sample_events_build (events);
     msgpack_sbuffer buffer, body;
     msgpack_packer pk;
 
@@ -375,7 +337,7 @@ s_replays (void)
         s_pack_str (&pk, "events");
         msgpack_pack_array (&pk, 3);
         for (uint64_t seq = 5; seq < 8; seq++) {
-            s_stamp (event, seq);
+            sample_event_stamp (event, seq);
             s_encode_event (event, &body);
             msgpack_pack_bin (&pk, body.size);
             msgpack_pack_bin_body (&pk, body.data, body.size);
@@ -433,7 +395,7 @@ s_replays (void)
     msgpack_pack_array (&pk, 4);
     msgpack_pack_bin (&pk, 3);
     msgpack_pack_bin_body (&pk, "\x81\xa1x", 3);
-    s_stamp (&events[1], 7);
+    sample_event_stamp (&events[1], 7);
     s_encode_event (&events[1], &body);
     msgpack_pack_bin (&pk, body.size);
     msgpack_pack_bin_body (&pk, body.data, body.size);
@@ -450,7 +412,7 @@ s_replays (void)
     msgpack_pack_int64 (&pk, 1);
     s_pack_str (&pk, "events");
     msgpack_pack_array (&pk, 1);
-    s_stamp (&events[10], 1);
+    sample_event_stamp (&events[10], 1);
     s_encode_event (&events[10], &body);
     msgpack_pack_bin (&pk, body.size);
     msgpack_pack_bin_body (&pk, body.data, body.size);
