@@ -14,13 +14,13 @@
 #include <string.h>
 #include <czmq.h>
 
+#include "cli.h"
 #include "cli_args.h"
 #include "cli_client.h"
 #include "cli_tail.h"
 #include "cli_json.h"
 #include "cli_keygen.h"
 #include "cli_load.h"
-#include "cli_ops.h"
 #include "cli_scenario.h"
 #include "oms_config.h"
 #include "oms_proto.h"
@@ -558,12 +558,45 @@ s_cmd_channel (s_ctx_t *ctx)
     return s_call_and_print (ctx, "notification", &req, "customer", fields, 1);
 }
 
-//  The operator's commands (status, metrics, dlq, events, resync) live in
-//  cli_ops, which parses their arguments.
+//  Runs a command written against cli.h's cli_t (status, metrics, dlq,
+//  events, resync).
 static int
-s_cmd_ops (s_ctx_t *ctx)
+s_cmd_cli (s_ctx_t *ctx, int (*run) (cli_t *self))
 {
-    return cli_ops_run (s_command->name, ctx->config, &ctx->args, ctx->json);
+    cli_command_t command = {s_command->name, run, s_command->opts, s_command->synopsis,
+                             s_command->summary};
+    cli_t cli = {ctx->config, ctx->args, ctx->json, ctx->timeout_ms, &command};
+    return run (&cli);
+}
+
+static int
+s_cmd_status (s_ctx_t *ctx)
+{
+    return s_cmd_cli (ctx, cli_cmd_status);
+}
+
+static int
+s_cmd_metrics (s_ctx_t *ctx)
+{
+    return s_cmd_cli (ctx, cli_cmd_metrics);
+}
+
+static int
+s_cmd_dlq (s_ctx_t *ctx)
+{
+    return s_cmd_cli (ctx, cli_cmd_dlq);
+}
+
+static int
+s_cmd_events (s_ctx_t *ctx)
+{
+    return s_cmd_cli (ctx, cli_cmd_events);
+}
+
+static int
+s_cmd_resync (s_ctx_t *ctx)
+{
+    return s_cmd_cli (ctx, cli_cmd_resync);
 }
 
 static int
@@ -651,11 +684,17 @@ static const s_command_t s_commands[] = {
      "notifications --order ID | --customer ID", "list the notifications sent"},
     {"channel", s_cmd_channel, s_no_opts, "channel CUSTOMER email|sms",
      "choose how a customer is notified"},
-    {"status", s_cmd_ops, cli_status_opts, CLI_STATUS_SYNOPSIS, CLI_STATUS_SUMMARY},
-    {"metrics", s_cmd_ops, cli_ops_no_opts, CLI_METRICS_SYNOPSIS, CLI_METRICS_SUMMARY},
-    {"dlq", s_cmd_ops, cli_ops_no_opts, CLI_DLQ_SYNOPSIS, CLI_DLQ_SUMMARY},
-    {"events", s_cmd_ops, cli_events_opts, CLI_EVENTS_SYNOPSIS, CLI_EVENTS_SUMMARY},
-    {"resync", s_cmd_ops, cli_resync_opts, CLI_RESYNC_SYNOPSIS, CLI_RESYNC_SUMMARY},
+    {"status", s_cmd_status, cli_status_opts, "status [PROCESS ...] [--watch [SEC]]",
+     "health of the broker and services: state, rates, lag (exit 1 if any is not up)"},
+    {"metrics", s_cmd_metrics, s_no_opts, "metrics SERVICE",
+     "print a service's metrics (Prometheus text)"},
+    {"dlq", s_cmd_dlq, s_no_opts, "dlq list SERVICE | dlq show|retry|drop SERVICE ID",
+     "list, show, retry or drop a service's dead letters"},
+    {"events", s_cmd_events, cli_events_opts,
+     "events SERVICE [--from SEQ] [--topic PREFIX] [--follow]",
+     "print the events a service published, from its outbox"},
+    {"resync", s_cmd_resync, cli_resync_opts, "resync SERVICE TOPIC [--to SEQ]",
+     "skip a subscriber past events its producer no longer retains"},
     {"tail", s_cmd_tail, s_tail_opts, "tail [TOPIC_PREFIX ...] [--count N] [--timeout SEC]",
      "print live events"},
     {"load", s_cmd_load, cli_load_opts,
