@@ -63,22 +63,17 @@ s_stream_fetch (s_events_t *self, s_stream_t *stream)
                               sizeof error);
     if (rc == OMS_E_TIMEOUT && self->follow)
         return 1; //  it may be restarting: ask again at the next poll
-    if (rc != 0) {
-        cli_fail ("%s", error);
-        return -1;
-    }
-    const msgpack_object *map = cli_reply_map (stream->batch);
-    if (!cli_reply_ok (stream->batch))
+    const msgpack_object *map = rc == 0 ? cli_reply_map (stream->batch) : NULL;
+    if (rc != 0)
+        rc = cli_fail ("%s", error);
+    else if (!cli_reply_ok (stream->batch))
         rc = cli_fail ("%s", cli_reply_error (stream->batch, error, sizeof error));
     else if (cli_map_uint (map, "start", &start) != 0 || start < stream->cursor)
         rc = cli_malformed (self->service, "start");
     else if (!(stream->bodies = cli_map_array (map, "events")))
         rc = cli_malformed (self->service, "events");
-    if (rc != 0) {
-        cli_reply_destroy (&stream->batch);
-        stream->bodies = NULL;
-        return -1;
-    }
+    if (rc != 0)
+        return -1; //  the command ends: the batch goes with the stream
     //  Events the producer pruned meanwhile are skipped: start is the
     //  oldest it still had.
     if (stream->bodies->via.array.size > 0)
@@ -123,7 +118,8 @@ s_stream_peek (s_events_t *self, s_stream_t *stream)
     return 1;
 }
 
-//  Prints events in timestamp order until every type is drained. -1 failed.
+//  Prints events in timestamp order until every type is drained. 0, or 1
+//  failed.
 static int
 s_events_drain (s_events_t *self)
 {
@@ -133,7 +129,7 @@ s_events_drain (s_events_t *self)
             s_stream_t *stream = &self->streams[i];
             int rc = s_stream_peek (self, stream);
             if (rc < 0)
-                return -1;
+                return 1;
             if (rc > 0 && (!earliest || stream->event.ts_ns < earliest->event.ts_ns))
                 earliest = stream;
         }
@@ -150,15 +146,17 @@ s_events_drain (s_events_t *self)
 }
 
 //  Picks the types matching --topic from the service's heads and where each
-//  starts: --from, or the oldest event it still retains.
+//  starts: --from, or the oldest event it still retains; then connects for
+//  the replays. 0, or 1 failed.
 static int
-s_events_streams (s_events_t *self, const char *prefix, uint64_t from, bool from_given)
+s_events_open (s_events_t *self, const char *prefix, uint64_t from, bool from_given)
 {
+    char error[256];
     oms_request_t req;
     cli_request_init (&req, "status");
     cli_reply_t *reply = cli_call (self->cli, self->service, &req, 1);
     if (!reply)
-        return -1;
+        return 1;
     const msgpack_object *heads = cli_map_array (cli_reply_map (reply), "heads");
     int rc = heads ? 0 : cli_malformed (self->service, "heads");
     size_t n_heads = heads && heads->via.array.size > 0 ? heads->via.array.size : 1;
@@ -186,8 +184,11 @@ s_events_streams (s_events_t *self, const char *prefix, uint64_t from, bool from
     }
     if (rc == 0 && self->n_streams == 0)
         rc = cli_fail ("%s publishes no topic starting with \"%s\"", self->service, prefix);
+    const char *endpoint = oms_config_service (self->cli->config, self->service, "api");
+    if (rc == 0 && !(self->client = cli_client_new (self->service, endpoint, error, sizeof error)))
+        rc = cli_fail ("%s", error);
     cli_reply_destroy (&reply);
-    return rc ? -1 : 0;
+    return rc;
 }
 
 int
@@ -208,23 +209,13 @@ cli_cmd_events (cli_t *self)
     s_events_t events = {.cli = self,
                          .service = cli_arg (self, 0),
                          .follow = cli_args_has (&self->args, "--follow")};
-    int rc = 1;
-    if (s_events_streams (&events, prefix ? prefix : "", (uint64_t) from, from_text != NULL))
-        goto leave;
-    events.client =
-        cli_client_new (events.service, oms_config_service (self->config, events.service, "api"),
-                        error, sizeof error);
-    if (!events.client) {
-        cli_fail ("%s", error);
-        goto leave;
-    }
-    if (events.follow)
+    int rc = s_events_open (&events, prefix ? prefix : "", (uint64_t) from, from_text != NULL);
+    if (rc == 0 && events.follow)
         cli_catch_stop_signals ();
-    for (;;) {
-        if (s_events_drain (&events) < 0)
-            goto leave;
+    while (rc == 0) {
+        rc = s_events_drain (&events);
         fflush (stdout);
-        if (!events.follow || cli_stop_requested ())
+        if (rc != 0 || !events.follow || cli_stop_requested ())
             break;
         zmq_poll (NULL, 0, FOLLOW_POLL_MS);
         if (cli_stop_requested ())
@@ -232,8 +223,6 @@ cli_cmd_events (cli_t *self)
         for (size_t i = 0; i < events.n_streams; i++)
             events.streams[i].drained = false;
     }
-    rc = 0;
-leave:
     if (events.undecodable > 0)
         fprintf (stderr, "oms: %zu undecodable event%s skipped\n", events.undecodable,
                  events.undecodable == 1 ? "" : "s");
@@ -265,10 +254,10 @@ cli_cmd_resync (cli_t *self)
     char error[256], shown[64];
     const char *to_text = cli_args_value (&self->args, "--to");
     int64_t to = 0;
+    uint64_t position = 0, first = 0, head = 0;
     if (cli_expect (self, 2, 2) || cli_check_service (cli_arg (self, 0)))
         return 1;
-    const char *service = cli_arg (self, 0);
-    const char *topic = cli_arg (self, 1);
+    const char *service = cli_arg (self, 0), *topic = cli_arg (self, 1);
     const oms_event_type_t *type = oms_event_type (topic);
     if (!type || !type->durable)
         return cli_fail ("not an event type: %s", cli_printable (topic, shown, sizeof shown));
@@ -278,69 +267,58 @@ cli_cmd_resync (cli_t *self)
     const char *producer = type->owner;
     oms_request_t req;
     cli_request_init (&req, "status");
-    cli_reply_t *subscriber = cli_call (self, service, &req, 1);
+    cli_reply_t *subscriber = cli_call (self, service, &req, 1), *set = NULL;
     cli_reply_t *owner = subscriber ? cli_call (self, producer, &req, 1) : NULL;
-    int rc = 1;
-    uint64_t position = 0, first = 0, head = 0;
-    if (!owner)
-        goto leave;
+    if (!owner) {
+        cli_reply_destroy (&subscriber);
+        return 1;
+    }
     const msgpack_object *entry =
         s_entry (cli_map_array (cli_reply_map (subscriber), "positions"), topic);
     const msgpack_object *retained =
         s_entry (cli_map_array (cli_reply_map (owner), "heads"), topic);
-    if (!entry) {
-        cli_fail ("%s does not subscribe to %s", service, topic);
-        goto leave;
-    }
-    if (cli_map_uint (entry, "seq", &position) != 0) {
-        cli_malformed (service, "positions[].seq");
-        goto leave;
-    }
-    if (cli_map_uint (retained, "first", &first) != 0 ||
-        cli_map_uint (retained, "seq", &head) != 0) {
-        cli_malformed (producer, "heads");
-        goto leave;
-    }
+    bool retains =
+        cli_map_uint (retained, "first", &first) == 0 && cli_map_uint (retained, "seq", &head) == 0;
     //  first is 0 when the producer retains nothing: skipping to its head then.
     uint64_t target = to_text ? (uint64_t) to : first > 0 ? first - 1 : head;
-    if (target > head) {
+    cli_request_init (&req, "position.set");
+    snprintf (req.topic, sizeof req.topic, "%s", topic);
+    req.seq = target;
+    int rc = 1;
+    if (!entry)
+        cli_fail ("%s does not subscribe to %s", service, topic);
+    else if (cli_map_uint (entry, "seq", &position) != 0)
+        cli_malformed (service, "positions[].seq");
+    else if (!retains)
+        cli_malformed (producer, "heads");
+    else if (target > head)
         cli_fail ("%s has published %s up to %" PRIu64 " only; %s would ignore what comes next",
                   producer, topic, head, to_text ? "--to" : "resync");
-        goto leave;
-    }
-    if (target < position && to_text) {
+    else if (target < position && to_text)
         cli_fail ("%s has applied %s up to %" PRIu64 "; going back to %" PRIu64
                   " would apply events again",
                   service, topic, position, target);
-        goto leave;
+    //  Printed when there was nothing to skip, or once the position is set.
+    else if (target <= position || (set = cli_call (self, service, &req, 1))) {
+        uint64_t skipped = target > position ? target - position : 0;
+        if (self->json)
+            printf ("{\"service\": \"%s\", \"topic\": \"%s\", \"producer\": \"%s\", \"from\": "
+                    "%" PRIu64 ", \"to\": %" PRIu64 ", \"skipped\": %" PRIu64
+                    ", \"first\": %" PRIu64 ", \"head\": %" PRIu64 "}\n",
+                    service, topic, producer, position, target > position ? target : position,
+                    skipped, first, head);
+        else if (skipped == 0)
+            printf ("%s %s: nothing to skip; it has applied up to %" PRIu64 " and %s retains from "
+                    "%" PRIu64 "\n",
+                    service, topic, position, producer, first > 0 ? first : head + 1);
+        else
+            printf ("%s %s: position %" PRIu64 " -> %" PRIu64 ", skipped %" PRIu64
+                    " event%s (%" PRIu64 "..%" PRIu64 ")\n",
+                    service, topic, position, target, skipped, skipped == 1 ? "" : "s",
+                    position + 1, target);
+        rc = 0;
     }
-    if (target > position) {
-        cli_request_init (&req, "position.set");
-        snprintf (req.topic, sizeof req.topic, "%s", topic);
-        req.seq = target;
-        cli_reply_t *set = cli_call (self, service, &req, 1);
-        if (!set)
-            goto leave;
-        cli_reply_destroy (&set);
-    }
-    uint64_t skipped = target > position ? target - position : 0;
-    if (self->json)
-        printf ("{\"service\": \"%s\", \"topic\": \"%s\", \"producer\": \"%s\", \"from\": %" PRIu64
-                ", \"to\": %" PRIu64 ", \"skipped\": %" PRIu64 ", \"first\": %" PRIu64
-                ", \"head\": %" PRIu64 "}\n",
-                service, topic, producer, position, target > position ? target : position, skipped,
-                first, head);
-    else if (skipped == 0)
-        printf ("%s %s: nothing to skip; it has applied up to %" PRIu64 " and %s retains from "
-                "%" PRIu64 "\n",
-                service, topic, position, producer, first > 0 ? first : head + 1);
-    else
-        printf ("%s %s: position %" PRIu64 " -> %" PRIu64 ", skipped %" PRIu64 " event%s (%" PRIu64
-                "..%" PRIu64 ")\n",
-                service, topic, position, target, skipped, skipped == 1 ? "" : "s", position + 1,
-                target);
-    rc = 0;
-leave:
+    cli_reply_destroy (&set);
     cli_reply_destroy (&subscriber);
     cli_reply_destroy (&owner);
     return rc;

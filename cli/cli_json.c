@@ -259,17 +259,26 @@ cli_map_get (const msgpack_object *map, const char *key)
     return NULL;
 }
 
+//  The value of `key` when it has `type`, in *found: the typed look-ups' 0,
+//  1 or -1.
+static int
+s_map_typed (const msgpack_object *map, const char *key, msgpack_object_type type,
+             const msgpack_object **found)
+{
+    *found = cli_map_get (map, key);
+    return !*found ? 1 : (*found)->type == type ? 0 : -1;
+}
+
 int
 cli_map_str (const msgpack_object *map, const char *key, const char **str, size_t *len)
 {
-    const msgpack_object *value = cli_map_get (map, key);
-    if (!value)
-        return 1;
-    if (value->type != MSGPACK_OBJECT_STR)
-        return -1;
-    *str = value->via.str.ptr;
-    *len = value->via.str.size;
-    return 0;
+    const msgpack_object *found = NULL;
+    int rc = s_map_typed (map, key, MSGPACK_OBJECT_STR, &found);
+    if (rc == 0) {
+        *str = found->via.str.ptr;
+        *len = found->via.str.size;
+    }
+    return rc;
 }
 
 int
@@ -290,25 +299,21 @@ cli_map_int (const msgpack_object *map, const char *key, int64_t *value)
 int
 cli_map_bool (const msgpack_object *map, const char *key, bool *value)
 {
-    const msgpack_object *found = cli_map_get (map, key);
-    if (!found)
-        return 1;
-    if (found->type != MSGPACK_OBJECT_BOOLEAN)
-        return -1;
-    *value = found->via.boolean;
-    return 0;
+    const msgpack_object *found = NULL;
+    int rc = s_map_typed (map, key, MSGPACK_OBJECT_BOOLEAN, &found);
+    if (rc == 0)
+        *value = found->via.boolean;
+    return rc;
 }
 
 int
 cli_map_uint (const msgpack_object *map, const char *key, uint64_t *value)
 {
-    const msgpack_object *found = cli_map_get (map, key);
-    if (!found)
-        return 1;
-    if (found->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-        return -1;
-    *value = found->via.u64;
-    return 0;
+    const msgpack_object *found = NULL;
+    int rc = s_map_typed (map, key, MSGPACK_OBJECT_POSITIVE_INTEGER, &found);
+    if (rc == 0)
+        *value = found->via.u64;
+    return rc;
 }
 
 int

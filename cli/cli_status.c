@@ -39,15 +39,13 @@ static const char *const s_written[] = {"ok", "instance", "host", "version", "up
 typedef struct {
     char topic[OMS_NAME_MAX + 1];
     const char *producer;
-    bool has_position, has_head;
+    bool has_position, has_head, stopped; //  stopped: its producer's epoch changed (PROTOCOL.md 4)
     uint64_t position, head;
-    bool stopped; //  its producer's epoch changed (PROTOCOL.md section 4)
 } s_sub_t;
 
 typedef struct {
-    const char *name;
-    bool is_service;
-    const char *endpoint;
+    const char *name, *endpoint;
+    bool is_service, shown;
     cli_client_t *client;
     cli_reply_t *reply; //  its status answer
     char error[256];    //  why there is none
@@ -55,12 +53,10 @@ typedef struct {
     oms_body_t heard;   //  what that heartbeat said (both kept across --watch rounds)
     //  what a row shows, worked out after the round
     const msgpack_object *peer; //  the freshest peers entry about it (borrowed)
-    bool up;
+    bool up, has_uptime, has_rates;
     uint64_t last_seen_ns; //  on this clock; 0 unknown
     int64_t clock_skew_ns; //  its clock minus this one's, past CLOCK_SKEW_NS; else 0
-    char state[32];
-    char host[OMS_ID_MAX + 1], instance[OMS_ID_MAX + 1], version[OMS_NAME_MAX + 1];
-    bool has_uptime, has_rates;
+    char state[32], host[OMS_ID_MAX + 1], instance[OMS_ID_MAX + 1], version[OMS_NAME_MAX + 1];
     uint64_t uptime_ns, in_per_s, out_per_s;
     s_sub_t subs[OMS_HEADS_MAX];
     size_t n_subs;
@@ -70,7 +66,6 @@ typedef struct {
     cli_t *cli;
     uint64_t heartbeat_ns;
     s_process_t procs[PROCESSES];
-    bool shown[PROCESSES];
     zsock_t *sub;      //  heartbeats, when the broker is shown
     cli_event_t event; //  the last one received
 } s_status_t;
@@ -82,6 +77,13 @@ s_process (s_status_t *self, const char *name)
         if (strcmp (self->procs[i].name, name) == 0)
             return &self->procs[i];
     return NULL;
+}
+
+//  The array `key` of a process's status answer; NULL without an answer.
+static const msgpack_object *
+s_answer (const s_process_t *proc, const char *key)
+{
+    return proc->reply ? cli_map_array (cli_reply_map (proc->reply), key) : NULL;
 }
 
 static bool
@@ -121,10 +123,8 @@ s_peers (s_status_t *self, const s_process_t *proc, uint64_t now, uint64_t *seen
     const msgpack_object *freshest = NULL;
     *seen_ns = 0;
     for (size_t i = 0; i < PROCESSES; i++) {
-        const s_process_t *other = &self->procs[i];
-        const msgpack_object *peers = other != proc && other->reply
-                                          ? cli_map_array (cli_reply_map (other->reply), "peers")
-                                          : NULL;
+        const msgpack_object *peers =
+            &self->procs[i] != proc ? s_answer (&self->procs[i], "peers") : NULL;
         for (uint32_t k = 0; peers && k < peers->via.array.size; k++) {
             const msgpack_object *peer = &peers->via.array.ptr[k];
             uint64_t seen = 0, age = 0;
@@ -165,11 +165,11 @@ s_status_setup (s_status_t *self)
     char error[256], shown[64];
     self->procs[0].name = "broker";
     self->procs[0].endpoint = oms_config_str (self->cli->config, "broker/backend");
-    for (size_t i = 0; i < OMS_SERVICES_COUNT; i++) {
-        s_process_t *proc = &self->procs[1 + i];
-        proc->name = oms_service_names[i];
-        proc->is_service = true;
-        proc->endpoint = oms_config_service (self->cli->config, proc->name, "api");
+    for (size_t i = 1; i < PROCESSES; i++) {
+        self->procs[i].name = oms_service_names[i - 1];
+        self->procs[i].is_service = true;
+        self->procs[i].endpoint =
+            oms_config_service (self->cli->config, self->procs[i].name, "api");
     }
     for (size_t i = 0; i < args->n_positional; i++) {
         s_process_t *proc = s_process (self, args->positional[i]);
@@ -177,13 +177,13 @@ s_status_setup (s_status_t *self)
             return cli_fail ("unknown process: %s (one of broker, order, inventory, payment, "
                              "notification)",
                              cli_printable (args->positional[i], shown, sizeof shown));
-        if (self->shown[proc - self->procs])
+        if (proc->shown)
             return cli_fail ("process named twice: %s", proc->name);
-        self->shown[proc - self->procs] = true;
+        proc->shown = true;
     }
     for (size_t i = 0; i < PROCESSES && args->n_positional == 0; i++)
-        self->shown[i] = true;
-    if (self->shown[0] && !(self->sub = cli_subscribe (&prefix, 1, 0, error, sizeof error)))
+        self->procs[i].shown = true;
+    if (self->procs[0].shown && !(self->sub = cli_subscribe (&prefix, 1, 0, error, sizeof error)))
         return cli_fail ("%s", error);
     return 0;
 }
@@ -205,68 +205,59 @@ s_status_hear (s_status_t *self)
     cli_event_release (&self->event);
 }
 
+//  Asks every service shown at once, and collects the answers until each
+//  answered or the status timeout passed, and heartbeats until the broker is
+//  known to be up or it was listened to for LISTEN_HEARTBEATS intervals.
 static void
-s_status_send (s_status_t *self)
+s_status_ask (s_status_t *self)
 {
     oms_request_t req;
-    cli_request_init (&req, "status");
-    for (size_t i = 1; i < PROCESSES; i++) {
-        s_process_t *proc = &self->procs[i];
-        if (!self->shown[i])
-            continue;
-        proc->client = cli_client_new (proc->name, proc->endpoint, proc->error, sizeof proc->error);
-        if (proc->client &&
-            cli_client_send (proc->client, &req, proc->error, sizeof proc->error) != 0)
-            cli_client_destroy (&proc->client);
-    }
-}
-
-//  Collects the answers until every service answered or the status timeout
-//  passed, and heartbeats until the broker is known to be up or it was
-//  listened to for LISTEN_HEARTBEATS intervals.
-static void
-s_status_collect (s_status_t *self)
-{
     int cli_timeout_ms = self->cli->timeout_ms;
     int timeout_ms = cli_timeout_ms < STATUS_TIMEOUT_MS ? cli_timeout_ms : STATUS_TIMEOUT_MS;
     int64_t start = zclock_mono ();
     int64_t answers_by = start + timeout_ms;
     int64_t listen_ms = (int64_t) (LISTEN_HEARTBEATS * (double) self->heartbeat_ns / 1e6);
     int64_t listen_by = start + (listen_ms < cli_timeout_ms ? listen_ms : cli_timeout_ms);
+    cli_request_init (&req, "status");
+    for (size_t i = 1; i < PROCESSES; i++) {
+        s_process_t *proc = &self->procs[i];
+        if (proc->shown)
+            proc->client =
+                cli_client_new (proc->name, proc->endpoint, proc->error, sizeof proc->error);
+        if (proc->client && cli_client_send (proc->client, &req, proc->error, sizeof proc->error))
+            cli_client_destroy (&proc->client);
+    }
     for (;;) {
         zmq_pollitem_t items[PROCESSES + 1];
         s_process_t *waiting[PROCESSES + 1];
         size_t n = 0;
         int64_t now = zclock_mono ();
-        for (size_t i = 1; i < PROCESSES && now < answers_by; i++) {
-            s_process_t *proc = &self->procs[i];
-            if (proc->client && !proc->reply && !proc->error[0]) {
-                items[n] = (zmq_pollitem_t){zsock_resolve (cli_client_socket (proc->client)), 0,
-                                            ZMQ_POLLIN, 0};
-                waiting[n++] = proc;
+        for (size_t i = 1; i < PROCESSES && now < answers_by; i++)
+            if (self->procs[i].client && !self->procs[i].reply && !self->procs[i].error[0]) {
+                items[n] = (zmq_pollitem_t){
+                    zsock_resolve (cli_client_socket (self->procs[i].client)), 0, ZMQ_POLLIN, 0};
+                waiting[n++] = &self->procs[i];
             }
-        }
         size_t n_answers = n;
         bool listening = self->sub && now < listen_by && !s_broker_up (self, oms_clock_wall_ns ());
-        if (self->sub && (listening || n_answers > 0))
-            items[n++] = (zmq_pollitem_t){zsock_resolve (self->sub), 0, ZMQ_POLLIN, 0};
         if (n_answers == 0 && !listening)
             break;
-        int64_t until = n_answers > 0 ? answers_by : 0;
-        if (listening && listen_by > until)
-            until = listen_by;
+        if (self->sub)
+            items[n++] = (zmq_pollitem_t){zsock_resolve (self->sub), 0, ZMQ_POLLIN, 0};
+        int64_t until =
+            listening && (n_answers == 0 || listen_by > answers_by) ? listen_by : answers_by;
         if (zmq_poll (items, (int) n, (long) (until - now)) < 0)
             break;
         for (size_t i = 0; i < n_answers; i++)
             if (items[i].revents & ZMQ_POLLIN)
                 cli_client_recv (waiting[i]->client, &waiting[i]->reply, waiting[i]->error,
                                  sizeof waiting[i]->error);
-        if (self->sub && n > n_answers && (items[n - 1].revents & ZMQ_POLLIN))
+        if (self->sub && (items[n - 1].revents & ZMQ_POLLIN))
             s_status_hear (self);
     }
     for (size_t i = 1; i < PROCESSES; i++) {
         s_process_t *proc = &self->procs[i];
-        if (self->shown[i] && !proc->reply && !proc->error[0])
+        if (proc->shown && !proc->reply && !proc->error[0])
             snprintf (proc->error, sizeof proc->error, "did not answer within %d ms", timeout_ms);
         //  A refusal of `status` is an answer that says nothing: not up.
         if (proc->reply && !cli_reply_ok (proc->reply)) {
@@ -284,20 +275,16 @@ s_find_head (s_status_t *self, s_sub_t *sub)
     uint64_t seen = 0;
     if (!producer)
         return;
-    if (producer->reply)
-        s_raise_head (cli_map_array (cli_reply_map (producer->reply), "heads"), "seq", sub);
+    s_raise_head (s_answer (producer, "heads"), "seq", sub);
     s_peers (self, producer, 0, &seen, sub);
     for (uint32_t i = 0; i < producer->heard.n_heads; i++)
         if (strcmp (producer->heard.heads[i].topic, sub->topic) == 0)
             s_raise (sub, producer->heard.heads[i].seq);
     //  What subscribers have applied or heard of is at most the head too.
-    for (size_t i = 1; i < PROCESSES; i++)
-        if (self->procs[i].reply) {
-            const msgpack_object *positions =
-                cli_map_array (cli_reply_map (self->procs[i].reply), "positions");
-            s_raise_head (positions, "known", sub);
-            s_raise_head (positions, "seq", sub);
-        }
+    for (size_t i = 1; i < PROCESSES; i++) {
+        s_raise_head (s_answer (&self->procs[i], "positions"), "known", sub);
+        s_raise_head (s_answer (&self->procs[i], "positions"), "seq", sub);
+    }
     if (sub->has_position)
         s_raise (sub, sub->position);
 }
@@ -306,11 +293,8 @@ s_find_head (s_status_t *self, s_sub_t *sub)
 static void
 s_find_subs (s_status_t *self, s_process_t *proc)
 {
-    const msgpack_object *positions = NULL;
-    if (proc->reply)
-        positions = cli_map_array (cli_reply_map (proc->reply), "positions");
-    else if (proc->peer)
-        positions = cli_map_array (proc->peer, "positions");
+    const msgpack_object *positions =
+        proc->reply ? s_answer (proc, "positions") : cli_map_array (proc->peer, "positions");
     for (uint32_t i = 0; positions && i < positions->via.array.size && proc->n_subs < OMS_HEADS_MAX;
          i++) {
         const msgpack_object *entry = &positions->via.array.ptr[i];
@@ -329,18 +313,6 @@ s_find_subs (s_status_t *self, s_process_t *proc)
     }
 }
 
-//  The host part of an instance "host:pid".
-static void
-s_host_of (const char *instance, char *host, size_t size)
-{
-    const char *colon = strrchr (instance, ':');
-    size_t len = colon ? (size_t) (colon - instance) : strlen (instance);
-    if (len >= size)
-        len = size - 1;
-    memcpy (host, instance, len);
-    host[len] = '\0';
-}
-
 //  Works out what the row of one process says.
 static void
 s_status_assess (s_status_t *self, s_process_t *proc, uint64_t now)
@@ -352,9 +324,7 @@ s_status_assess (s_status_t *self, s_process_t *proc, uint64_t now)
     proc->last_seen_ns = peer_seen > proc->heard_ns ? peer_seen : proc->heard_ns;
     //  What it says of itself, else its freshest heartbeat: one the services
     //  remember, or one heard here.
-    const msgpack_object *info = reply;
-    if (!info && proc->peer && peer_seen >= proc->heard_ns)
-        info = proc->peer;
+    const msgpack_object *info = reply || peer_seen < proc->heard_ns ? reply : proc->peer;
     proc->host[0] = proc->instance[0] = proc->version[0] = '\0';
     proc->has_uptime = false;
     if (info) {
@@ -368,8 +338,10 @@ s_status_assess (s_status_t *self, s_process_t *proc, uint64_t now)
         proc->uptime_ns = proc->heard.uptime_ns;
         proc->has_uptime = true;
     }
+    const char *colon = strrchr (proc->instance, ':'); //  "host:pid"
     if (cli_map_copy (reply, "host", proc->host, sizeof proc->host) != 0)
-        s_host_of (proc->instance, proc->host, sizeof proc->host);
+        snprintf (proc->host, sizeof proc->host, "%.*s",
+                  colon ? (int) (colon - proc->instance) : OMS_ID_MAX, proc->instance);
     if (!proc->host[0] && proc->is_service)
         snprintf (proc->host, sizeof proc->host, "%s",
                   oms_config_service (self->cli->config, proc->name, "host"));
@@ -423,7 +395,7 @@ s_status_json (s_status_t *self, uint64_t now)
     putchar ('[');
     for (size_t i = 0; i < PROCESSES; i++) {
         s_process_t *proc = &self->procs[i];
-        if (!self->shown[i])
+        if (!self->procs[i].shown)
             continue;
         printf ("%s{\"process\": \"%s\"", separator, proc->name);
         separator = ", ";
@@ -480,7 +452,7 @@ s_status_table (s_status_t *self)
             "IN/S", "OUT/S", "FROM", "TOPIC", "POSITION", "HEAD", "LAG");
     for (size_t i = 0; i < PROCESSES; i++) {
         s_process_t *proc = &self->procs[i];
-        if (!self->shown[i])
+        if (!self->procs[i].shown)
             continue;
         printf ("%-12s %-15s %-12s", proc->name, proc->host[0] ? proc->host : "-", proc->state);
         s_print_count (proc->has_rates, proc->in_per_s, 6);
@@ -503,7 +475,7 @@ s_status_table (s_status_t *self)
     }
     for (size_t i = 0; i < PROCESSES; i++) {
         int64_t skew = self->procs[i].clock_skew_ns;
-        if (self->shown[i] && skew)
+        if (self->procs[i].shown && skew)
             printf ("clock skew: %s's clock is %s %s this one's\n", self->procs[i].name,
                     cli_age ((uint64_t) (skew > 0 ? skew : -skew), age, sizeof age),
                     skew > 0 ? "ahead of" : "behind");
@@ -515,13 +487,12 @@ s_status_table (s_status_t *self)
 static int
 s_status_round (s_status_t *self)
 {
-    s_status_send (self);
-    s_status_collect (self);
+    s_status_ask (self);
     uint64_t now = oms_clock_wall_ns ();
     int rc = 0;
     for (size_t i = 0; i < PROCESSES; i++) {
         s_status_assess (self, &self->procs[i], now);
-        if (self->shown[i] && !self->procs[i].up)
+        if (self->procs[i].shown && !self->procs[i].up)
             rc = 1;
     }
     if (self->cli->json)
@@ -535,18 +506,6 @@ s_status_round (s_status_t *self)
         self->procs[i].peer = NULL;
     }
     return rc;
-}
-
-//  Waits until `until` (zclock_mono ms), remembering heartbeats meanwhile.
-static void
-s_status_pause (s_status_t *self, int64_t until)
-{
-    for (int64_t now = zclock_mono (); now < until && !cli_stop_requested ();
-         now = zclock_mono ()) {
-        zmq_pollitem_t item = {self->sub ? zsock_resolve (self->sub) : NULL, 0, ZMQ_POLLIN, 0};
-        if (zmq_poll (&item, self->sub ? 1 : 0, (long) (until - now)) > 0)
-            s_status_hear (self);
-    }
 }
 
 int
@@ -581,7 +540,13 @@ cli_cmd_status (cli_t *self)
                 putchar ('\n');
             s_status_round (status);
             fflush (stdout);
-            s_status_pause (status, next);
+            //  Until the next round, heartbeats are still remembered.
+            zmq_pollitem_t item = {status->sub ? zsock_resolve (status->sub) : NULL, 0, ZMQ_POLLIN,
+                                   0};
+            for (int64_t now = zclock_mono (); now < next && !cli_stop_requested ();
+                 now = zclock_mono ())
+                if (zmq_poll (&item, status->sub ? 1 : 0, (long) (next - now)) > 0)
+                    s_status_hear (status);
         }
     }
     zsock_destroy (&status->sub);

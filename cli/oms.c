@@ -569,35 +569,16 @@ s_cmd_cli (s_ctx_t *ctx, int (*run) (cli_t *self))
     return run (&cli);
 }
 
-static int
-s_cmd_status (s_ctx_t *ctx)
-{
-    return s_cmd_cli (ctx, cli_cmd_status);
-}
-
-static int
-s_cmd_metrics (s_ctx_t *ctx)
-{
-    return s_cmd_cli (ctx, cli_cmd_metrics);
-}
-
-static int
-s_cmd_dlq (s_ctx_t *ctx)
-{
-    return s_cmd_cli (ctx, cli_cmd_dlq);
-}
-
-static int
-s_cmd_events (s_ctx_t *ctx)
-{
-    return s_cmd_cli (ctx, cli_cmd_events);
-}
-
-static int
-s_cmd_resync (s_ctx_t *ctx)
-{
-    return s_cmd_cli (ctx, cli_cmd_resync);
-}
+#define S_CLI_COMMAND(name)                                                                        \
+    static int s_cmd_##name (s_ctx_t *ctx)                                                         \
+    {                                                                                              \
+        return s_cmd_cli (ctx, cli_cmd_##name);                                                    \
+    }
+S_CLI_COMMAND (status)
+S_CLI_COMMAND (metrics)
+S_CLI_COMMAND (dlq)
+S_CLI_COMMAND (events)
+S_CLI_COMMAND (resync)
 
 static int
 s_cmd_tail (s_ctx_t *ctx)
