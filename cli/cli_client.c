@@ -114,12 +114,6 @@ cli_client_destroy (cli_client_t **self_p)
 }
 
 const char *
-cli_client_service (cli_client_t *self)
-{
-    return self->service;
-}
-
-const char *
 cli_client_endpoint (cli_client_t *self)
 {
     return self->endpoint;
@@ -269,22 +263,6 @@ cli_client_call (cli_client_t *self, const oms_request_t *req, int timeout_ms, i
     snprintf (error, size, "%s service at %s did not answer within %d ms", self->service,
               self->endpoint, timeout_ms);
     return OMS_E_TIMEOUT;
-}
-
-//  Transitional: to be replaced by cli_call.
-cli_reply_t *
-cli_request (const char *service, const char *endpoint, const oms_request_t *req, int timeout_ms,
-             int attempts, char *error, size_t size)
-{
-    cli_reply_t *reply = NULL;
-    cli_client_t *client = cli_client_new (service, endpoint, error, size);
-    if (client && cli_client_call (client, req, timeout_ms, attempts, &reply, error, size) == 0 &&
-        !cli_reply_ok (reply)) {
-        cli_reply_error (reply, error, size);
-        cli_reply_destroy (&reply);
-    }
-    cli_client_destroy (&client);
-    return reply;
 }
 
 void

@@ -37,7 +37,6 @@ int cli_client_max_bytes (void);
 cli_client_t *cli_client_new (const char *service, const char *endpoint, char *error, size_t size);
 void cli_client_destroy (cli_client_t **self_p);
 
-const char *cli_client_service (cli_client_t *self);
 const char *cli_client_endpoint (cli_client_t *self);
 
 //  Sends `req` and waits up to timeout_ms for the reply. When none comes, the
@@ -55,9 +54,6 @@ int cli_client_call (cli_client_t *self, const oms_request_t *req, int timeout_m
 int cli_client_send (cli_client_t *self, const oms_request_t *req, char *error, size_t size);
 zsock_t *cli_client_socket (cli_client_t *self);
 int cli_client_recv (cli_client_t *self, cli_reply_t **reply_p, char *error, size_t size);
-
-cli_reply_t *cli_request (const char *service, const char *endpoint, const oms_request_t *req,
-                          int timeout_ms, int attempts, char *error, size_t size);
 
 void cli_reply_destroy (cli_reply_t **self_p);
 //  The reply map. Borrowed: valid until the reply is destroyed.

@@ -144,21 +144,30 @@ cli_json_print_key (FILE *out, const msgpack_object *key)
 }
 
 void
-cli_json_print_map (FILE *out, const msgpack_object *map, const char *skip)
+cli_json_print_entries (FILE *out, const msgpack_object *map, const char *const *skip, bool lead)
 {
-    fputc ('{', out);
-    bool first = true;
     for (uint32_t i = 0; i < map->via.map.size; i++) {
         const msgpack_object_kv *kv = &map->via.map.ptr[i];
-        if (skip && cli_str_eq (&kv->key, skip))
+        const char *const *key = skip;
+        while (*key && !cli_str_eq (&kv->key, *key))
+            key++;
+        if (*key)
             continue;
-        if (!first)
+        if (lead)
             fputs (", ", out);
-        first = false;
+        lead = true;
         cli_json_print_key (out, &kv->key);
         fputs (": ", out);
         cli_json_print (out, &kv->val);
     }
+}
+
+void
+cli_json_print_map (FILE *out, const msgpack_object *map, const char *skip)
+{
+    const char *const keys[] = {skip, NULL};
+    fputc ('{', out);
+    cli_json_print_entries (out, map, keys, false);
     fputc ('}', out);
 }
 
@@ -235,7 +244,7 @@ bool
 cli_str_eq (const msgpack_object *obj, const char *text)
 {
     size_t len = strlen (text);
-    return obj->type == MSGPACK_OBJECT_STR && obj->via.str.size == len &&
+    return obj && obj->type == MSGPACK_OBJECT_STR && obj->via.str.size == len &&
            memcmp (obj->via.str.ptr, text, len) == 0;
 }
 
@@ -250,17 +259,26 @@ cli_map_get (const msgpack_object *map, const char *key)
     return NULL;
 }
 
+//  The value of `key` when it has `type`, in *found: the typed look-ups' 0,
+//  1 or -1.
+static int
+s_map_typed (const msgpack_object *map, const char *key, msgpack_object_type type,
+             const msgpack_object **found)
+{
+    *found = cli_map_get (map, key);
+    return !*found ? 1 : (*found)->type == type ? 0 : -1;
+}
+
 int
 cli_map_str (const msgpack_object *map, const char *key, const char **str, size_t *len)
 {
-    const msgpack_object *value = cli_map_get (map, key);
-    if (!value)
-        return 1;
-    if (value->type != MSGPACK_OBJECT_STR)
-        return -1;
-    *str = value->via.str.ptr;
-    *len = value->via.str.size;
-    return 0;
+    const msgpack_object *found = NULL;
+    int rc = s_map_typed (map, key, MSGPACK_OBJECT_STR, &found);
+    if (rc == 0) {
+        *str = found->via.str.ptr;
+        *len = found->via.str.size;
+    }
+    return rc;
 }
 
 int
@@ -281,13 +299,58 @@ cli_map_int (const msgpack_object *map, const char *key, int64_t *value)
 int
 cli_map_bool (const msgpack_object *map, const char *key, bool *value)
 {
-    const msgpack_object *found = cli_map_get (map, key);
-    if (!found)
-        return 1;
-    if (found->type != MSGPACK_OBJECT_BOOLEAN)
+    const msgpack_object *found = NULL;
+    int rc = s_map_typed (map, key, MSGPACK_OBJECT_BOOLEAN, &found);
+    if (rc == 0)
+        *value = found->via.boolean;
+    return rc;
+}
+
+int
+cli_map_uint (const msgpack_object *map, const char *key, uint64_t *value)
+{
+    const msgpack_object *found = NULL;
+    int rc = s_map_typed (map, key, MSGPACK_OBJECT_POSITIVE_INTEGER, &found);
+    if (rc == 0)
+        *value = found->via.u64;
+    return rc;
+}
+
+int
+cli_map_copy (const msgpack_object *map, const char *key, char *buf, size_t size)
+{
+    const char *str = NULL;
+    size_t len = 0;
+    int rc = cli_map_str (map, key, &str, &len);
+    if (rc != 0)
+        return rc;
+    if (len >= size || memchr (str, 0, len))
         return -1;
-    *value = found->via.boolean;
+    memcpy (buf, str, len);
+    buf[len] = '\0';
     return 0;
+}
+
+const msgpack_object *
+cli_map_array (const msgpack_object *map, const char *key)
+{
+    const msgpack_object *found = cli_map_get (map, key);
+    return found && found->type == MSGPACK_OBJECT_ARRAY ? found : NULL;
+}
+
+const char *
+cli_age (uint64_t ns, char *buf, size_t size)
+{
+    uint64_t s = ns / 1000000000u;
+    if (s < 120)
+        snprintf (buf, size, "%" PRIu64 "s", s);
+    else if (s < 7200)
+        snprintf (buf, size, "%" PRIu64 "m", s / 60);
+    else if (s < 172800)
+        snprintf (buf, size, "%" PRIu64 "h", s / 3600);
+    else
+        snprintf (buf, size, "%" PRIu64 "d", s / 86400);
+    return buf;
 }
 
 //  Writes `"key": value` from the raw envelope, or the decoded value when the

@@ -1,34 +1,8 @@
 /*  cli_legacy: adapters to the command modules not yet on cli_t. */
 #include "cli.h"
 #include "cli_load.h"
-#include "cli_ops.h"
 #include "cli_scenario.h"
 
-int
-cli_cmd_status (cli_t *self)
-{
-    return cli_ops_run ("status", self->config, &self->args, self->json);
-}
-int
-cli_cmd_metrics (cli_t *self)
-{
-    return cli_ops_run ("metrics", self->config, &self->args, self->json);
-}
-int
-cli_cmd_dlq (cli_t *self)
-{
-    return cli_ops_run ("dlq", self->config, &self->args, self->json);
-}
-int
-cli_cmd_events (cli_t *self)
-{
-    return cli_ops_run ("events", self->config, &self->args, self->json);
-}
-int
-cli_cmd_resync (cli_t *self)
-{
-    return cli_ops_run ("resync", self->config, &self->args, self->json);
-}
 int
 cli_cmd_load (cli_t *self)
 {
