@@ -44,7 +44,7 @@ struct _cli_scenario_t {
     size_t n_errors;
 };
 
-//  The line being parsed: its words, the step they make, or why not.
+//  The line being parsed: its words, or why it is malformed.
 typedef struct {
     cli_scenario_t *scenario;
     const char *words[WORDS_MAX]; //  unquoted, NUL terminated, in buf
@@ -587,13 +587,19 @@ s_expand (s_line_t *self, const char *raw, size_t len, const char *run_id, char 
     return 0;
 }
 
-//  The step the words of line `number` make, appended to the scenario.
+//  Parses line `number` into a step appended to the scenario (none when the
+//  line is blank): 0, or non-zero with the line's error.
 static int
-s_parse_step (s_line_t *self, const char *text, size_t from, size_t to, size_t number)
+s_parse_line (s_line_t *self, size_t number, const char *raw, size_t len, const char *run_id)
 {
     cli_scenario_t *scenario = self->scenario;
     const s_form_t *form = s_forms;
-    char shown[64];
+    char text[CLI_SCENARIO_LINE_MAX + 1], shown[64];
+    size_t from = 0, to = 0;
+    if (s_expand (self, raw, len, run_id, text) || s_split (self, text, &from, &to))
+        return -1;
+    if (self->n == 0)
+        return 0;
     if (scenario->n_steps == CLI_SCENARIO_STEPS_MAX)
         return FAIL (self, "more than %d steps", CLI_SCENARIO_STEPS_MAX);
     while (form < s_forms + FORMS &&
@@ -618,24 +624,6 @@ s_parse_step (s_line_t *self, const char *text, size_t from, size_t to, size_t n
     return 0;
 }
 
-//  Parses line `number` into a step, or records why it is malformed.
-static void
-s_parse_line (cli_scenario_t *self, size_t number, const char *raw, size_t len, const char *run_id)
-{
-    char text[CLI_SCENARIO_LINE_MAX + 1];
-    s_line_t line = {.scenario = self};
-    size_t from = 0, to = 0;
-    if (s_expand (&line, raw, len, run_id, text) == 0 && s_split (&line, text, &from, &to) == 0 &&
-        (line.n == 0 || s_parse_step (&line, text, from, to, number) == 0))
-        return;
-    if (self->n_errors < CLI_SCENARIO_ERRORS_MAX) {
-        self->errors[self->n_errors].line = number;
-        snprintf (self->errors[self->n_errors].message, sizeof self->errors[0].message, "%s",
-                  line.error);
-    }
-    self->n_errors++;
-}
-
 cli_scenario_t *
 cli_scenario_new (const char *text, size_t size, const char *run_id)
 {
@@ -654,11 +642,20 @@ cli_scenario_new (const char *text, size_t size, const char *run_id)
         cli_scenario_destroy (&self);
         return NULL;
     }
-    for (size_t at = 0, line = 1; at < size; line++) {
+    for (size_t at = 0, number = 1; at < size; number++) {
         const char *end = (const char *) memchr (text + at, '\n', size - at);
         size_t len = end ? (size_t) (end - (text + at)) : size - at;
+        s_line_t line = {.scenario = self};
         //  A file written on Windows is still readable.
-        s_parse_line (self, line, text + at, len - (len > 0 && text[at + len - 1] == '\r'), run_id);
+        if (s_parse_line (&line, number, text + at, len - (len > 0 && text[at + len - 1] == '\r'),
+                          run_id)) {
+            if (self->n_errors < CLI_SCENARIO_ERRORS_MAX) {
+                self->errors[self->n_errors].line = number;
+                snprintf (self->errors[self->n_errors].message, sizeof self->errors[0].message,
+                          "%s", line.error);
+            }
+            self->n_errors++;
+        }
         at += len + 1;
     }
     return self;
