@@ -90,7 +90,7 @@ int cli_cmd_tail (cli_t *self);
 //  cli_load.c
 extern const cli_opt_t cli_load_opts[];
 int cli_cmd_load (cli_t *self);
-//  cli_scenario_main.c
+//  cli_scenario_run.c
 int cli_cmd_scenario (cli_t *self);
 //  cli_keygen.c
 extern const cli_opt_t cli_keygen_opts[];

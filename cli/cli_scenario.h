@@ -127,9 +127,25 @@ typedef struct {
 //  0 when every step passed, else 1.
 int cli_scenario_run (cli_scenario_t *self, const cli_scenario_env_t *env, FILE *out);
 
-//  `oms scenario FILE`: loads the file with a fresh run id and runs it,
-//  printing to stdout; a file that cannot be loaded, or holds no step, is
-//  an error on stderr ("oms: ..."). Returns the exit code.
-int cli_scenario_main (const char *path, const cli_scenario_env_t *env);
+//  Between cli_scenario.c, cli_scenario_run.c and cli_scenario_ctl.c only.
+//
+//  An assertion (wait and the expect forms) is a row of the parser's table
+//  of steps that names its probe, which the runner polls until it holds or
+//  the step's deadline passes. A probe looks once: 1 when the assertion
+//  holds, 0 not yet, -1 never; the detail says what it saw.
+typedef struct _cli_run_t cli_run_t;
+typedef struct _cli_detail_t cli_detail_t;
+typedef int cli_probe_t (cli_run_t *run, const cli_step_t *step, int timeout_ms,
+                         cli_detail_t *detail);
+cli_probe_t cli_probe_wait, cli_probe_order, cli_probe_stock, cli_probe_wallet,
+    cli_probe_notifications, cli_probe_conserved, cli_probe_settled;
+//  The probe of an assertion step, with whether the orders it names must have
+//  been placed in *needs_order; NULL for an action.
+cli_probe_t *cli_scenario_probe (cli_step_kind_t kind, bool *needs_order);
+
+//  Runs scripts/oms-ctl ACTION PROCESS against the scenario's cluster. 0, or
+//  -1 with `detail` filled.
+int cli_scenario_ctl (const cli_scenario_env_t *env, const char *action, const char *process,
+                      char *detail, size_t size);
 
 #endif
