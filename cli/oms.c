@@ -19,7 +19,7 @@
 #include "cli_tail.h"
 #include "cli_json.h"
 #include "cli_keygen.h"
-#include "cli_load.h"
+#include "cli.h"
 #include "cli_ops.h"
 #include "cli_scenario.h"
 #include "oms_config.h"
@@ -592,9 +592,10 @@ s_cmd_tail (s_ctx_t *ctx)
 static int
 s_cmd_load (s_ctx_t *ctx)
 {
-    if (s_expect (ctx, 0, 0))
-        return 1;
-    return cli_load (ctx->config, &ctx->args, ctx->json);
+    cli_command_t command = {s_command->name, NULL, s_command->opts, s_command->synopsis,
+                             s_command->summary};
+    cli_t cli = {ctx->config, ctx->args, ctx->json, ctx->timeout_ms, &command};
+    return cli_cmd_load (&cli);
 }
 
 static int
