@@ -98,14 +98,14 @@ static const struct {
                   {"--window", 1, WINDOW_MAX, offsetof (s_options_t, window)},
                   {"--declines", 0, 100, offsetof (s_options_t, declines)}};
 
-//  An order is unsent, sent (no reply yet), placed (accepted, not terminal
-//  yet), then final: confirmed, cancelled, or refused by the service.
+//  An order is unsent, sent (no reply yet), placed (the service took it,
+//  as its reply or its terminal event says), then final: confirmed,
+//  cancelled, or refused by the service.
 enum { S_UNSENT, S_SENT, S_PLACED, S_CONFIRMED, S_CANCELLED, S_REFUSED };
 
 typedef struct {
     uint64_t start_ns; //  when the order was due (or sent, at full speed)
     uint8_t state;
-    bool answered; //  the service replied to a place command for it
 } s_order_t;
 
 typedef enum { K_PLACE, K_REPLACE, K_GET } s_kind_t;
@@ -134,6 +134,7 @@ typedef struct {
     s_pending_t *ring;
     size_t ring_head, ring_count;
     zsock_t *sub;
+    bool live; //  a heartbeat came: the subscription is in place
     cli_histogram_t *latency;
 
     uint64_t t0, first_send_ns, last_terminal_ns;
@@ -239,11 +240,24 @@ s_method_of (const s_load_t *self, uint64_t index)
     return self->opt.methods[i].name;
 }
 
+//  The names that set-up and the orders must agree on.
+static void
+s_sku (const s_load_t *self, uint64_t k, char *buf, size_t size)
+{
+    snprintf (buf, size, "load-%s-%u", self->run, (unsigned) k); //  k < SKUS_MAX
+}
+
+static void
+s_customer (const s_load_t *self, uint64_t index, char *buf, size_t size)
+{
+    snprintf (buf, size, "%s%" PRIu64, self->customer_prefix, index);
+}
+
 static bool
 s_build_stock (s_load_t *self, uint64_t k, oms_request_t *req)
 {
     cli_request_init (req, "stock.set");
-    snprintf (req->sku, sizeof req->sku, "load-%s-%u", self->run, (unsigned) k); //  k < SKUS_MAX
+    s_sku (self, k, req->sku, sizeof req->sku);
     req->qty = STOCK_QTY;
     req->price_cents = 199 + (int64_t) (k % 50) * 100;
     return true;
@@ -256,7 +270,7 @@ s_build_wallet (s_load_t *self, uint64_t index, oms_request_t *req)
     if (strcmp (s_method_of (self, index), "wallet") != 0)
         return false;
     cli_request_init (req, "wallet.credit");
-    snprintf (req->customer, sizeof req->customer, "%s%" PRIu64, self->customer_prefix, index);
+    s_customer (self, index, req->customer, sizeof req->customer);
     req->amount_cents = WALLET_CENTS;
     return true;
 }
@@ -270,7 +284,7 @@ s_build_place (s_load_t *self, uint64_t index, oms_request_t *req)
     const char *method = s_method_of (self, index);
     cli_request_init (req, "place");
     snprintf (req->request_id, sizeof req->request_id, "load-%s-r%" PRIu64, self->run, index);
-    snprintf (req->customer, sizeof req->customer, "%s%" PRIu64, self->customer_prefix, index);
+    s_customer (self, index, req->customer, sizeof req->customer);
     snprintf (req->method, sizeof req->method, "%s", method);
     if (strcmp (method, "card") == 0) {
         bool declined = (int64_t) (s_mix (h) % 100) < self->opt.declines;
@@ -287,10 +301,99 @@ s_build_place (s_load_t *self, uint64_t index, oms_request_t *req)
                 j = (uint32_t) -1; //  compare with every line again
             }
         chosen[line] = k;
-        oms_item_t *item = &req->items[line];
-        snprintf (item->sku, sizeof item->sku, "load-%s-%u", self->run, (unsigned) k);
-        item->qty = 1 + (int64_t) (h % 3);
+        s_sku (self, k, req->items[line].sku, sizeof req->items[line].sku);
+        req->items[line].qty = 1 + (int64_t) (h % 3);
     }
+}
+
+// ---------------------------------------------------------------------------
+//  Events
+
+static bool
+s_is_final (uint8_t state)
+{
+    return state >= S_CONFIRMED;
+}
+
+static void
+s_finish (s_load_t *self, uint64_t index, bool confirmed, uint64_t now)
+{
+    s_order_t *order = &self->orders[index];
+    //  Its reply may have been lost or be still on its way; the service did
+    //  place it.
+    self->placed += order->state < S_PLACED;
+    order->state = confirmed ? S_CONFIRMED : S_CANCELLED;
+    cli_histogram_record (self->latency, now > order->start_ns ? now - order->start_ns : 0);
+    self->confirmed += confirmed;
+    self->cancelled += !confirmed;
+    self->final++;
+    self->last_terminal_ns = now;
+}
+
+//  The order index in a customer id of this run, or -1.
+static int64_t
+s_index_of (const s_load_t *self, const char *customer)
+{
+    if (strncmp (customer, self->customer_prefix, self->customer_prefix_len) != 0)
+        return -1;
+    const char *digits = customer + self->customer_prefix_len;
+    size_t len = strspn (digits, "0123456789");
+    uint64_t index = len && len <= 10 && !digits[len] ? strtoull (digits, NULL, 10) : UINT64_MAX;
+    return index < (uint64_t) self->opt.orders ? (int64_t) index : -1;
+}
+
+//  Reads what the bus holds, up to RECV_BURST messages: terminal events
+//  (the run's finish their orders; any client's count as seen) and, until
+//  the unsubscription arrives, heartbeats.
+static void
+s_drain_events (s_load_t *self)
+{
+    char error[512];
+    for (int i = 0; i < RECV_BURST; i++) {
+        self->event.topic[0] = '\0'; //  stays so when there is no topic to read
+        int rc = cli_event_recv (self->sub, &self->event, error, sizeof error);
+        const char *topic = self->event.topic;
+        bool confirmed = strcmp (topic, "order.confirmed") == 0;
+        bool terminal = confirmed || strcmp (topic, "order.cancelled") == 0;
+        self->live =
+            self->live || strncmp (topic, OMS_HEARTBEAT_PREFIX, strlen (OMS_HEARTBEAT_PREFIX)) == 0;
+        self->terminal_seen += terminal;
+        self->undecodable += rc < 0 && (terminal || !topic[0]);
+        int64_t index =
+            rc == 0 && terminal ? s_index_of (self, self->event.event.data.customer) : -1;
+        cli_event_release (&self->event);
+        if (rc == 1)
+            break;
+        if (index < 0)
+            continue; //  not an event of the run
+        uint64_t now = oms_clock_steady_ns ();
+        self->last_event_ns = now;
+        self->quiet_ns = QUIET_MS * MS; //  events flow: back to the first spell
+        self->heads_checked = false;
+        if (s_is_final (self->orders[index].state))
+            self->duplicates++;
+        else
+            s_finish (self, (uint64_t) index, confirmed, now);
+    }
+}
+
+//  Waits for a heartbeat: proof that the subscription reached the broker,
+//  so that no terminal event of the run can be missed for want of it.
+static int
+s_wait_live (s_load_t *self)
+{
+    uint64_t deadline = oms_clock_steady_ns () + HEARTBEAT_WAIT_MS * MS;
+    zmq_pollitem_t item = {zsock_resolve (self->sub), 0, ZMQ_POLLIN, 0};
+    for (s_drain_events (self); !self->live; s_drain_events (self)) {
+        uint64_t now = oms_clock_steady_ns ();
+        if (now >= deadline)
+            return cli_fail ("no heartbeat from the broker at %s within %d s",
+                             oms_config_str (self->cli->config, "broker/backend"),
+                             HEARTBEAT_WAIT_MS / 1000);
+        zmq_poll (&item, 1, (long) ((deadline - now) / MS + 1));
+    }
+    zsock_set_unsubscribe (self->sub, OMS_HEARTBEAT_PREFIX);
+    return 0;
 }
 
 // ---------------------------------------------------------------------------
@@ -355,10 +458,10 @@ static int64_t
 s_topic_seq (cli_reply_t *reply, const char *list, const char *topic)
 {
     const msgpack_object *array = cli_map_get (cli_reply_map (reply), list);
-    for (uint32_t i = 0; array && array->type == MSGPACK_OBJECT_ARRAY && i < array->via.array.size;
-         i++) {
-        const msgpack_object *entry = &array->via.array.ptr[i],
-                             *name = cli_map_get (entry, "topic");
+    uint32_t size = array && array->type == MSGPACK_OBJECT_ARRAY ? array->via.array.size : 0;
+    for (uint32_t i = 0; i < size; i++) {
+        const msgpack_object *entry = &array->via.array.ptr[i];
+        const msgpack_object *name = cli_map_get (entry, "topic");
         int64_t seq = 0;
         if (name && cli_str_eq (name, topic) && cli_map_int (entry, "seq", &seq) == 0)
             return seq;
@@ -394,42 +497,6 @@ s_wait_catalog (s_load_t *self)
     return 1;
 }
 
-//  Reads the next message of the bus into self->event, which the caller
-//  releases; as cli_event_recv, but the topic is "" unless it could be read.
-static int
-s_recv (s_load_t *self)
-{
-    char error[512];
-    self->event.topic[0] = '\0';
-    return cli_event_recv (self->sub, &self->event, error, sizeof error);
-}
-
-//  Waits for a heartbeat: proof that the subscription reached the broker,
-//  so that no terminal event of the run can be missed for want of it.
-static int
-s_wait_live (s_load_t *self)
-{
-    uint64_t deadline = oms_clock_steady_ns () + HEARTBEAT_WAIT_MS * MS;
-    zmq_pollitem_t item = {zsock_resolve (self->sub), 0, ZMQ_POLLIN, 0};
-    for (;;) {
-        int rc = s_recv (self);
-        bool live =
-            strncmp (self->event.topic, OMS_HEARTBEAT_PREFIX, strlen (OMS_HEARTBEAT_PREFIX)) == 0;
-        cli_event_release (&self->event);
-        if (live)
-            break;
-        uint64_t now = oms_clock_steady_ns ();
-        if (rc == 1 && now >= deadline)
-            return cli_fail ("no heartbeat from the broker at %s within %d s",
-                             oms_config_str (self->cli->config, "broker/backend"),
-                             HEARTBEAT_WAIT_MS / 1000);
-        if (rc == 1)
-            zmq_poll (&item, 1, (long) ((deadline - now) / MS + 1));
-    }
-    zsock_set_unsubscribe (self->sub, OMS_HEARTBEAT_PREFIX);
-    return 0;
-}
-
 static int
 s_setup (s_load_t *self)
 {
@@ -449,75 +516,6 @@ s_setup (s_load_t *self)
     if (self->tty)
         fputs ("\n", stderr);
     return s_wait_catalog (self) || s_wait_live (self);
-}
-
-// ---------------------------------------------------------------------------
-//  Events
-
-static bool
-s_is_final (uint8_t state)
-{
-    return state >= S_CONFIRMED;
-}
-
-static void
-s_finish (s_load_t *self, uint64_t index, bool confirmed, uint64_t now)
-{
-    s_order_t *order = &self->orders[index];
-    order->state = confirmed ? S_CONFIRMED : S_CANCELLED;
-    if (!order->answered) {
-        //  Its reply was lost or is still on its way; the service did place it.
-        order->answered = true;
-        self->placed++;
-    }
-    cli_histogram_record (self->latency, now > order->start_ns ? now - order->start_ns : 0);
-    self->confirmed += confirmed;
-    self->cancelled += !confirmed;
-    self->final++;
-    self->last_terminal_ns = now;
-}
-
-//  The order index in a customer id of this run, or -1.
-static int64_t
-s_index_of (const s_load_t *self, const char *customer)
-{
-    if (strncmp (customer, self->customer_prefix, self->customer_prefix_len) != 0)
-        return -1;
-    const char *digits = customer + self->customer_prefix_len;
-    size_t len = strspn (digits, "0123456789");
-    uint64_t index = len && len <= 10 && !digits[len] ? strtoull (digits, NULL, 10) : UINT64_MAX;
-    return index < (uint64_t) self->opt.orders ? (int64_t) index : -1;
-}
-
-//  Reads what the bus holds, up to RECV_BURST messages. Besides the run's
-//  terminal events (and any client's, which count as seen) come heartbeats
-//  sent before the unsubscription arrived, which are ignored.
-static void
-s_drain_events (s_load_t *self)
-{
-    for (int i = 0; i < RECV_BURST; i++) {
-        int rc = s_recv (self);
-        const char *topic = self->event.topic;
-        bool confirmed = strcmp (topic, "order.confirmed") == 0;
-        bool terminal = confirmed || strcmp (topic, "order.cancelled") == 0;
-        self->terminal_seen += terminal;
-        self->undecodable += rc < 0 && (terminal || !topic[0]);
-        int64_t index =
-            rc == 0 && terminal ? s_index_of (self, self->event.event.data.customer) : -1;
-        cli_event_release (&self->event);
-        if (rc == 1)
-            break;
-        if (index < 0)
-            continue; //  not an event of the run
-        uint64_t now = oms_clock_steady_ns ();
-        self->last_event_ns = now;
-        self->quiet_ns = QUIET_MS * MS; //  events flow: back to the first spell
-        self->heads_checked = false;
-        if (s_is_final (self->orders[index].state))
-            self->duplicates++;
-        else
-            s_finish (self, (uint64_t) index, confirmed, now);
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -645,7 +643,6 @@ s_on_reply (s_load_t *self, const s_pending_t *pending, cli_reply_t *reply)
         if (s_is_final (order->state))
             return 0;
         order->state = S_REFUSED;
-        order->answered = true;
         self->refused++;
         self->final++;
         if (!self->refusal[0])
@@ -657,11 +654,10 @@ s_on_reply (s_load_t *self, const s_pending_t *pending, cli_reply_t *reply)
     if (cli_map_str (cli_reply_map (reply), "order_id", &order_id, &len) != 0 || len == 0 ||
         len > OMS_ID_MAX)
         return cli_malformed ("order", "order_id");
-    if (!order->answered)
-        self->placed++;
-    order->answered = true;
-    if (order->state == S_SENT)
+    if (order->state == S_SENT) {
         order->state = S_PLACED;
+        self->placed++;
+    }
     //  The ring has room: this reply just left it.
     if (pending->kind == K_REPLACE && !s_is_final (order->state))
         return s_send (self, pending->index, K_GET, order_id, len) < 0;
@@ -795,7 +791,7 @@ s_drive (s_load_t *self)
     uint64_t orders = (uint64_t) self->opt.orders;
     uint64_t next_progress = 0, deadline = UINT64_MAX;
     self->heads_known = s_terminal_heads (self, &self->heads_base) == 0;
-    self->terminal_seen = 0;
+    self->terminal_seen = self->undecodable = 0; //  counted from here on
     self->t0 = oms_clock_steady_ns ();
     self->quiet_ns = QUIET_MS * MS;
     while (self->final < orders) {
