@@ -399,6 +399,18 @@ s_wait_live (s_load_t *self)
 // ---------------------------------------------------------------------------
 //  Set-up, before the clock starts
 
+//  A client of `service`'s api, or NULL after printing why.
+static cli_client_t *
+s_client (s_load_t *self, const char *service)
+{
+    char error[512];
+    cli_client_t *client = cli_client_new (
+        service, oms_config_service (self->cli->config, service, "api"), error, sizeof error);
+    if (!client)
+        cli_fail ("%s", error);
+    return client;
+}
+
 //  Sends the requests build() makes for 0..n-1 to `service`, with up to
 //  `window` unanswered; every one must be accepted. Returns how many were
 //  sent, or -1 after printing why.
@@ -408,12 +420,9 @@ s_pipeline (s_load_t *self, const char *service, uint64_t n,
 {
     char error[512];
     int timeout_ms = self->cli->timeout_ms;
-    cli_client_t *client = cli_client_new (
-        service, oms_config_service (self->cli->config, service, "api"), error, sizeof error);
-    if (!client) {
-        cli_fail ("%s", error);
+    cli_client_t *client = s_client (self, service);
+    if (!client)
         return -1;
-    }
     zmq_pollitem_t item = {zsock_resolve (cli_client_socket (client)), 0, ZMQ_POLLIN, 0};
     uint64_t index = 0, sent = 0, answered = 0;
     int rc = 0;
@@ -520,15 +529,6 @@ s_setup (s_load_t *self)
 
 // ---------------------------------------------------------------------------
 //  Requests to the order service, and their replies
-
-static int
-s_connect (s_load_t *self)
-{
-    char error[512];
-    self->client = cli_client_new ("order", oms_config_service (self->cli->config, "order", "api"),
-                                   error, sizeof error);
-    return self->client ? 0 : cli_fail ("%s", error);
-}
 
 static bool
 s_ring_full (const s_load_t *self)
@@ -701,7 +701,7 @@ s_check_overdue (s_load_t *self, uint64_t now)
     self->reconnects++;
     fprintf (stderr, "%soms: the order service did not answer within %d ms; reconnecting\n",
              self->tty ? "\r\033[K" : "", self->cli->timeout_ms);
-    return s_connect (self);
+    return (self->client = s_client (self, "order")) ? 0 : 1;
 }
 
 // ---------------------------------------------------------------------------
@@ -922,7 +922,8 @@ cli_cmd_load (cli_t *self)
     load.sub = cli_subscribe (topics, 3, SUB_HWM, error, sizeof error);
     if (!load.sub)
         cli_fail ("%s", error);
-    if (!load.sub || s_setup (&load) || s_connect (&load) || s_drive (&load))
+    if (!load.sub || s_setup (&load) || !(load.client = s_client (&load, "order")) ||
+        s_drive (&load))
         goto leave;
     s_report (&load);
     uint64_t unfinished = (uint64_t) load.opt.orders - load.final;
