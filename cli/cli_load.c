@@ -1,4 +1,11 @@
-/*  cli_load: `oms load`.
+/*  cli_load: `oms load`, an open-loop load generator for the order saga.
+
+    Every option is checked before anything is sent. The run's own SKUs
+    (and wallets, when the mix pays by wallet) are set up, the orders
+    placed, and each awaited until terminal or until --timeout after the
+    last placement; the report (one JSON object with --json) gives
+    throughput and the latency from placement to terminal state. Exit 0
+    when every order was placed and reached CONFIRMED or CANCELLED, else 1.
 
     Open loop. Order i is due at t0 + i/R; its latency runs from then (at
     full speed, from when it was sent) to when its order.confirmed or
@@ -27,22 +34,17 @@
     the histogram. Nothing allocated for an order outlives its reply.
 */
 #include "cli.h"
-#include "cli_load.h"
-#include "cli_args.h"
-#include "cli_client.h"
 #include "cli_histogram.h"
-#include "cli_json.h"
 #include "oms_clock.h"
 
 #include <inttypes.h>
 #include <poll.h>
-#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <czmq.h>
 
 #define ORDERS_MAX        10000000
 #define RATE_MAX          1000000
@@ -51,6 +53,7 @@
 #define METHODS_MAX       8
 #define TIMEOUT_S         60 //  after the last placement
 #define SECONDS_MAX       (24 * 3600.0)
+#define REPLY_MAX_MS      3600000    //  cli/timeout_ms is taken up to this
 #define STOCK_QTY         1000000000 //  ample: no order is short
 #define WALLET_CENTS      1000000    //  20 times the largest order
 #define CARD_APPROVED     "4111111111111111"
@@ -66,6 +69,7 @@
 #define SUB_HWM           100000
 #define HISTOGRAM_HIGHEST (UINT64_C (3600) * 1000000000) //  one hour, in ns
 #define HISTOGRAM_BITS    11
+#define MS                UINT64_C (1000000) //  in ns
 
 const cli_opt_t cli_load_opts[] = {{"--orders", true, false},  {"--rate", true, false},
                                    {"--skus", true, false},    {"--pay", true, false},
@@ -73,31 +77,35 @@ const cli_opt_t cli_load_opts[] = {{"--orders", true, false},  {"--rate", true, 
                                    {"--timeout", true, false}, {NULL, false, false}};
 
 typedef struct {
-    char name[OMS_NAME_MAX + 1];
-    int64_t weight;
-} s_method_t;
-
-typedef struct {
     int64_t orders, rate, skus, window, declines;
     double timeout_s;
-    s_method_t methods[METHODS_MAX];
+    struct {
+        char name[OMS_NAME_MAX + 1];
+        int64_t weight;
+    } methods[METHODS_MAX];
     size_t n_methods;
     int64_t weight_total;
 } s_options_t;
 
-typedef enum {
-    S_UNSENT = 0,
-    S_SENT,   //  no reply yet
-    S_PLACED, //  accepted, not terminal yet
-    S_CONFIRMED,
-    S_CANCELLED,
-    S_REFUSED //  the service refused the place command
-} s_state_t;
+//  The integer options, checked in this order.
+static const struct {
+    const char *name;
+    int64_t min, max;
+    size_t offset; //  in s_options_t
+} s_int_opts[] = {{"--orders", 1, ORDERS_MAX, offsetof (s_options_t, orders)},
+                  {"--rate", 0, RATE_MAX, offsetof (s_options_t, rate)},
+                  {"--skus", 1, SKUS_MAX, offsetof (s_options_t, skus)},
+                  {"--window", 1, WINDOW_MAX, offsetof (s_options_t, window)},
+                  {"--declines", 0, 100, offsetof (s_options_t, declines)}};
+
+//  An order is unsent, sent (no reply yet), placed (the service took it,
+//  as its reply or its terminal event says), then final: confirmed,
+//  cancelled, or refused by the service.
+enum { S_UNSENT, S_SENT, S_PLACED, S_CONFIRMED, S_CANCELLED, S_REFUSED };
 
 typedef struct {
     uint64_t start_ns; //  when the order was due (or sent, at full speed)
     uint8_t state;
-    bool answered; //  the service replied to a place command for it
 } s_order_t;
 
 typedef enum { K_PLACE, K_REPLACE, K_GET } s_kind_t;
@@ -110,14 +118,14 @@ typedef struct {
 } s_pending_t;
 
 typedef struct {
-    oms_config_t *config;
+    cli_t *cli;
     s_options_t opt;
-    bool json;
     bool tty;
-    int timeout_ms;           //  cli/timeout_ms: how long a reply may take
     char run[9];              //  8 hex digits
     char customer_prefix[32]; //  "load-<run>-c"
     size_t customer_prefix_len;
+    oms_request_t req; //  the request being built and sent
+    cli_event_t event; //  the message being read
 
     s_order_t *orders;
     uint64_t next;        //  the next order to place
@@ -126,6 +134,7 @@ typedef struct {
     s_pending_t *ring;
     size_t ring_head, ring_count;
     zsock_t *sub;
+    bool live; //  a heartbeat came: the subscription is in place
     cli_histogram_t *latency;
 
     uint64_t t0, first_send_ns, last_terminal_ns;
@@ -153,6 +162,12 @@ s_mix (uint64_t x)
     return x ^ (x >> 31);
 }
 
+static uint64_t
+s_min (uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
+
 // ---------------------------------------------------------------------------
 //  Options
 
@@ -160,34 +175,29 @@ s_mix (uint64_t x)
 static int
 s_parse_mix (const char *text, s_options_t *opt)
 {
-    char error[256];
-    char copy[256];
+    char error[256], copy[256];
     if (strlen (text) >= sizeof copy)
         return cli_fail ("--pay is too long");
     snprintf (copy, sizeof copy, "%s", text);
-    opt->n_methods = 0;
-    opt->weight_total = 0;
     char *save = NULL;
     for (char *part = strtok_r (copy, ",", &save); part; part = strtok_r (NULL, ",", &save)) {
         if (opt->n_methods == METHODS_MAX)
             return cli_fail ("--pay names more than %d methods", METHODS_MAX);
-        s_method_t *method = &opt->methods[opt->n_methods];
         int64_t weight = 1;
         char *colon = strchr (part, ':');
-        if (colon) {
+        if (colon)
             *colon = '\0';
-            if (cli_parse_int ("--pay weight", colon + 1, 0, 1000000, &weight, error, sizeof error))
-                return cli_fail ("%s", error);
-        }
+        if (colon &&
+            cli_parse_int ("--pay weight", colon + 1, 0, 1000000, &weight, error, sizeof error))
+            return cli_fail ("%s", error);
         if (cli_check_method (part, error, sizeof error))
             return cli_fail ("%s", error);
         for (size_t i = 0; i < opt->n_methods; i++)
             if (strcmp (opt->methods[i].name, part) == 0)
                 return cli_fail ("--pay names %s twice", part);
-        snprintf (method->name, sizeof method->name, "%s", part);
-        method->weight = weight;
+        snprintf (opt->methods[opt->n_methods].name, OMS_NAME_MAX + 1, "%s", part);
+        opt->methods[opt->n_methods++].weight = weight;
         opt->weight_total += weight;
-        opt->n_methods++;
     }
     if (opt->n_methods == 0 || opt->weight_total == 0)
         return cli_fail ("--pay needs METHOD[:WEIGHT],... with a weight above 0");
@@ -195,28 +205,19 @@ s_parse_mix (const char *text, s_options_t *opt)
 }
 
 static int
-s_int_option (const cli_args_t *args, const char *name, int64_t min, int64_t max, int64_t *value)
-{
-    char error[256];
-    const char *text = cli_args_value (args, name);
-    if (text && cli_parse_int (name, text, min, max, value, error, sizeof error))
-        return cli_fail ("%s", error);
-    return 0;
-}
-
-static int
 s_parse_options (const cli_args_t *args, s_options_t *opt)
 {
     char error[256];
-    *opt = (s_options_t){.rate = 0, .skus = 100, .window = 1000, .timeout_s = TIMEOUT_S};
+    *opt = (s_options_t){.skus = 100, .window = 1000, .timeout_s = TIMEOUT_S};
     if (!cli_args_value (args, "--orders"))
         return cli_fail ("--orders N is required");
-    if (s_int_option (args, "--orders", 1, ORDERS_MAX, &opt->orders) ||
-        s_int_option (args, "--rate", 0, RATE_MAX, &opt->rate) ||
-        s_int_option (args, "--skus", 1, SKUS_MAX, &opt->skus) ||
-        s_int_option (args, "--window", 1, WINDOW_MAX, &opt->window) ||
-        s_int_option (args, "--declines", 0, 100, &opt->declines))
-        return 1;
+    for (size_t i = 0; i < sizeof s_int_opts / sizeof s_int_opts[0]; i++) {
+        const char *text = cli_args_value (args, s_int_opts[i].name);
+        int64_t *value = (int64_t *) ((char *) opt + s_int_opts[i].offset);
+        if (text && cli_parse_int (s_int_opts[i].name, text, s_int_opts[i].min, s_int_opts[i].max,
+                                   value, error, sizeof error))
+            return cli_fail ("%s", error);
+    }
     const char *timeout = cli_args_value (args, "--timeout");
     if (timeout &&
         cli_parse_seconds ("--timeout", timeout, SECONDS_MAX, &opt->timeout_s, error, sizeof error))
@@ -226,25 +227,24 @@ s_parse_options (const cli_args_t *args, s_options_t *opt)
 }
 
 // ---------------------------------------------------------------------------
-//  What each order looks like
+//  The requests: set-up (the run's SKUs, the wallets of the orders that pay
+//  by wallet) and each order's place command
 
-static void
-s_request (oms_request_t *req, const char *cmd)
-{
-    memset (req, 0, sizeof *req);
-    snprintf (req->cmd, sizeof req->cmd, "%s", cmd);
-}
-
-static const s_method_t *
+static const char *
 s_method_of (const s_load_t *self, uint64_t index)
 {
     int64_t pick = (int64_t) (s_mix (SEED ^ (index << 8)) % (uint64_t) self->opt.weight_total);
-    for (size_t i = 0; i < self->opt.n_methods; i++) {
-        pick -= self->opt.methods[i].weight;
-        if (pick < 0)
-            return &self->opt.methods[i];
-    }
-    return &self->opt.methods[self->opt.n_methods - 1];
+    size_t i = 0;
+    while (i + 1 < self->opt.n_methods && (pick -= self->opt.methods[i].weight) >= 0)
+        i++;
+    return self->opt.methods[i].name;
+}
+
+//  The names that set-up and the orders must agree on.
+static void
+s_sku (const s_load_t *self, uint64_t k, char *buf, size_t size)
+{
+    snprintf (buf, size, "load-%s-%u", self->run, (unsigned) k); //  k < SKUS_MAX
 }
 
 static void
@@ -253,33 +253,46 @@ s_customer (const s_load_t *self, uint64_t index, char *buf, size_t size)
     snprintf (buf, size, "%s%" PRIu64, self->customer_prefix, index);
 }
 
-static void
-s_sku (const s_load_t *self, uint64_t k, char *buf, size_t size)
+static bool
+s_build_stock (s_load_t *self, uint64_t k, oms_request_t *req)
 {
-    snprintf (buf, size, "load-%s-%u", self->run, (unsigned) k); //  k < SKUS_MAX
+    cli_request_init (req, "stock.set");
+    s_sku (self, k, req->sku, sizeof req->sku);
+    req->qty = STOCK_QTY;
+    req->price_cents = 199 + (int64_t) (k % 50) * 100;
+    return true;
+}
+
+//  false: order `index` pays otherwise, and needs no wallet.
+static bool
+s_build_wallet (s_load_t *self, uint64_t index, oms_request_t *req)
+{
+    if (strcmp (s_method_of (self, index), "wallet") != 0)
+        return false;
+    cli_request_init (req, "wallet.credit");
+    s_customer (self, index, req->customer, sizeof req->customer);
+    req->amount_cents = WALLET_CENTS;
+    return true;
 }
 
 //  Like the peer's orders: 1-3 lines of quantity 1-3 over the run's SKUs,
 //  each SKU at most once.
 static void
-s_place_request (const s_load_t *self, uint64_t index, oms_request_t *req)
+s_build_place (s_load_t *self, uint64_t index, oms_request_t *req)
 {
     uint64_t h = s_mix (SEED + index);
-    const s_method_t *method = s_method_of (self, index);
-    s_request (req, "place");
+    const char *method = s_method_of (self, index);
+    cli_request_init (req, "place");
     snprintf (req->request_id, sizeof req->request_id, "load-%s-r%" PRIu64, self->run, index);
     s_customer (self, index, req->customer, sizeof req->customer);
-    snprintf (req->method, sizeof req->method, "%s", method->name);
-    if (strcmp (method->name, "card") == 0) {
+    snprintf (req->method, sizeof req->method, "%s", method);
+    if (strcmp (method, "card") == 0) {
         bool declined = (int64_t) (s_mix (h) % 100) < self->opt.declines;
         snprintf (req->card, sizeof req->card, "%s", declined ? CARD_DECLINED : CARD_APPROVED);
     }
-    uint64_t skus = (uint64_t) self->opt.skus;
-    uint32_t lines = 1 + (uint32_t) (h % 3);
-    if (lines > skus)
-        lines = (uint32_t) skus;
-    uint64_t chosen[3];
-    for (uint32_t line = 0; line < lines; line++) {
+    uint64_t skus = (uint64_t) self->opt.skus, chosen[3];
+    req->n_items = (uint32_t) s_min (1 + h % 3, skus);
+    for (uint32_t line = 0; line < req->n_items; line++) {
         h = s_mix (h);
         uint64_t k = (h >> 8) % skus;
         for (uint32_t j = 0; j < line; j++)
@@ -291,258 +304,10 @@ s_place_request (const s_load_t *self, uint64_t index, oms_request_t *req)
         s_sku (self, k, req->items[line].sku, sizeof req->items[line].sku);
         req->items[line].qty = 1 + (int64_t) (h % 3);
     }
-    req->n_items = lines;
-}
-
-// ---------------------------------------------------------------------------
-//  Set-up: the run's SKUs and wallets, before the clock starts
-
-typedef bool (*s_build_fn) (s_load_t *self, uint64_t index, oms_request_t *req);
-
-static bool
-s_build_stock (s_load_t *self, uint64_t k, oms_request_t *req)
-{
-    s_request (req, "stock.set");
-    s_sku (self, k, req->sku, sizeof req->sku);
-    req->qty = STOCK_QTY;
-    req->price_cents = 199 + (int64_t) (k % 50) * 100;
-    return true;
-}
-
-static bool
-s_build_wallet (s_load_t *self, uint64_t index, oms_request_t *req)
-{
-    if (strcmp (s_method_of (self, index)->name, "wallet") != 0)
-        return false;
-    s_request (req, "wallet.credit");
-    s_customer (self, index, req->customer, sizeof req->customer);
-    req->amount_cents = WALLET_CENTS;
-    return true;
-}
-
-//  Sends the requests build() makes for 0..n-1 to `service`, with up to
-//  `window` unanswered; every one must be accepted. Returns how many were
-//  sent, or -1 after printing why.
-static int64_t
-s_pipeline (s_load_t *self, const char *service, uint64_t n, s_build_fn build)
-{
-    char error[512];
-    cli_client_t *client = cli_client_new (
-        service, oms_config_service (self->config, service, "api"), error, sizeof error);
-    if (!client) {
-        cli_fail ("%s", error);
-        return -1;
-    }
-    static oms_request_t req;
-    uint64_t index = 0, sent = 0, answered = 0;
-    int64_t result = -1;
-    zmq_pollitem_t item = {zsock_resolve (cli_client_socket (client)), 0, ZMQ_POLLIN, 0};
-    for (;;) {
-        while (index < n && sent - answered < (uint64_t) self->opt.window) {
-            if (!build (self, index++, &req))
-                continue;
-            int rc = cli_client_send (client, &req, error, sizeof error);
-            if (rc == OMS_E_TIMEOUT && sent > answered) {
-                index--; //  the socket's queue is full: take replies first
-                break;
-            }
-            if (rc) {
-                cli_fail ("%s", error);
-                goto leave;
-            }
-            sent++;
-        }
-        if (answered == sent && index == n)
-            break;
-        if (zmq_poll (&item, 1, self->timeout_ms) <= 0) {
-            cli_fail ("%s service at %s did not answer within %d ms", service,
-                      cli_client_endpoint (client), self->timeout_ms);
-            goto leave;
-        }
-        cli_reply_t *reply = NULL;
-        if (cli_client_recv (client, &reply, error, sizeof error)) {
-            cli_fail ("%s", error);
-            goto leave;
-        }
-        bool ok = cli_reply_ok (reply);
-        if (!ok)
-            cli_fail ("%s", cli_reply_error (reply, error, sizeof error));
-        cli_reply_destroy (&reply);
-        if (!ok)
-            goto leave;
-        answered++;
-    }
-    result = (int64_t) sent;
-leave:
-    cli_client_destroy (&client);
-    return result;
-}
-
-//  Sends one request and returns the accepted reply (caller owns it), or
-//  NULL after printing why.
-static cli_reply_t *
-s_call (s_load_t *self, const char *service, const oms_request_t *req)
-{
-    char error[512];
-    cli_reply_t *reply = NULL;
-    cli_client_t *client = cli_client_new (
-        service, oms_config_service (self->config, service, "api"), error, sizeof error);
-    if (!client || cli_client_call (client, req, self->timeout_ms, 1, &reply, error, sizeof error))
-        cli_fail ("%s", error);
-    else if (!cli_reply_ok (reply)) {
-        cli_fail ("%s", cli_reply_error (reply, error, sizeof error));
-        cli_reply_destroy (&reply);
-    }
-    cli_client_destroy (&client);
-    return reply;
-}
-
-//  The "seq" of the entry of `list` (heads or positions in a status reply)
-//  whose topic is `topic`; -1 when there is none.
-static int64_t
-s_topic_seq (cli_reply_t *reply, const char *list, const char *topic)
-{
-    const msgpack_object *array = cli_map_get (cli_reply_map (reply), list);
-    if (!array || array->type != MSGPACK_OBJECT_ARRAY)
-        return -1;
-    for (uint32_t i = 0; i < array->via.array.size; i++) {
-        const msgpack_object *entry = &array->via.array.ptr[i];
-        int64_t seq = 0;
-        if (cli_str_eq (cli_map_get (entry, "topic"), topic) &&
-            cli_map_int (entry, "seq", &seq) == 0)
-            return seq;
-    }
-    return -1;
-}
-
-//  The order service refuses SKUs it has not learnt from catalog.updated:
-//  wait until it has applied every catalog.updated inventory has published.
-static int
-s_wait_catalog (s_load_t *self)
-{
-    oms_request_t req;
-    s_request (&req, "status");
-    cli_reply_t *reply = s_call (self, "inventory", &req);
-    if (!reply)
-        return 1;
-    int64_t head = s_topic_seq (reply, "heads", "catalog.updated");
-    cli_reply_destroy (&reply);
-    if (head < 0)
-        return cli_fail ("inventory service sent a malformed reply: heads");
-    uint64_t deadline = oms_clock_steady_ns () + SETUP_TIMEOUT_MS * UINT64_C (1000000);
-    for (;;) {
-        reply = s_call (self, "order", &req);
-        if (!reply)
-            return 1;
-        int64_t position = s_topic_seq (reply, "positions", "catalog.updated");
-        cli_reply_destroy (&reply);
-        if (position >= head)
-            return 0;
-        if (oms_clock_steady_ns () >= deadline)
-            return cli_fail ("the order service did not learn the run's SKUs within %d s "
-                             "(catalog.updated %" PRId64 " of %" PRId64 ")",
-                             SETUP_TIMEOUT_MS / 1000, position, head);
-        zclock_sleep (20);
-    }
 }
 
 // ---------------------------------------------------------------------------
 //  Events
-
-static zsock_t *
-s_subscribe (s_load_t *self)
-{
-    const char *endpoint = oms_config_str (self->config, "broker/backend");
-    zsock_t *sub = zsock_new (ZMQ_SUB);
-    if (!sub) {
-        cli_fail ("cannot create a socket: %s", zmq_strerror (zmq_errno ()));
-        return NULL;
-    }
-    zsock_set_linger (sub, 0);
-    zsock_set_maxmsgsize (sub, cli_client_max_bytes ());
-    zsock_set_rcvhwm (sub, SUB_HWM);
-    //  Heartbeats last: once one arrives, the subscriptions before it are
-    //  in place at the broker too.
-    zsock_set_subscribe (sub, "order.confirmed");
-    zsock_set_subscribe (sub, "order.cancelled");
-    zsock_set_subscribe (sub, OMS_HEARTBEAT_PREFIX);
-    char error[256];
-    if (cli_client_curve (sub, "broker", error, sizeof error) != 0) {
-        cli_fail ("%s", error);
-        zsock_destroy (&sub);
-    }
-    else if (zsock_connect (sub, "%s", endpoint) != 0) {
-        cli_fail ("cannot connect to the broker at %s: %s", endpoint, zmq_strerror (zmq_errno ()));
-        zsock_destroy (&sub);
-    }
-    return sub;
-}
-
-//  Reads one message of two frames, topic and body, without waiting.
-//  1 read (topic NUL-terminated), 0 nothing ready, -1 malformed (dropped).
-static int
-s_recv_event (zsock_t *sub, char *topic, size_t topic_size, zmq_msg_t *body)
-{
-    void *handle = zsock_resolve (sub);
-    zmq_msg_t frame;
-    zmq_msg_init (&frame);
-    if (zmq_msg_recv (&frame, handle, ZMQ_DONTWAIT) < 0) {
-        zmq_msg_close (&frame);
-        return 0;
-    }
-    size_t size = zmq_msg_size (&frame);
-    bool good = size < topic_size && zmq_msg_more (&frame);
-    if (good) {
-        memcpy (topic, zmq_msg_data (&frame), size);
-        topic[size] = '\0';
-    }
-    zmq_msg_close (&frame);
-    int frames = 1;
-    while (good && frames < 2) {
-        if (zmq_msg_recv (body, handle, 0) < 0)
-            return -1;
-        frames++;
-        good = !zmq_msg_more (body);
-    }
-    //  Whatever is left of a malformed message is read and dropped.
-    int more = 0;
-    size_t more_size = sizeof more;
-    while (zmq_getsockopt (handle, ZMQ_RCVMORE, &more, &more_size) == 0 && more) {
-        zmq_msg_init (&frame);
-        zmq_msg_recv (&frame, handle, 0);
-        zmq_msg_close (&frame);
-        good = false;
-    }
-    return good && frames == 2 ? 1 : -1;
-}
-
-//  Waits for a heartbeat: proof that the subscription reached the broker,
-//  so that no terminal event of the run can be missed for want of it.
-static int
-s_wait_live (s_load_t *self)
-{
-    uint64_t deadline = oms_clock_steady_ns () + HEARTBEAT_WAIT_MS * UINT64_C (1000000);
-    zmq_pollitem_t item = {zsock_resolve (self->sub), 0, ZMQ_POLLIN, 0};
-    for (;;) {
-        char topic[OMS_NAME_MAX + 1];
-        zmq_msg_t body;
-        zmq_msg_init (&body);
-        int rc = s_recv_event (self->sub, topic, sizeof topic, &body);
-        zmq_msg_close (&body);
-        if (rc > 0 && strncmp (topic, OMS_HEARTBEAT_PREFIX, strlen (OMS_HEARTBEAT_PREFIX)) == 0)
-            break;
-        if (rc != 0)
-            continue;
-        uint64_t now = oms_clock_steady_ns ();
-        if (now >= deadline)
-            return cli_fail ("no heartbeat from the broker at %s within %d s",
-                             oms_config_str (self->config, "broker/backend"),
-                             HEARTBEAT_WAIT_MS / 1000);
-        zmq_poll (&item, 1, (long) ((deadline - now) / 1000000 + 1));
-    }
-    zsock_set_unsubscribe (self->sub, OMS_HEARTBEAT_PREFIX);
-    return 0;
-}
 
 static bool
 s_is_final (uint8_t state)
@@ -554,17 +319,13 @@ static void
 s_finish (s_load_t *self, uint64_t index, bool confirmed, uint64_t now)
 {
     s_order_t *order = &self->orders[index];
+    //  Its reply may have been lost or be still on its way; the service did
+    //  place it.
+    self->placed += order->state < S_PLACED;
     order->state = confirmed ? S_CONFIRMED : S_CANCELLED;
-    if (!order->answered) {
-        //  Its reply was lost or is still on its way; the service did place it.
-        order->answered = true;
-        self->placed++;
-    }
     cli_histogram_record (self->latency, now > order->start_ns ? now - order->start_ns : 0);
-    if (confirmed)
-        self->confirmed++;
-    else
-        self->cancelled++;
+    self->confirmed += confirmed;
+    self->cancelled += !confirmed;
     self->final++;
     self->last_terminal_ns = now;
 }
@@ -576,96 +337,210 @@ s_index_of (const s_load_t *self, const char *customer)
     if (strncmp (customer, self->customer_prefix, self->customer_prefix_len) != 0)
         return -1;
     const char *digits = customer + self->customer_prefix_len;
-    uint64_t index = 0;
-    if (*digits == '\0' || strlen (digits) > 10)
-        return -1;
-    for (const char *p = digits; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return -1;
-        index = index * 10 + (uint64_t) (*p - '0');
-    }
+    size_t len = strspn (digits, "0123456789");
+    uint64_t index = len && len <= 10 && !digits[len] ? strtoull (digits, NULL, 10) : UINT64_MAX;
     return index < (uint64_t) self->opt.orders ? (int64_t) index : -1;
 }
 
-static void
-s_on_event (s_load_t *self, const char *topic, zmq_msg_t *body, uint64_t now)
-{
-    static oms_event_t event;
-    bool confirmed = strcmp (topic, "order.confirmed") == 0;
-    if (!confirmed && strcmp (topic, "order.cancelled") != 0)
-        return; //  a heartbeat sent before the unsubscription arrived
-    self->terminal_seen++;
-    oms_fault_t fault = {0};
-    if (oms_event_decode (zmq_msg_data (body), zmq_msg_size (body), topic, &event, &fault)) {
-        self->undecodable++;
-        return;
-    }
-    int64_t index = s_index_of (self, event.data.customer);
-    if (index < 0)
-        return; //  another client's order
-    self->last_event_ns = now;
-    self->quiet_ns = QUIET_MS * 1000000ull; //  events flow: back to the first spell
-    self->heads_checked = false;
-    if (s_is_final (self->orders[index].state))
-        self->duplicates++;
-    else
-        s_finish (self, (uint64_t) index, confirmed, now);
-}
-
+//  Reads what the bus holds, up to RECV_BURST messages: terminal events
+//  (the run's finish their orders; any client's count as seen) and, until
+//  the unsubscription arrives, heartbeats.
 static void
 s_drain_events (s_load_t *self)
 {
+    char error[512];
     for (int i = 0; i < RECV_BURST; i++) {
-        char topic[OMS_NAME_MAX + 1];
-        zmq_msg_t body;
-        zmq_msg_init (&body);
-        int rc = s_recv_event (self->sub, topic, sizeof topic, &body);
-        if (rc > 0)
-            s_on_event (self, topic, &body, oms_clock_steady_ns ());
-        else if (rc < 0)
-            self->undecodable++;
-        zmq_msg_close (&body);
-        if (rc == 0)
+        self->event.topic[0] = '\0'; //  stays so when there is no topic to read
+        int rc = cli_event_recv (self->sub, &self->event, error, sizeof error);
+        const char *topic = self->event.topic;
+        bool confirmed = strcmp (topic, "order.confirmed") == 0;
+        bool terminal = confirmed || strcmp (topic, "order.cancelled") == 0;
+        self->live =
+            self->live || strncmp (topic, OMS_HEARTBEAT_PREFIX, strlen (OMS_HEARTBEAT_PREFIX)) == 0;
+        self->terminal_seen += terminal;
+        self->undecodable += rc < 0 && (terminal || !topic[0]);
+        int64_t index =
+            rc == 0 && terminal ? s_index_of (self, self->event.event.data.customer) : -1;
+        cli_event_release (&self->event);
+        if (rc == 1)
             break;
+        if (index < 0)
+            continue; //  not an event of the run
+        uint64_t now = oms_clock_steady_ns ();
+        self->last_event_ns = now;
+        self->quiet_ns = QUIET_MS * MS; //  events flow: back to the first spell
+        self->heads_checked = false;
+        if (s_is_final (self->orders[index].state))
+            self->duplicates++;
+        else
+            s_finish (self, (uint64_t) index, confirmed, now);
     }
+}
+
+//  Waits for a heartbeat: proof that the subscription reached the broker,
+//  so that no terminal event of the run can be missed for want of it.
+static int
+s_wait_live (s_load_t *self)
+{
+    uint64_t deadline = oms_clock_steady_ns () + HEARTBEAT_WAIT_MS * MS;
+    zmq_pollitem_t item = {zsock_resolve (self->sub), 0, ZMQ_POLLIN, 0};
+    for (s_drain_events (self); !self->live; s_drain_events (self)) {
+        uint64_t now = oms_clock_steady_ns ();
+        if (now >= deadline)
+            return cli_fail ("no heartbeat from the broker at %s within %d s",
+                             oms_config_str (self->cli->config, "broker/backend"),
+                             HEARTBEAT_WAIT_MS / 1000);
+        zmq_poll (&item, 1, (long) ((deadline - now) / MS + 1));
+    }
+    zsock_set_unsubscribe (self->sub, OMS_HEARTBEAT_PREFIX);
+    return 0;
+}
+
+// ---------------------------------------------------------------------------
+//  Set-up, before the clock starts
+
+//  A client of `service`'s api, or NULL after printing why.
+static cli_client_t *
+s_client (s_load_t *self, const char *service)
+{
+    char error[512];
+    cli_client_t *client = cli_client_new (
+        service, oms_config_service (self->cli->config, service, "api"), error, sizeof error);
+    if (!client)
+        cli_fail ("%s", error);
+    return client;
+}
+
+//  Sends the requests build() makes for 0..n-1 to `service`, with up to
+//  `window` unanswered; every one must be accepted. Returns how many were
+//  sent, or -1 after printing why.
+static int64_t
+s_pipeline (s_load_t *self, const char *service, uint64_t n,
+            bool (*build) (s_load_t *self, uint64_t index, oms_request_t *req))
+{
+    char error[512];
+    int timeout_ms = self->cli->timeout_ms;
+    cli_client_t *client = s_client (self, service);
+    if (!client)
+        return -1;
+    zmq_pollitem_t item = {zsock_resolve (cli_client_socket (client)), 0, ZMQ_POLLIN, 0};
+    uint64_t index = 0, sent = 0, answered = 0;
+    int rc = 0;
+    while (index < n || answered < sent) {
+        bool room = index < n && sent - answered < (uint64_t) self->opt.window;
+        if (room && !build (self, index, &self->req)) {
+            index++;
+            continue;
+        }
+        if (room && (rc = cli_client_send (client, &self->req, error, sizeof error)) == 0) {
+            index++, sent++;
+            continue;
+        }
+        //  A reply is due, or the socket's queue is full: take one first.
+        cli_reply_t *reply = NULL;
+        if (rc && (rc != OMS_E_TIMEOUT || sent == answered))
+            break;
+        if (zmq_poll (&item, 1, timeout_ms) <= 0) {
+            rc = -1;
+            snprintf (error, sizeof error, "%s service at %s did not answer within %d ms", service,
+                      cli_client_endpoint (client), timeout_ms);
+        }
+        else if ((rc = cli_client_recv (client, &reply, error, sizeof error)) == 0 &&
+                 !cli_reply_ok (reply)) {
+            rc = -1;
+            cli_reply_error (reply, error, sizeof error);
+        }
+        cli_reply_destroy (&reply);
+        if (rc)
+            break;
+        answered++;
+    }
+    if (rc)
+        cli_fail ("%s", error);
+    cli_client_destroy (&client);
+    return rc ? -1 : (int64_t) sent;
+}
+
+//  The "seq" of the entry of `list` (heads or positions in a status reply)
+//  whose topic is `topic`; -1 when there is none.
+static int64_t
+s_topic_seq (cli_reply_t *reply, const char *list, const char *topic)
+{
+    const msgpack_object *array = cli_map_get (cli_reply_map (reply), list);
+    uint32_t size = array && array->type == MSGPACK_OBJECT_ARRAY ? array->via.array.size : 0;
+    for (uint32_t i = 0; i < size; i++) {
+        const msgpack_object *entry = &array->via.array.ptr[i];
+        const msgpack_object *name = cli_map_get (entry, "topic");
+        int64_t seq = 0;
+        if (name && cli_str_eq (name, topic) && cli_map_int (entry, "seq", &seq) == 0)
+            return seq;
+    }
+    return -1;
+}
+
+//  The order service refuses SKUs it has not learnt from catalog.updated:
+//  wait until it has applied every catalog.updated inventory has published.
+static int
+s_wait_catalog (s_load_t *self)
+{
+    cli_request_init (&self->req, "status");
+    cli_reply_t *reply = cli_call (self->cli, "inventory", &self->req, 1);
+    if (!reply)
+        return 1;
+    int64_t head = s_topic_seq (reply, "heads", "catalog.updated");
+    cli_reply_destroy (&reply);
+    if (head < 0)
+        return cli_malformed ("inventory", "heads");
+    uint64_t deadline = oms_clock_steady_ns () + SETUP_TIMEOUT_MS * MS;
+    while ((reply = cli_call (self->cli, "order", &self->req, 1))) {
+        int64_t position = s_topic_seq (reply, "positions", "catalog.updated");
+        cli_reply_destroy (&reply);
+        if (position >= head)
+            return 0;
+        if (oms_clock_steady_ns () >= deadline)
+            return cli_fail ("the order service did not learn the run's SKUs within %d s "
+                             "(catalog.updated %" PRId64 " of %" PRId64 ")",
+                             SETUP_TIMEOUT_MS / 1000, position, head);
+        zclock_sleep (20);
+    }
+    return 1;
+}
+
+static int
+s_setup (s_load_t *self)
+{
+    if (self->tty)
+        fprintf (stderr, "oms load: run %s: %" PRId64 " SKUs", self->run, self->opt.skus);
+    if (s_pipeline (self, "inventory", (uint64_t) self->opt.skus, s_build_stock) < 0)
+        return 1;
+    for (size_t i = 0; i < self->opt.n_methods; i++)
+        if (strcmp (self->opt.methods[i].name, "wallet") == 0 && self->opt.methods[i].weight) {
+            int64_t wallets =
+                s_pipeline (self, "payment", (uint64_t) self->opt.orders, s_build_wallet);
+            if (wallets < 0)
+                return 1;
+            if (self->tty)
+                fprintf (stderr, ", %" PRId64 " wallets", wallets);
+        }
+    if (self->tty)
+        fputs ("\n", stderr);
+    return s_wait_catalog (self) || s_wait_live (self);
 }
 
 // ---------------------------------------------------------------------------
 //  Requests to the order service, and their replies
 
-static int
-s_connect (s_load_t *self)
-{
-    char error[512];
-    self->client = cli_client_new ("order", oms_config_service (self->config, "order", "api"),
-                                   error, sizeof error);
-    return self->client ? 0 : cli_fail ("%s", error);
-}
-
-//  0 sent, 1 not now (the socket's queue is full), -1 failed (printed).
-static int
-s_send (s_load_t *self, const oms_request_t *req, uint64_t index, s_kind_t kind)
-{
-    char error[512];
-    int rc = cli_client_send (self->client, req, error, sizeof error);
-    if (rc == OMS_E_TIMEOUT)
-        return 1;
-    if (rc) {
-        cli_fail ("%s", error);
-        return -1;
-    }
-    s_pending_t *slot =
-        &self->ring[(self->ring_head + self->ring_count) % (size_t) self->opt.window];
-    *slot = (s_pending_t){
-        .sent_ns = oms_clock_steady_ns (), .index = (uint32_t) index, .kind = (uint8_t) kind};
-    self->ring_count++;
-    return 0;
-}
-
 static bool
 s_ring_full (const s_load_t *self)
 {
     return self->ring_count >= (size_t) self->opt.window;
+}
+
+//  When the oldest request on the ring is overdue.
+static uint64_t
+s_overdue (const s_load_t *self)
+{
+    return self->ring[self->ring_head].sent_ns + (uint64_t) self->cli->timeout_ms * MS;
 }
 
 //  When order `index` is due.
@@ -675,156 +550,143 @@ s_due (const s_load_t *self, uint64_t index)
     return self->t0 + (uint64_t) ((double) index * 1e9 / (double) self->opt.rate);
 }
 
+//  Sends a request about order `index` and queues it on the ring: the
+//  order's place command (the same bytes each time), or for K_GET `get` of
+//  the order id (len bytes). 0 sent, 1 not now (the socket's queue is
+//  full), -1 failed (printed).
+static int
+s_send (s_load_t *self, uint64_t index, s_kind_t kind, const char *order_id, size_t len)
+{
+    char error[512];
+    if (kind == K_GET) {
+        cli_request_init (&self->req, "get");
+        memcpy (self->req.order_id, order_id, len); //  len <= OMS_ID_MAX; the rest is zero
+    }
+    else
+        s_build_place (self, index, &self->req);
+    int rc = cli_client_send (self->client, &self->req, error, sizeof error);
+    if (rc && rc != OMS_E_TIMEOUT)
+        cli_fail ("%s", error);
+    if (rc)
+        return rc == OMS_E_TIMEOUT ? 1 : -1;
+    self->ring[(self->ring_head + self->ring_count++) % (size_t) self->opt.window] =
+        (s_pending_t){oms_clock_steady_ns (), (uint32_t) index, (uint8_t) kind};
+    return 0;
+}
+
+//  The orders that are due. 0, or 1 after printing why not.
 static int
 s_send_due (s_load_t *self)
 {
-    static oms_request_t req;
     for (int burst = 0;
          burst < SEND_BURST && self->next < (uint64_t) self->opt.orders && !s_ring_full (self);
          burst++) {
         uint64_t now = oms_clock_steady_ns ();
-        if (self->opt.rate > 0 && s_due (self, self->next) > now)
+        uint64_t due = self->opt.rate > 0 ? s_due (self, self->next) : now;
+        if (due > now)
             break;
-        s_place_request (self, self->next, &req);
-        int rc = s_send (self, &req, self->next, K_PLACE);
+        int rc = s_send (self, self->next, K_PLACE, NULL, 0);
         if (rc)
-            return rc < 0 ? -1 : 0;
+            return rc < 0;
         s_order_t *order = &self->orders[self->next];
-        order->start_ns = self->opt.rate > 0 ? s_due (self, self->next) : now;
+        order->start_ns = due;
         if (order->state == S_UNSENT)
             order->state = S_SENT;
-        if (self->next == 0)
+        if (self->next++ == 0)
             self->first_send_ns = now;
-        self->next++;
     }
     return 0;
 }
 
 //  A pass over the orders not yet terminal: place again (same request id),
-//  whose reply gives the order id to `get`.
+//  whose reply gives the order id to `get`. 0, or 1 after printing why not.
 static int
 s_send_polls (s_load_t *self)
 {
-    static oms_request_t req;
-    while (self->polling && !s_ring_full (self)) {
+    for (; self->polling && !s_ring_full (self); self->poll_at++) {
         if (self->poll_at >= (uint64_t) self->opt.orders) {
             //  A slow cluster, not a lossy bus, is the likelier cause of a
             //  quiet spell: wait longer before the next pass, so that asking
             //  does not add to its load.
             self->polling = false;
             self->last_event_ns = oms_clock_steady_ns ();
-            if (self->quiet_ns < QUIET_MAX_MS * 1000000ull)
+            if (self->quiet_ns < QUIET_MAX_MS * MS)
                 self->quiet_ns *= 2;
             break;
         }
-        uint64_t index = self->poll_at;
-        if (s_is_final (self->orders[index].state)) {
-            self->poll_at++;
-            continue;
-        }
-        s_place_request (self, index, &req);
-        int rc = s_send (self, &req, index, K_REPLACE);
+        int rc = s_is_final (self->orders[self->poll_at].state)
+                     ? 0
+                     : s_send (self, self->poll_at, K_REPLACE, NULL, 0);
         if (rc)
-            return rc < 0 ? -1 : 0;
-        self->poll_at++;
+            return rc < 0;
     }
     return 0;
 }
 
-static void
-s_refused (s_load_t *self, uint64_t index, cli_reply_t *reply)
-{
-    s_order_t *order = &self->orders[index];
-    if (s_is_final (order->state))
-        return;
-    order->state = S_REFUSED;
-    order->answered = true;
-    self->refused++;
-    self->final++;
-    if (!self->refusal[0])
-        cli_reply_error (reply, self->refusal, sizeof self->refusal);
-}
-
+//  The reply to `pending`. 0, or 1 after printing why the run cannot go on.
 static int
-s_on_place_reply (s_load_t *self, const s_pending_t *pending, cli_reply_t *reply)
+s_on_reply (s_load_t *self, const s_pending_t *pending, cli_reply_t *reply)
 {
     s_order_t *order = &self->orders[pending->index];
-    const char *order_id = NULL;
-    size_t len = 0;
-    if (!cli_reply_ok (reply)) {
-        s_refused (self, pending->index, reply);
+    bool ok = cli_reply_ok (reply);
+    if (pending->kind == K_GET) {
+        const msgpack_object *status = ok ? cli_map_get (cli_reply_map (reply), "status") : NULL;
+        bool confirmed = status && cli_str_eq (status, "CONFIRMED");
+        bool cancelled = status && cli_str_eq (status, "CANCELLED");
+        if ((confirmed || cancelled) && !s_is_final (order->state)) {
+            self->polled++;
+            s_finish (self, pending->index, confirmed, oms_clock_steady_ns ());
+        }
         return 0;
     }
-    if (cli_map_str (cli_reply_map (reply), "order_id", &order_id, &len) != 0 || len == 0 ||
-        len > OMS_ID_MAX) {
-        cli_fail ("order service sent a malformed reply: order_id");
-        return -1;
+    if (!ok) {
+        if (s_is_final (order->state))
+            return 0;
+        order->state = S_REFUSED;
+        self->refused++;
+        self->final++;
+        if (!self->refusal[0])
+            cli_reply_error (reply, self->refusal, sizeof self->refusal);
+        return 0;
     }
-    if (!order->answered) {
-        order->answered = true;
+    const char *order_id = NULL;
+    size_t len = 0;
+    if (cli_map_str (cli_reply_map (reply), "order_id", &order_id, &len) != 0 || len == 0 ||
+        len > OMS_ID_MAX)
+        return cli_malformed ("order", "order_id");
+    if (order->state == S_SENT) {
+        order->state = S_PLACED;
         self->placed++;
     }
-    if (order->state == S_SENT)
-        order->state = S_PLACED;
-    if (pending->kind == K_REPLACE && !s_is_final (order->state)) {
-        static oms_request_t req;
-        s_request (&req, "get");
-        memcpy (req.order_id, order_id, len);
-        req.order_id[len] = '\0';
-        //  The ring has room: this reply just left it.
-        if (s_send (self, &req, pending->index, K_GET) < 0)
-            return -1;
-    }
+    //  The ring has room: this reply just left it.
+    if (pending->kind == K_REPLACE && !s_is_final (order->state))
+        return s_send (self, pending->index, K_GET, order_id, len) < 0;
     return 0;
 }
 
-static void
-s_on_get_reply (s_load_t *self, const s_pending_t *pending, cli_reply_t *reply)
-{
-    const char *status = NULL;
-    size_t len = 0;
-    if (!cli_reply_ok (reply) || s_is_final (self->orders[pending->index].state) ||
-        cli_map_str (cli_reply_map (reply), "status", &status, &len) != 0)
-        return;
-    bool confirmed = len == 9 && memcmp (status, "CONFIRMED", 9) == 0;
-    bool cancelled = len == 9 && memcmp (status, "CANCELLED", 9) == 0;
-    if (confirmed || cancelled) {
-        self->polled++;
-        s_finish (self, pending->index, confirmed, oms_clock_steady_ns ());
-    }
-}
-
+//  The replies that came. 0, or 1 after printing why the run cannot go on.
 static int
 s_drain_replies (s_load_t *self)
 {
     char error[512];
-    for (int i = 0; i < RECV_BURST; i++) {
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < RECV_BURST; i++) {
         if (!(zsock_events (cli_client_socket (self->client)) & ZMQ_POLLIN))
             break;
         cli_reply_t *reply = NULL;
-        if (cli_client_recv (self->client, &reply, error, sizeof error)) {
-            cli_fail ("%s", error);
-            return -1;
+        if (cli_client_recv (self->client, &reply, error, sizeof error))
+            return cli_fail ("%s", error);
+        //  With nothing asked the reply is not ours to match (and reading it
+        //  keeps the socket from staying readable forever).
+        if (self->ring_count > 0) {
+            s_pending_t pending = self->ring[self->ring_head];
+            self->ring_head = (self->ring_head + 1) % (size_t) self->opt.window;
+            self->ring_count--;
+            rc = s_on_reply (self, &pending, reply);
         }
-        if (self->ring_count == 0) {
-            //  Nothing was asked: not ours to match (and reading it keeps
-            //  the socket from staying readable forever).
-            cli_reply_destroy (&reply);
-            continue;
-        }
-        s_pending_t pending = self->ring[self->ring_head];
-        self->ring_head = (self->ring_head + 1) % (size_t) self->opt.window;
-        self->ring_count--;
-        int rc = 0;
-        if (pending.kind == K_GET)
-            s_on_get_reply (self, &pending, reply);
-        else
-            rc = s_on_place_reply (self, &pending, reply);
         cli_reply_destroy (&reply);
-        if (rc)
-            return rc;
     }
-    return 0;
+    return rc;
 }
 
 //  A reply overdue: start again on a fresh connection. The orders whose
@@ -832,15 +694,14 @@ s_drain_replies (s_load_t *self)
 static int
 s_check_overdue (s_load_t *self, uint64_t now)
 {
-    if (self->ring_count == 0 ||
-        now - self->ring[self->ring_head].sent_ns < (uint64_t) self->timeout_ms * 1000000u)
+    if (self->ring_count == 0 || now < s_overdue (self))
         return 0;
     cli_client_destroy (&self->client);
     self->ring_head = self->ring_count = 0;
     self->reconnects++;
     fprintf (stderr, "%soms: the order service did not answer within %d ms; reconnecting\n",
-             self->tty ? "\r\033[K" : "", self->timeout_ms);
-    return s_connect (self) ? -1 : 0;
+             self->tty ? "\r\033[K" : "", self->cli->timeout_ms);
+    return (self->client = s_client (self, "order")) ? 0 : 1;
 }
 
 // ---------------------------------------------------------------------------
@@ -865,11 +726,10 @@ static void
 s_wait (s_load_t *self, uint64_t wake)
 {
     zsock_t *dealer = cli_client_socket (self->client);
-    //  Reading ZMQ_EVENTS also re-arms the edge-triggered ZMQ_FD.
-    if ((zsock_events (dealer) & ZMQ_POLLIN) || (zsock_events (self->sub) & ZMQ_POLLIN))
-        return;
     uint64_t now = oms_clock_steady_ns ();
-    if (wake <= now)
+    //  Reading ZMQ_EVENTS also re-arms the edge-triggered ZMQ_FD.
+    if ((zsock_events (dealer) & ZMQ_POLLIN) || (zsock_events (self->sub) & ZMQ_POLLIN) ||
+        wake <= now)
         return;
     struct pollfd fds[2] = {{zsock_fd (dealer), POLLIN, 0}, {zsock_fd (self->sub), POLLIN, 0}};
     struct timespec timeout = {(time_t) ((wake - now) / 1000000000u),
@@ -884,25 +744,24 @@ static int
 s_terminal_heads (s_load_t *self, uint64_t *sum)
 {
     char error[512];
-    oms_request_t req;
-    s_request (&req, "status");
     cli_reply_t *reply = NULL;
+    int64_t confirmed = -1, cancelled = -1;
     cli_client_t *client = cli_client_new (
-        "order", oms_config_service (self->config, "order", "api"), error, sizeof error);
-    int rc = -1;
+        "order", oms_config_service (self->cli->config, "order", "api"), error, sizeof error);
+    cli_request_init (&self->req, "status");
     if (client &&
-        cli_client_call (client, &req, self->timeout_ms, 1, &reply, error, sizeof error) == 0 &&
+        cli_client_call (client, &self->req, self->cli->timeout_ms, 1, &reply, error,
+                         sizeof error) == 0 &&
         cli_reply_ok (reply)) {
-        int64_t confirmed = s_topic_seq (reply, "heads", "order.confirmed");
-        int64_t cancelled = s_topic_seq (reply, "heads", "order.cancelled");
-        if (confirmed >= 0 && cancelled >= 0) {
-            *sum = (uint64_t) confirmed + (uint64_t) cancelled;
-            rc = 0;
-        }
+        confirmed = s_topic_seq (reply, "heads", "order.confirmed");
+        cancelled = s_topic_seq (reply, "heads", "order.cancelled");
     }
     cli_reply_destroy (&reply);
     cli_client_destroy (&client);
-    return rc;
+    if (confirmed < 0 || cancelled < 0)
+        return -1;
+    *sum = (uint64_t) confirmed + (uint64_t) cancelled;
+    return 0;
 }
 
 //  After a quiet spell: whether asking about the unfinished orders can
@@ -914,10 +773,9 @@ s_terminal_heads (s_load_t *self, uint64_t *sum)
 static bool
 s_need_pass (s_load_t *self)
 {
-    if (self->ring_count == 0)
-        for (uint64_t i = 0; i < (uint64_t) self->opt.orders; i++)
-            if (self->orders[i].state == S_SENT)
-                return true;
+    for (uint64_t i = 0; self->ring_count == 0 && i < (uint64_t) self->opt.orders; i++)
+        if (self->orders[i].state == S_SENT)
+            return true;
     uint64_t heads = 0;
     if (!self->heads_known || s_terminal_heads (self, &heads) != 0)
         return true;
@@ -933,54 +791,42 @@ s_drive (s_load_t *self)
     uint64_t orders = (uint64_t) self->opt.orders;
     uint64_t next_progress = 0, deadline = UINT64_MAX;
     self->heads_known = s_terminal_heads (self, &self->heads_base) == 0;
-    self->terminal_seen = 0;
+    self->terminal_seen = self->undecodable = 0; //  counted from here on
     self->t0 = oms_clock_steady_ns ();
-    self->quiet_ns = QUIET_MS * 1000000ull;
+    self->quiet_ns = QUIET_MS * MS;
     while (self->final < orders) {
         if (s_send_due (self) || s_drain_replies (self))
-            return -1;
+            return 1;
         s_drain_events (self);
         uint64_t now = oms_clock_steady_ns ();
         if (s_check_overdue (self, now))
-            return -1;
+            return 1;
         bool all_sent = self->next == orders;
         if (all_sent && deadline == UINT64_MAX) {
             deadline = now + (uint64_t) (self->opt.timeout_s * 1e9);
-            if (self->last_event_ns < now)
-                self->last_event_ns = now;
+            self->last_event_ns = self->last_event_ns < now ? now : self->last_event_ns;
         }
         if (now >= deadline)
             break;
         if (all_sent && !self->polling && now - self->last_event_ns >= self->quiet_ns) {
-            if (s_need_pass (self)) {
-                self->polling = true;
-                self->poll_at = 0;
-            }
-            else
+            self->polling = s_need_pass (self);
+            self->poll_at = 0;
+            if (!self->polling)
                 self->last_event_ns = oms_clock_steady_ns ();
         }
         if (s_send_polls (self))
-            return -1;
+            return 1;
         if (self->tty && now >= next_progress) {
             s_progress (self, now);
-            next_progress = now + PROGRESS_MS * 1000000ull;
+            next_progress = now + PROGRESS_MS * MS;
         }
-        uint64_t wake = deadline;
-        if (self->tty && next_progress < wake)
-            wake = next_progress;
-        if (!all_sent && !s_ring_full (self)) {
-            uint64_t due = self->opt.rate > 0 ? s_due (self, self->next) : now;
-            wake = due < wake ? due : wake;
-        }
-        if (self->ring_count > 0) {
-            uint64_t overdue =
-                self->ring[self->ring_head].sent_ns + (uint64_t) self->timeout_ms * 1000000u;
-            wake = overdue < wake ? overdue : wake;
-        }
-        if (all_sent && !self->polling) {
-            uint64_t quiet = self->last_event_ns + self->quiet_ns;
-            wake = quiet < wake ? quiet : wake;
-        }
+        uint64_t wake = self->tty ? s_min (deadline, next_progress) : deadline;
+        if (!all_sent && !s_ring_full (self))
+            wake = s_min (wake, self->opt.rate > 0 ? s_due (self, self->next) : now);
+        if (self->ring_count > 0)
+            wake = s_min (wake, s_overdue (self));
+        if (all_sent && !self->polling)
+            wake = s_min (wake, self->last_event_ns + self->quiet_ns);
         s_wait (self, wake);
     }
     if (self->tty)
@@ -989,126 +835,110 @@ s_drive (s_load_t *self)
 }
 
 // ---------------------------------------------------------------------------
-//  The report
-
-static double
-s_ms (uint64_t ns)
-{
-    return (double) ns / 1e6;
-}
+//  The report: one table of figures, written as JSON or as text
 
 static void
 s_report (s_load_t *self)
 {
-    uint64_t terminal = self->confirmed + self->cancelled;
-    uint64_t unfinished = (uint64_t) self->opt.orders - self->final;
+    const s_options_t *opt = &self->opt;
+    cli_histogram_t *h = self->latency;
     uint64_t end =
         self->last_terminal_ns > self->first_send_ns ? self->last_terminal_ns : self->first_send_ns;
     double elapsed = (double) (end - self->first_send_ns) / 1e9;
-    double rate = elapsed > 0 ? (double) terminal / elapsed : 0;
-    cli_histogram_t *h = self->latency;
-    double p50 = s_ms (cli_histogram_percentile (h, 50));
-    double p90 = s_ms (cli_histogram_percentile (h, 90));
-    double p99 = s_ms (cli_histogram_percentile (h, 99));
-    double p999 = s_ms (cli_histogram_percentile (h, 99.9));
-    double max = s_ms (cli_histogram_max (h));
-    double mean = cli_histogram_mean (h) / 1e6;
-    if (self->json) {
-        printf ("{\"run\": \"%s\", \"orders\": %" PRId64 ", \"rate\": %" PRId64
-                ", \"window\": %" PRId64 ", \"skus\": %" PRId64 ", \"placed\": %" PRIu64
-                ", \"refused\": %" PRIu64 ", \"confirmed\": %" PRIu64 ", \"cancelled\": %" PRIu64
-                ", \"unfinished\": %" PRIu64 ", \"polled\": %" PRIu64 ", \"duplicates\": %" PRIu64
-                ", \"undecodable\": %" PRIu64 ", \"reconnects\": %" PRIu64
-                ", \"elapsed_s\": %.3f, \"orders_per_s\": %.1f, \"p50_ms\": %.3f, \"p90_ms\": %.3f"
-                ", \"p99_ms\": %.3f, \"p999_ms\": %.3f, \"max_ms\": %.3f, \"mean_ms\": %.3f}\n",
-                self->run, self->opt.orders, self->opt.rate, self->opt.window, self->opt.skus,
-                self->placed, self->refused, self->confirmed, self->cancelled, unfinished,
-                self->polled, self->duplicates, self->undecodable, self->reconnects, elapsed, rate,
-                p50, p90, p99, p999, max, mean);
-        return;
-    }
-    printf ("run          %s\n", self->run);
-    printf ("orders       %" PRId64 " (", self->opt.orders);
-    if (self->opt.rate)
-        printf ("%" PRId64 "/s", self->opt.rate);
-    else
-        printf ("full speed");
-    printf (", window %" PRId64 ", %" PRId64 " SKUs)\n", self->opt.window, self->opt.skus);
-    printf ("placed       %" PRIu64 "\n", self->placed);
-    printf ("refused      %" PRIu64 "\n", self->refused);
-    printf ("confirmed    %" PRIu64 "\n", self->confirmed);
-    printf ("cancelled    %" PRIu64 "\n", self->cancelled);
-    printf ("unfinished   %" PRIu64 "\n", unfinished);
-    printf ("polled       %" PRIu64 " (terminal found by asking, not by event)\n", self->polled);
-    printf ("elapsed      %.3f s\n", elapsed);
-    printf ("orders/s     %.1f\n", rate);
-    printf ("latency ms   p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f  mean %.3f\n", p50,
-            p90, p99, p999, max, mean);
+    double terminal = (double) (self->confirmed + self->cancelled);
+    //  Text shows `text`, the value and `after`; a figure without text is
+    //  only in JSON. Counts are exact as doubles (they are below 2^53).
+    const struct {
+        const char *key, *text;
+        double value;
+        int decimals;
+        const char *after;
+    } figures[] = {
+        {"orders", "orders       ", (double) opt->orders, 0, opt->rate ? " (" : " (full speed"},
+        {"rate", opt->rate ? "" : NULL, (double) opt->rate, 0, "/s"},
+        {"window", ", window ", (double) opt->window, 0, ""},
+        {"skus", ", ", (double) opt->skus, 0, " SKUs)\n"},
+        {"placed", "placed       ", (double) self->placed, 0, "\n"},
+        {"refused", "refused      ", (double) self->refused, 0, "\n"},
+        {"confirmed", "confirmed    ", (double) self->confirmed, 0, "\n"},
+        {"cancelled", "cancelled    ", (double) self->cancelled, 0, "\n"},
+        {"unfinished", "unfinished   ", (double) ((uint64_t) opt->orders - self->final), 0, "\n"},
+        {"polled", "polled       ", (double) self->polled, 0,
+         " (terminal found by asking, not by event)\n"},
+        {"duplicates", NULL, (double) self->duplicates, 0, NULL},
+        {"undecodable", NULL, (double) self->undecodable, 0, NULL},
+        {"reconnects", NULL, (double) self->reconnects, 0, NULL},
+        {"elapsed_s", "elapsed      ", elapsed, 3, " s\n"},
+        {"orders_per_s", "orders/s     ", elapsed > 0 ? terminal / elapsed : 0, 1, "\n"},
+        {"p50_ms", "latency ms   p50 ", cli_histogram_percentile (h, 50) / 1e6, 3, ""},
+        {"p90_ms", "  p90 ", cli_histogram_percentile (h, 90) / 1e6, 3, ""},
+        {"p99_ms", "  p99 ", cli_histogram_percentile (h, 99) / 1e6, 3, ""},
+        {"p999_ms", "  p99.9 ", cli_histogram_percentile (h, 99.9) / 1e6, 3, ""},
+        {"max_ms", "  max ", cli_histogram_max (h) / 1e6, 3, ""},
+        {"mean_ms", "  mean ", cli_histogram_mean (h) / 1e6, 3, "\n"},
+    };
+    bool json = self->cli->json;
+    printf (json ? "{\"run\": \"%s\"" : "run          %s\n", self->run);
+    for (size_t i = 0; i < sizeof figures / sizeof figures[0]; i++)
+        if (json)
+            printf (", \"%s\": %.*f", figures[i].key, figures[i].decimals, figures[i].value);
+        else if (figures[i].text)
+            printf ("%s%.*f%s", figures[i].text, figures[i].decimals, figures[i].value,
+                    figures[i].after);
+    if (json)
+        puts ("}");
 }
 
 // ---------------------------------------------------------------------------
-//  cli_load
-
-static int
-s_setup (s_load_t *self)
-{
-    if (self->tty)
-        fprintf (stderr, "oms load: run %s: %" PRId64 " SKUs", self->run, self->opt.skus);
-    if (s_pipeline (self, "inventory", (uint64_t) self->opt.skus, s_build_stock) < 0)
-        return 1;
-    for (size_t i = 0; i < self->opt.n_methods; i++)
-        if (strcmp (self->opt.methods[i].name, "wallet") == 0 && self->opt.methods[i].weight) {
-            int64_t wallets =
-                s_pipeline (self, "payment", (uint64_t) self->opt.orders, s_build_wallet);
-            if (wallets < 0)
-                return 1;
-            if (self->tty)
-                fprintf (stderr, ", %" PRId64 " wallets", wallets);
-        }
-    if (self->tty)
-        fputs ("\n", stderr);
-    return s_wait_catalog (self) || s_wait_live (self);
-}
+//  oms load
 
 int
-cli_load (oms_config_t *config, const cli_args_t *args, bool json)
+cli_cmd_load (cli_t *self)
 {
-    s_load_t self = {.config = config, .json = json, .tty = isatty (STDERR_FILENO) != 0};
-    if (s_parse_options (args, &self.opt))
+    char error[512];
+    if (cli_expect (self, 0, 0))
         return 1;
-    int64_t timeout_ms = oms_config_int (config, "cli/timeout_ms");
-    self.timeout_ms = timeout_ms < 1 ? 1 : timeout_ms > 3600000 ? 3600000 : (int) timeout_ms;
+    s_load_t load = {.cli = self, .tty = isatty (STDERR_FILENO) != 0};
+    if (s_parse_options (&self->args, &load.opt))
+        return 1;
+    self->timeout_ms = (int) s_min ((uint64_t) self->timeout_ms, REPLY_MAX_MS);
     uint64_t seed =
         s_mix ((uint64_t) time (NULL) ^ ((uint64_t) getpid () << 32) ^ oms_clock_steady_ns ());
-    snprintf (self.run, sizeof self.run, "%08" PRIx32, (uint32_t) seed);
-    self.customer_prefix_len = (size_t) snprintf (self.customer_prefix, sizeof self.customer_prefix,
-                                                  "load-%s-c", self.run);
+    snprintf (load.run, sizeof load.run, "%08" PRIx32, (uint32_t) seed);
+    load.customer_prefix_len = (size_t) snprintf (load.customer_prefix, sizeof load.customer_prefix,
+                                                  "load-%s-c", load.run);
     int exit_code = 1;
-    self.orders = (s_order_t *) calloc ((size_t) self.opt.orders, sizeof (s_order_t));
-    self.ring = (s_pending_t *) calloc ((size_t) self.opt.window, sizeof (s_pending_t));
-    self.latency = cli_histogram_new (HISTOGRAM_HIGHEST, HISTOGRAM_BITS);
-    if (!self.orders || !self.ring || !self.latency) {
-        cli_fail ("out of memory for %" PRId64 " orders", self.opt.orders);
+    load.orders = (s_order_t *) calloc ((size_t) load.opt.orders, sizeof (s_order_t));
+    load.ring = (s_pending_t *) calloc ((size_t) load.opt.window, sizeof (s_pending_t));
+    load.latency = cli_histogram_new (HISTOGRAM_HIGHEST, HISTOGRAM_BITS);
+    if (!load.orders || !load.ring || !load.latency) {
+        cli_fail ("out of memory for %" PRId64 " orders", load.opt.orders);
         goto leave;
     }
-    //  Subscribe first: the subscription travels to the broker during set-up.
-    self.sub = s_subscribe (&self);
-    if (!self.sub || s_setup (&self) || s_connect (&self) || s_drive (&self))
+    //  Subscribe first: the subscription travels to the broker during
+    //  set-up. Heartbeats last: once one arrives, the subscriptions before
+    //  it are in place at the broker too.
+    const char *topics[] = {"order.confirmed", "order.cancelled", OMS_HEARTBEAT_PREFIX};
+    load.sub = cli_subscribe (topics, 3, SUB_HWM, error, sizeof error);
+    if (!load.sub)
+        cli_fail ("%s", error);
+    if (!load.sub || s_setup (&load) || !(load.client = s_client (&load, "order")) ||
+        s_drive (&load))
         goto leave;
-    s_report (&self);
-    uint64_t unfinished = (uint64_t) self.opt.orders - self.final;
-    if (self.refused)
-        cli_fail ("%" PRIu64 " orders were refused, the first with: %s", self.refused,
-                  self.refusal);
+    s_report (&load);
+    uint64_t unfinished = (uint64_t) load.opt.orders - load.final;
+    if (load.refused)
+        cli_fail ("%" PRIu64 " orders were refused, the first with: %s", load.refused,
+                  load.refusal);
     if (unfinished)
         cli_fail ("%" PRIu64 " orders were not terminal after %g s", unfinished,
-                  self.opt.timeout_s);
-    exit_code = self.refused || unfinished ? 1 : 0;
+                  load.opt.timeout_s);
+    exit_code = load.refused || unfinished ? 1 : 0;
 leave:
-    cli_client_destroy (&self.client);
-    zsock_destroy (&self.sub);
-    cli_histogram_destroy (&self.latency);
-    free (self.ring);
-    free (self.orders);
+    cli_client_destroy (&load.client);
+    zsock_destroy (&load.sub);
+    cli_histogram_destroy (&load.latency);
+    free (load.ring);
+    free (load.orders);
     return exit_code;
 }
