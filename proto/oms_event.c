@@ -272,21 +272,16 @@ oms_event_order_confirmed (oms_event_t *event, const char *order_id, const char 
     event->data.amount_cents = total_cents;
 }
 
-//  A step of the saga that ended an order, and why.
-static void
-s_with_reason (oms_event_t *event, const char *type, const char *order_id, const char *customer,
-               const char *reason)
-{
-    s_about_order (event, type, order_id, customer);
-    COPY (event->data.reason, reason);
-}
+//  The events that end an order, and say why.
+#define S_ENDING(name, type)                                                                       \
+    void name (oms_event_t *event, const char *order_id, const char *customer, const char *reason) \
+    {                                                                                              \
+        s_about_order (event, type, order_id, customer);                                           \
+        COPY (event->data.reason, reason);                                                         \
+    }
 
-void
-oms_event_order_cancelled (oms_event_t *event, const char *order_id, const char *customer,
-                           const char *reason)
-{
-    s_with_reason (event, "order.cancelled", order_id, customer, reason);
-}
+S_ENDING (oms_event_order_cancelled, "order.cancelled")
+S_ENDING (oms_event_stock_rejected, "stock.rejected")
 
 void
 oms_event_stock_reserved (oms_event_t *event, const char *order_id, const char *customer,
@@ -296,13 +291,6 @@ oms_event_stock_reserved (oms_event_t *event, const char *order_id, const char *
     event->data.amount_cents = amount_cents;
     COPY (event->data.method, method);
     COPY (event->data.card_last4, card_last4);
-}
-
-void
-oms_event_stock_rejected (oms_event_t *event, const char *order_id, const char *customer,
-                          const char *reason)
-{
-    s_with_reason (event, "stock.rejected", order_id, customer, reason);
 }
 
 void
@@ -338,8 +326,9 @@ void
 oms_event_payment_failed (oms_event_t *event, const char *order_id, const char *customer,
                           const char *method, const char *reason)
 {
-    s_with_reason (event, "payment.failed", order_id, customer, reason);
+    s_about_order (event, "payment.failed", order_id, customer);
     COPY (event->data.method, method);
+    COPY (event->data.reason, reason);
 }
 
 void
