@@ -898,7 +898,7 @@ cli_cmd_load (cli_t *self)
     char error[512];
     if (cli_expect (self, 0, 0))
         return 1;
-    s_load_t load = {.cli = self, .tty = isatty (STDERR_FILENO) != 0};
+    s_load_t load = {.cli = self, .tty = !self->json && isatty (STDERR_FILENO)};
     if (s_parse_options (&self->args, &load.opt))
         return 1;
     self->timeout_ms = (int) s_min ((uint64_t) self->timeout_ms, REPLY_MAX_MS);

@@ -112,11 +112,13 @@ const char *cli_scenario_error (cli_scenario_t *self, size_t index, size_t *line
 //  Where and how a scenario runs. `config` is the cluster's configuration
 //  (borrowed); `config_path` the file it came from, or NULL, passed on to
 //  scripts/oms-ctl as OMS_CONFIG; `timeout_ms` the longest wait for one
-//  reply (cli/timeout_ms).
+//  reply (cli/timeout_ms); `progress` the terminal on which a live line
+//  shows the step running and how long it has waited, or NULL.
 typedef struct {
     oms_config_t *config;
     const char *config_path;
     int timeout_ms;
+    FILE *progress;
 } cli_scenario_env_t;
 
 //  Runs every step in order and writes one line per step to `out`,

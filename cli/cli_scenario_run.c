@@ -15,6 +15,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define PLACE_ATTEMPTS   3    //  as `oms place`: same request id each time
 #define KNOWN_SKU_MS     5000 //  order learns a new SKU from inventory's events
@@ -538,6 +539,23 @@ cli_probe_settled (cli_run_t *self, const cli_step_t *step, int timeout_ms, cli_
     return 1;
 }
 
+//  The live line: which step runs, and for how long it has waited.
+static void
+s_progress (cli_run_t *self, const cli_step_t *step, int64_t waited_ms, const char *seen)
+{
+    char source[4 * CLI_SCENARIO_LINE_MAX + 1];
+    char shown[4 * DETAIL_MAX + 1];
+    FILE *out = self->env->progress;
+    if (!out)
+        return;
+    fprintf (out, "\r\033[Kline %zu: %s", step->line,
+             cli_printable (step->source, source, sizeof source));
+    if (waited_ms > 0)
+        fprintf (out, " (waiting %.1f of %.0f s: %.60s)", (double) waited_ms / 1000, step->seconds,
+                 cli_printable (seen, shown, sizeof shown));
+    fflush (out);
+}
+
 //  An assertion: fails at once unless the orders it names were placed, then
 //  polls `probe` until it holds or never will, or step->seconds pass.
 static int
@@ -562,6 +580,7 @@ s_assert (cli_run_t *self, const cli_step_t *step, cli_probe_t *probe, bool need
             SAY (detail, "%s (after %.1f s)", seen.text, (double) (now - started) / 1000);
             return -1;
         }
+        s_progress (self, step, now - started, detail->text);
         zclock_sleep (
             (int) (deadline - now < POLL_INTERVAL_MS ? deadline - now : POLL_INTERVAL_MS));
     }
@@ -571,10 +590,12 @@ s_assert (cli_run_t *self, const cli_step_t *step, cli_probe_t *probe, bool need
 //  The run
 
 static void
-s_report (FILE *out, const cli_step_t *step, bool pass, const char *detail)
+s_report (cli_run_t *self, FILE *out, const cli_step_t *step, bool pass, const char *detail)
 {
     char source[4 * CLI_SCENARIO_LINE_MAX + 1];
     char shown[4 * DETAIL_MAX + 1];
+    if (self->env->progress)
+        fprintf (self->env->progress, "\r\033[K");
     fprintf (out, "line %zu: %s: %s", step->line, pass ? "pass" : "fail",
              cli_printable (step->source, source, sizeof source));
     if (detail[0])
@@ -621,9 +642,10 @@ cli_scenario_run (cli_scenario_t *self, const cli_scenario_env_t *env, FILE *out
         cli_detail_t detail = {{0}};
         bool needs_order = false;
         cli_probe_t *probe = cli_scenario_probe (step->kind, &needs_order);
+        s_progress (run, step, 0, "");
         bool pass = (probe ? s_assert (run, step, probe, needs_order, &detail)
                            : s_actions[step->kind](run, step, &detail)) == 0;
-        s_report (out, step, pass, detail.text);
+        s_report (run, out, step, pass, detail.text);
         passed += pass;
     }
     fprintf (out, "%zu passed, %zu failed\n", passed, steps - passed);
@@ -646,8 +668,10 @@ cli_cmd_scenario (cli_t *self)
         return 1;
     if (self->json)
         return cli_fail ("scenario has no --json output");
+    //  The live line shares the terminal with the report, and is erased
+    //  before each line of it.
     cli_scenario_env_t env = {self->config, cli_args_value (&self->args, "--config"),
-                              self->timeout_ms};
+                              self->timeout_ms, isatty (STDOUT_FILENO) ? stdout : NULL};
     zuuid_t *uuid = zuuid_new ();
     snprintf (run_id, sizeof run_id, "%s", zuuid_str_canonical (uuid));
     zuuid_destroy (&uuid);

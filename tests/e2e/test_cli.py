@@ -3,6 +3,7 @@ control with scripts/oms-ctl, and clusters side by side."""
 
 import json
 import os
+import pty
 import socket
 import subprocess
 import sys
@@ -428,6 +429,39 @@ class LoadGenerator(CliCase):
         self.assertEqual(report["confirmed"] + report["cancelled"], 200)
         #  200 orders at 100/s cannot finish in much under two seconds.
         self.assertGreaterEqual(report["elapsed_s"], 1.9)
+
+    def load_on_a_terminal(self, *args):
+        """Runs `oms load` with stderr on a terminal; (exit code, stdout, terminal text)."""
+        primary, secondary = pty.openpty()
+        proc = subprocess.Popen(self.cluster.cmd("load", *args), env=self.cluster.env,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=secondary)
+        os.close(secondary)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(primary, 4096)
+            except OSError:  # EIO: the program closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+        out = proc.stdout.read().decode()
+        proc.wait(timeout=120)
+        os.close(primary)
+        return proc.returncode, out, seen.decode(errors="replace")
+
+    def test_a_terminal_sees_progress_but_json_and_pipes_do_not(self):
+        code, out, terminal = self.load_on_a_terminal("--orders", 150, "--rate", 100,
+                                                      "--skus", 2)
+        self.assertEqual(code, 0, out + terminal)
+        self.assertRegex(terminal, r"\r\x1b\[Koms load: sent \d+/150, terminal \d+")
+        self.assertNotIn("\x1b", out)
+        code, out, terminal = self.load_on_a_terminal("--orders", 150, "--rate", 100,
+                                                      "--skus", 2, "--json")
+        self.assertEqual(code, 0, out + terminal)
+        self.assertNotIn("oms load: sent", terminal)
+        self.assertEqual(json.loads(out)["placed"], 150)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ lines, and a failing step fails the run.
 """
 
 import os
+import pty
 import re
 import subprocess
 import sys
@@ -204,6 +205,41 @@ class Command(unittest.TestCase):
         self.assertIn("line 6: pass: ", r.stdout)
         self.assertIn("line 7: pass: sleep 0", r.stdout)
         self.assertEqual(summary(r.stdout), (4, 3))
+        self.assertNotIn("\x1b", r.stdout, "no live line when the output is not a terminal")
+
+    def test_a_terminal_sees_a_live_line_while_a_step_waits(self):
+        path = self.write("stock SKU-1 2 price 100\n"
+                          "expect stock SKU-1 available 3 within 1\n")
+        cluster = start_cluster("scenario-progress", {})
+        if isinstance(cluster, str):
+            self.fail(cluster)
+        try:
+            primary, secondary = pty.openpty()
+            proc = subprocess.Popen(cluster.cmd("scenario", path), env=cluster.env,
+                                    stdin=subprocess.DEVNULL, stdout=secondary,
+                                    stderr=subprocess.PIPE)
+            os.close(secondary)
+            seen = b""
+            while True:
+                try:
+                    chunk = os.read(primary, 4096)
+                except OSError:  # EIO: the program closed the terminal
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+            proc.wait(timeout=RUN_TIMEOUT_S)
+            os.close(primary)
+        finally:
+            cluster.stop(check=True)
+        text = seen.decode(errors="replace")
+        self.assertEqual(proc.returncode, 1, text)
+        self.assertRegex(text, r"\r\x1b\[Kline 2: expect stock SKU-1 available 3 within 1 "
+                               r"\(waiting \d\.\d of 1 s: SKU-1 available=2")
+        #  Each report line starts on an erased line, so the live line never
+        #  stays in front of it.
+        self.assertIn("\r\x1b[Kline 2: fail: expect stock SKU-1 available 3 within 1", text)
+        self.assertIn("1 passed, 1 failed", text)
 
 if __name__ == "__main__":
     run()

@@ -448,7 +448,7 @@ s_run (const char *text, char *output, size_t size)
         oms_config_set (config, "services/payment/api", "tcp://127.0.0.1:9", error, sizeof error),
         0);
     cli_scenario_t *scenario = s_parse (text);
-    cli_scenario_env_t env = {config, NULL, 100};
+    cli_scenario_env_t env = {.config = config, .timeout_ms = 100};
     FILE *out = tmpfile ();
     int rc = cli_scenario_run (scenario, &env, out);
     rewind (out);
