@@ -5,10 +5,8 @@
     two processes' histograms can be added up by Prometheus.
 */
 #include "oms_metrics.h"
+#include "oms_http.h"
 #include "oms_log.h"
-#include <arpa/inet.h>
-#include <microhttpd.h>
-#include <netdb.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +37,7 @@ struct _oms_metrics_t {
     char process[64];
     s_series_t series[SERIES_MAX];
     size_t n_series;
-    struct MHD_Daemon *daemon;
+    oms_http_t *http;
     pthread_mutex_t lock; //  guards `published`
     char *published;
 };
@@ -61,8 +59,7 @@ oms_metrics_destroy (oms_metrics_t **self_p)
     oms_metrics_t *self = *self_p;
     if (!self)
         return;
-    if (self->daemon)
-        MHD_stop_daemon (self->daemon);
+    oms_http_destroy (&self->http);
     pthread_mutex_destroy (&self->lock);
     free (self->published);
     free (self);
@@ -216,7 +213,7 @@ oms_metrics_render (oms_metrics_t *self)
 void
 oms_metrics_publish (oms_metrics_t *self)
 {
-    if (!self->daemon)
+    if (!self->http)
         return;
     char *text = oms_metrics_render (self);
     if (!text)
@@ -228,61 +225,28 @@ oms_metrics_publish (oms_metrics_t *self)
     free (old);
 }
 
-static enum MHD_Result
-s_answer (void *cls, struct MHD_Connection *connection, const char *url, const char *method,
-          const char *version, const char *upload_data, size_t *upload_data_size, void **state)
+static unsigned
+s_page (void *arg, const oms_http_request_t *request, FILE *body, const char **content_type)
 {
-    (void) version;
-    (void) upload_data;
-    (void) upload_data_size;
-    (void) state;
-    oms_metrics_t *self = cls;
-    struct MHD_Response *response;
-    unsigned int status = MHD_HTTP_OK;
-    if (strcmp (method, "GET") != 0 || strcmp (url, "/metrics") != 0) {
-        static const char missing[] = "only GET /metrics is served here\n";
-        status = strcmp (method, "GET") != 0 ? MHD_HTTP_METHOD_NOT_ALLOWED : MHD_HTTP_NOT_FOUND;
-        response = MHD_create_response_from_buffer (sizeof missing - 1, (void *) missing,
-                                                    MHD_RESPMEM_PERSISTENT);
+    oms_metrics_t *self = arg;
+    if (strcmp (oms_http_path (request), "/metrics") != 0) {
+        fputs ("only GET /metrics is served here\n", body);
+        return 404;
     }
-    else {
-        pthread_mutex_lock (&self->lock);
-        const char *text = self->published ? self->published : "";
-        response =
-            MHD_create_response_from_buffer (strlen (text), (void *) text, MHD_RESPMEM_MUST_COPY);
-        pthread_mutex_unlock (&self->lock);
-        MHD_add_response_header (response, "Content-Type", "text/plain; version=0.0.4");
-    }
-    if (!response)
-        return MHD_NO;
-    enum MHD_Result rc = MHD_queue_response (connection, status, response);
-    MHD_destroy_response (response);
-    return rc;
+    pthread_mutex_lock (&self->lock);
+    fputs (self->published ? self->published : "", body);
+    pthread_mutex_unlock (&self->lock);
+    *content_type = "text/plain; version=0.0.4";
+    return 200;
 }
 
 int
 oms_metrics_serve (oms_metrics_t *self, const char *address)
 {
-    char host[128];
-    const char *colon = strrchr (address, ':');
-    if (!colon || colon == address || (size_t) (colon - address) >= sizeof host) {
-        oms_error ("metrics: address must be host:port, not \"%s\"", address);
-        return -1;
-    }
-    snprintf (host, sizeof host, "%.*s", (int) (colon - address), address);
-    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *found = NULL;
-    if (getaddrinfo (strcmp (host, "*") == 0 ? "0.0.0.0" : host, colon + 1, &hints, &found) ||
-        !found) {
-        oms_error ("metrics: cannot resolve %s", address);
-        return -1;
-    }
-    self->daemon =
-        MHD_start_daemon (MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, s_answer, self,
-                          MHD_OPTION_SOCK_ADDR, found->ai_addr, MHD_OPTION_CONNECTION_LIMIT, 16U,
-                          MHD_OPTION_CONNECTION_TIMEOUT, 10U, MHD_OPTION_END);
-    freeaddrinfo (found);
-    if (!self->daemon) {
-        oms_error ("metrics: cannot serve HTTP on %s", address);
+    char error[256];
+    self->http = oms_http_new (address, s_page, self, error, sizeof error);
+    if (!self->http) {
+        oms_error ("metrics: %s", error);
         return -1;
     }
     oms_metrics_publish (self);
