@@ -1,9 +1,12 @@
-/*  cli_json: msgpack to JSON for --json output, and the human value form.
+/*  cli_json: msgpack to JSON for --json output, the human value form, and
+    HTML text for the console.
 
     UTF-8 is checked byte by byte (RFC 3629: no overlongs, no surrogates,
     nothing above U+10FFFF); each byte that does not start a valid sequence
-    is written as U+FFFD, so the output is always valid JSON whatever a peer
-    sent.
+    is written as U+FFFD, so the output is always valid JSON (or HTML)
+    whatever a peer sent. In HTML, control bytes become U+FFFD too, and
+    & < > " ' become entities, so a value can never open a tag or end an
+    attribute.
 */
 #include "cli_json.h"
 
@@ -52,34 +55,65 @@ s_utf8_len (const unsigned char *s, size_t left)
     return len;
 }
 
+//  Writes text, valid UTF-8 only, escaped for a JSON string or for HTML.
+static void
+s_print_text (FILE *out, const char *str, size_t len, bool html)
+{
+    const unsigned char *s = (const unsigned char *) str;
+    for (size_t i = 0; i < len;) {
+        unsigned char c = s[i];
+        const char *entity = !html       ? NULL
+                             : c == '&'  ? "&amp;"
+                             : c == '<'  ? "&lt;"
+                             : c == '>'  ? "&gt;"
+                             : c == '"'  ? "&quot;"
+                             : c == '\'' ? "&#39;"
+                                         : NULL;
+        size_t n = c < 0x20 || c == 0x7f ? 0 : s_utf8_len (s + i, len - i);
+        if (entity)
+            fputs (entity, out);
+        else if (!html && (c == '"' || c == '\\'))
+            fprintf (out, "\\%c", c);
+        else if (!html && (c < 0x20 || c == 0x7f))
+            fprintf (out, "\\u%04x", c);
+        else if (n == 0)
+            fputs (html ? "\xef\xbf\xbd" : "\\ufffd", out);
+        else
+            fwrite (s + i, 1, n, out);
+        i += n > 0 && !entity ? n : 1;
+    }
+}
+
 void
 cli_json_print_text (FILE *out, const char *str, size_t len)
 {
-    const unsigned char *s = (const unsigned char *) str;
-    size_t i = 0;
-    while (i < len) {
-        unsigned char c = s[i];
-        if (c == '"' || c == '\\') {
-            fputc ('\\', out);
-            fputc (c, out);
-            i++;
-        }
-        else if (c < 0x20 || c == 0x7f) {
-            fprintf (out, "\\u%04x", c);
-            i++;
-        }
-        else {
-            size_t n = s_utf8_len (s + i, len - i);
-            if (n == 0) {
-                fputs ("\\ufffd", out);
-                i++;
-            }
-            else {
-                fwrite (s + i, 1, n, out);
-                i += n;
-            }
-        }
+    s_print_text (out, str, len, false);
+}
+
+void
+cli_html_print_text (FILE *out, const char *str, size_t len)
+{
+    s_print_text (out, str, len, true);
+}
+
+void
+cli_html_print (FILE *out, const msgpack_object *obj)
+{
+    if (!obj)
+        return;
+    if (obj->type == MSGPACK_OBJECT_STR) {
+        cli_html_print_text (out, obj->via.str.ptr, obj->via.str.size);
+        return;
     }
+    char *json = NULL;
+    size_t size = 0;
+    FILE *text = open_memstream (&json, &size);
+    if (!text)
+        return;
+    cli_json_print (text, obj);
+    if (fclose (text) == 0)
+        cli_html_print_text (out, json, size);
+    free (json);
 }
 
 void

@@ -33,6 +33,12 @@ void cli_json_print_str (FILE *out, const char *str, size_t len);
 //  Writes the inside of a JSON string (no quotes): free text on one line.
 void cli_json_print_text (FILE *out, const char *str, size_t len);
 
+//  Writes bytes as HTML text, safe inside an element or a quoted attribute.
+void cli_html_print_text (FILE *out, const char *str, size_t len);
+//  Writes a value as HTML text: a string as itself, anything else as its
+//  JSON text; nothing for NULL.
+void cli_html_print (FILE *out, const msgpack_object *obj);
+
 //  Writes a value for a human line: a string as is when it is made of
 //  printable ASCII without spaces, quotes, '=' or '\', else as a JSON string;
 //  other values as JSON.
