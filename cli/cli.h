@@ -76,6 +76,32 @@ int cli_cmd_notifications (cli_t *self);
 int cli_cmd_channel (cli_t *self);
 //  cli_status.c
 extern const cli_opt_t cli_status_opts[];
+//  The cluster as `oms status` sees it, for the console too: the processes
+//  named by the command's positional arguments (every one when none).
+typedef struct _cli_cluster_t cli_cluster_t;
+//  One subscription of a process, as far as anyone knows.
+typedef struct {
+    char topic[OMS_NAME_MAX + 1];
+    const char *producer;
+    bool has_position, has_head, stopped; //  stopped: its producer's epoch changed (PROTOCOL.md 4)
+    uint64_t position, head;
+} cli_sub_t;
+//  What a row of `oms status` shows. Borrowed: valid until the next look.
+typedef struct {
+    const char *name, *state, *host;
+    bool up, has_rates;
+    uint64_t in_per_s, out_per_s;
+    const cli_sub_t *subs;
+    size_t n_subs;
+} cli_process_t;
+//  NULL after printing why (an unknown process, the bus unreachable).
+cli_cluster_t *cli_cluster_new (cli_t *cli);
+void cli_cluster_destroy (cli_cluster_t **self_p);
+//  Asks every process once (at most min(cli/timeout_ms, 1 s), listening for
+//  the broker's heartbeat); returns how many are not up.
+size_t cli_cluster_look (cli_cluster_t *self);
+//  The `index`th process shown, as the last look saw it; false past the end.
+bool cli_cluster_process (cli_cluster_t *self, size_t index, cli_process_t *process);
 int cli_cmd_status (cli_t *self);
 int cli_cmd_metrics (cli_t *self);
 //  cli_dlq.c

@@ -35,14 +35,6 @@ const cli_opt_t cli_status_opts[] = {{"--watch", CLI_VALUE_OPTIONAL, false}, {NU
 //  as they are, for scripts that read them.
 static const char *const s_written[] = {"ok", "instance", "host", "version", "uptime_ns", NULL};
 
-//  One subscription of a process, as far as anyone knows.
-typedef struct {
-    char topic[OMS_NAME_MAX + 1];
-    const char *producer;
-    bool has_position, has_head, stopped; //  stopped: its producer's epoch changed (PROTOCOL.md 4)
-    uint64_t position, head;
-} s_sub_t;
-
 typedef struct {
     const char *name, *endpoint;
     bool is_service, shown;
@@ -58,20 +50,20 @@ typedef struct {
     int64_t clock_skew_ns; //  its clock minus this one's, past CLOCK_SKEW_NS; else 0
     char state[32], host[OMS_ID_MAX + 1], instance[OMS_ID_MAX + 1], version[OMS_NAME_MAX + 1];
     uint64_t uptime_ns, in_per_s, out_per_s;
-    s_sub_t subs[OMS_HEADS_MAX];
+    cli_sub_t subs[OMS_HEADS_MAX];
     size_t n_subs;
 } s_process_t;
 
-typedef struct {
+struct _cli_cluster_t {
     cli_t *cli;
     uint64_t heartbeat_ns;
     s_process_t procs[PROCESSES];
     zsock_t *sub;      //  heartbeats, when the broker is shown
     cli_event_t event; //  the last one received
-} s_status_t;
+};
 
 static s_process_t *
-s_process (s_status_t *self, const char *name)
+s_process (cli_cluster_t *self, const char *name)
 {
     for (size_t i = 0; i < PROCESSES; i++)
         if (strcmp (self->procs[i].name, name) == 0)
@@ -87,13 +79,13 @@ s_answer (const s_process_t *proc, const char *key)
 }
 
 static bool
-s_fresh (s_status_t *self, uint64_t seen_ns, uint64_t now)
+s_fresh (cli_cluster_t *self, uint64_t seen_ns, uint64_t now)
 {
     return seen_ns > 0 && seen_ns <= now && now - seen_ns < SILENT_HEARTBEATS * self->heartbeat_ns;
 }
 
 static void
-s_raise (s_sub_t *sub, uint64_t seq)
+s_raise (cli_sub_t *sub, uint64_t seq)
 {
     if (!sub->has_head || seq > sub->head) {
         sub->head = seq;
@@ -103,7 +95,7 @@ s_raise (s_sub_t *sub, uint64_t seq)
 
 //  Raises sub's head to what a [{topic, <key>}] list says of its topic.
 static void
-s_raise_head (const msgpack_object *list, const char *key, s_sub_t *sub)
+s_raise_head (const msgpack_object *list, const char *key, cli_sub_t *sub)
 {
     for (uint32_t i = 0; list && i < list->via.array.size; i++) {
         uint64_t seq = 0;
@@ -118,7 +110,8 @@ s_raise_head (const msgpack_object *list, const char *key, s_sub_t *sub)
 //  returns the freshest entry, with when it was heard (on this clock, `now`)
 //  in *seen_ns.
 static const msgpack_object *
-s_peers (s_status_t *self, const s_process_t *proc, uint64_t now, uint64_t *seen_ns, s_sub_t *sub)
+s_peers (cli_cluster_t *self, const s_process_t *proc, uint64_t now, uint64_t *seen_ns,
+         cli_sub_t *sub)
 {
     const msgpack_object *freshest = NULL;
     *seen_ns = 0;
@@ -150,7 +143,7 @@ s_peers (s_status_t *self, const s_process_t *proc, uint64_t now, uint64_t *seen
 }
 
 static bool
-s_broker_up (s_status_t *self, uint64_t now)
+s_broker_up (cli_cluster_t *self, uint64_t now)
 {
     uint64_t seen = 0;
     s_peers (self, &self->procs[0], now, &seen, NULL);
@@ -158,7 +151,7 @@ s_broker_up (s_status_t *self, uint64_t now)
 }
 
 static int
-s_status_setup (s_status_t *self)
+s_status_setup (cli_cluster_t *self)
 {
     const cli_args_t *args = &self->cli->args;
     const char *prefix = OMS_HEARTBEAT_PREFIX;
@@ -191,7 +184,7 @@ s_status_setup (s_status_t *self)
 //  Reads one heartbeat from the bus and remembers it as heard now. One that
 //  does not decode is not taken as a sign of life.
 static void
-s_status_hear (s_status_t *self)
+s_status_hear (cli_cluster_t *self)
 {
     char error[256];
     const oms_event_t *event = &self->event.event;
@@ -209,7 +202,7 @@ s_status_hear (s_status_t *self)
 //  answered or the status timeout passed, and heartbeats until the broker is
 //  known to be up or it was listened to for LISTEN_HEARTBEATS intervals.
 static void
-s_status_ask (s_status_t *self)
+s_status_ask (cli_cluster_t *self)
 {
     oms_request_t req;
     int cli_timeout_ms = self->cli->timeout_ms;
@@ -269,7 +262,7 @@ s_status_ask (s_status_t *self)
 
 //  The newest head of sub->topic that anyone reports.
 static void
-s_find_head (s_status_t *self, s_sub_t *sub)
+s_find_head (cli_cluster_t *self, cli_sub_t *sub)
 {
     s_process_t *producer = s_process (self, sub->producer);
     uint64_t seen = 0;
@@ -291,14 +284,14 @@ s_find_head (s_status_t *self, s_sub_t *sub)
 
 //  The subscriptions of a service: from its answer, else its last heartbeat.
 static void
-s_find_subs (s_status_t *self, s_process_t *proc)
+s_find_subs (cli_cluster_t *self, s_process_t *proc)
 {
     const msgpack_object *positions =
         proc->reply ? s_answer (proc, "positions") : cli_map_array (proc->peer, "positions");
     for (uint32_t i = 0; positions && i < positions->via.array.size && proc->n_subs < OMS_HEADS_MAX;
          i++) {
         const msgpack_object *entry = &positions->via.array.ptr[i];
-        s_sub_t *sub = &proc->subs[proc->n_subs];
+        cli_sub_t *sub = &proc->subs[proc->n_subs];
         const oms_event_type_t *type = NULL;
         memset (sub, 0, sizeof *sub);
         if (cli_map_copy (entry, "topic", sub->topic, sizeof sub->topic) == 0)
@@ -315,7 +308,7 @@ s_find_subs (s_status_t *self, s_process_t *proc)
 
 //  Works out what the row of one process says.
 static void
-s_status_assess (s_status_t *self, s_process_t *proc, uint64_t now)
+s_status_assess (cli_cluster_t *self, s_process_t *proc, uint64_t now)
 {
     const msgpack_object *reply = proc->reply ? cli_reply_map (proc->reply) : NULL;
     uint64_t peer_seen = 0, its_now = 0;
@@ -389,7 +382,7 @@ s_json_key_uint (const char *key, bool known, uint64_t value)
 }
 
 static void
-s_status_json (s_status_t *self, uint64_t now)
+s_status_json (cli_cluster_t *self, uint64_t now)
 {
     const char *separator = "";
     putchar ('[');
@@ -417,7 +410,7 @@ s_status_json (s_status_t *self, uint64_t now)
         s_json_key_uint ("out_per_s", proc->has_rates, proc->out_per_s);
         printf (", \"subscriptions\": [");
         for (size_t k = 0; k < proc->n_subs; k++) {
-            const s_sub_t *sub = &proc->subs[k];
+            const cli_sub_t *sub = &proc->subs[k];
             printf ("%s{\"topic\": \"%s\", \"producer\": \"%s\"", k ? ", " : "", sub->topic,
                     sub->producer);
             s_json_key_uint ("position", sub->has_position, sub->position);
@@ -445,7 +438,7 @@ s_print_count (bool known, uint64_t value, int width)
 }
 
 static void
-s_status_table (s_status_t *self)
+cli_cluster_table (cli_cluster_t *self)
 {
     char age[32];
     printf ("%-12s %-15s %-12s %6s %6s  %-12s %-20s %9s %9s %7s\n", "PROCESS", "HOST", "STATE",
@@ -458,7 +451,7 @@ s_status_table (s_status_t *self)
         s_print_count (proc->has_rates, proc->in_per_s, 6);
         s_print_count (proc->has_rates, proc->out_per_s, 6);
         for (size_t k = 0; k < proc->n_subs; k++) {
-            const s_sub_t *sub = &proc->subs[k];
+            const cli_sub_t *sub = &proc->subs[k];
             if (k > 0)
                 printf ("%-12s %-15s %-12s %6s %6s", "", "", "", "", "");
             printf ("  %-12s %-20s", sub->producer, sub->topic);
@@ -482,29 +475,90 @@ s_status_table (s_status_t *self)
     }
 }
 
-//  One look at the cluster; prints it and returns the exit code (0 when
-//  every process shown is up).
-static int
-s_status_round (s_status_t *self)
+//  Forgets the answers of the last look; what was heard is kept.
+static void
+s_status_forget (cli_cluster_t *self)
 {
-    s_status_ask (self);
-    uint64_t now = oms_clock_wall_ns ();
-    int rc = 0;
-    for (size_t i = 0; i < PROCESSES; i++) {
-        s_status_assess (self, &self->procs[i], now);
-        if (self->procs[i].shown && !self->procs[i].up)
-            rc = 1;
-    }
-    if (self->cli->json)
-        s_status_json (self, now);
-    else
-        s_status_table (self);
     for (size_t i = 0; i < PROCESSES; i++) {
         cli_reply_destroy (&self->procs[i].reply);
         cli_client_destroy (&self->procs[i].client);
         self->procs[i].error[0] = '\0';
         self->procs[i].peer = NULL;
     }
+}
+
+cli_cluster_t *
+cli_cluster_new (cli_t *cli)
+{
+    //  On the heap: a heartbeat heard is kept for each process (oms_body_t).
+    cli_cluster_t *self = (cli_cluster_t *) zmalloc (sizeof (cli_cluster_t));
+    int64_t heartbeat_ms = oms_config_int (cli->config, "runtime/heartbeat_ms");
+    self->cli = cli;
+    self->heartbeat_ns = (uint64_t) (heartbeat_ms > 0 ? heartbeat_ms : 1) * 1000000u;
+    if (s_status_setup (self))
+        cli_cluster_destroy (&self);
+    return self;
+}
+
+void
+cli_cluster_destroy (cli_cluster_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    s_status_forget (*self_p);
+    zsock_destroy (&(*self_p)->sub);
+    free (*self_p);
+    *self_p = NULL;
+}
+
+size_t
+cli_cluster_look (cli_cluster_t *self)
+{
+    s_status_forget (self);
+    s_status_ask (self);
+    uint64_t now = oms_clock_wall_ns ();
+    size_t down = 0;
+    for (size_t i = 0; i < PROCESSES; i++) {
+        s_status_assess (self, &self->procs[i], now);
+        down += self->procs[i].shown && !self->procs[i].up;
+    }
+    return down;
+}
+
+bool
+cli_cluster_process (cli_cluster_t *self, size_t index, cli_process_t *process)
+{
+    for (size_t i = 0; i < PROCESSES; i++) {
+        const s_process_t *proc = &self->procs[i];
+        if (!proc->shown || index-- > 0)
+            continue;
+        *process = (cli_process_t){proc->name,      proc->state,     proc->host,
+                                   proc->up,        proc->has_rates, proc->in_per_s,
+                                   proc->out_per_s, proc->subs,      proc->n_subs};
+        return true;
+    }
+    return false;
+}
+
+//  Keeps hearing heartbeats until `until` (zclock_mono ms) or a stop signal.
+static void
+s_status_listen (cli_cluster_t *self, int64_t until)
+{
+    zmq_pollitem_t item = {self->sub ? zsock_resolve (self->sub) : NULL, 0, ZMQ_POLLIN, 0};
+    for (int64_t now = zclock_mono (); now < until && !cli_stop_requested (); now = zclock_mono ())
+        if (zmq_poll (&item, self->sub ? 1 : 0, (long) (until - now)) > 0)
+            s_status_hear (self);
+}
+
+//  One look, printed; 0 when every process shown is up, else 1.
+static int
+s_status_round (cli_cluster_t *self)
+{
+    int rc = cli_cluster_look (self) > 0;
+    if (self->cli->json)
+        s_status_json (self, oms_clock_wall_ns ());
+    else
+        cli_cluster_table (self);
     return rc;
 }
 
@@ -521,15 +575,13 @@ cli_cmd_status (cli_t *self)
         return 1;
     if (watch && every_s < WATCH_MIN_S)
         return cli_fail ("--watch must be at least %g seconds", WATCH_MIN_S);
-    //  On the heap: a heartbeat heard is kept for each process (oms_body_t).
-    s_status_t *status = (s_status_t *) zmalloc (sizeof (s_status_t));
-    int64_t heartbeat_ms = oms_config_int (self->config, "runtime/heartbeat_ms");
-    status->cli = self;
-    status->heartbeat_ns = (uint64_t) (heartbeat_ms > 0 ? heartbeat_ms : 1) * 1000000u;
-    int rc = s_status_setup (status);
-    if (rc == 0 && !watch)
+    cli_cluster_t *status = cli_cluster_new (self);
+    if (!status)
+        return 1;
+    int rc = 0;
+    if (!watch)
         rc = s_status_round (status);
-    else if (rc == 0) {
+    else {
         bool terminal = isatty (STDOUT_FILENO);
         cli_catch_stop_signals ();
         for (int round = 0; !cli_stop_requested (); round++) {
@@ -540,17 +592,10 @@ cli_cmd_status (cli_t *self)
                 putchar ('\n');
             s_status_round (status);
             fflush (stdout);
-            //  Until the next round, heartbeats are still remembered.
-            zmq_pollitem_t item = {status->sub ? zsock_resolve (status->sub) : NULL, 0, ZMQ_POLLIN,
-                                   0};
-            for (int64_t now = zclock_mono (); now < next && !cli_stop_requested ();
-                 now = zclock_mono ())
-                if (zmq_poll (&item, status->sub ? 1 : 0, (long) (next - now)) > 0)
-                    s_status_hear (status);
+            s_status_listen (status, next);
         }
     }
-    zsock_destroy (&status->sub);
-    free (status);
+    cli_cluster_destroy (&status);
     return rc;
 }
 
