@@ -50,20 +50,29 @@ cli_request_init (oms_request_t *req, const char *cmd)
 }
 
 cli_reply_t *
-cli_call (cli_t *self, const char *service, const oms_request_t *req, int attempts)
+cli_ask (cli_t *self, const char *service, const oms_request_t *req, int attempts, char *error,
+         size_t size)
 {
-    char error[512];
     cli_reply_t *reply = NULL;
-    cli_client_t *client = cli_client_new (
-        service, oms_config_service (self->config, service, "api"), error, sizeof error);
-    if (!client ||
-        cli_client_call (client, req, self->timeout_ms, attempts, &reply, error, sizeof error))
-        cli_fail ("%s", error);
-    else if (!cli_reply_ok (reply)) {
-        cli_fail ("%s", cli_reply_error (reply, error, sizeof error));
+    cli_client_t *client =
+        cli_client_new (service, oms_config_service (self->config, service, "api"), error, size);
+    if (client && cli_client_call (client, req, self->timeout_ms, attempts, &reply, error, size))
+        reply = NULL;
+    else if (reply && !cli_reply_ok (reply)) {
+        cli_reply_error (reply, error, size);
         cli_reply_destroy (&reply);
     }
     cli_client_destroy (&client);
+    return reply;
+}
+
+cli_reply_t *
+cli_call (cli_t *self, const char *service, const oms_request_t *req, int attempts)
+{
+    char error[512];
+    cli_reply_t *reply = cli_ask (self, service, req, attempts, error, sizeof error);
+    if (!reply)
+        cli_fail ("%s", error);
     return reply;
 }
 

@@ -58,6 +58,9 @@ void cli_request_init (oms_request_t *req, const char *cmd);
 //  the accepted reply (caller owns it), or NULL after printing why: no
 //  answer, a malformed reply, or the service's refusal.
 cli_reply_t *cli_call (cli_t *self, const char *service, const oms_request_t *req, int attempts);
+//  The same, silent: NULL with `error` filled.
+cli_reply_t *cli_ask (cli_t *self, const char *service, const oms_request_t *req, int attempts,
+                      char *error, size_t size);
 //  Prints "<service> service sent a malformed reply: <field>"; returns 1.
 int cli_malformed (const char *service, const char *field);
 
@@ -106,6 +109,10 @@ int cli_cmd_status (cli_t *self);
 int cli_cmd_metrics (cli_t *self);
 //  cli_dlq.c
 int cli_cmd_dlq (cli_t *self);
+//  Reads one entry of a dlq.list answer; NULL, or the field that is wrong.
+//  An entry without an error leaves *error and *len as they were.
+const char *cli_dlq_entry (const msgpack_object *entry, uint64_t *id, char *topic, uint64_t *ts,
+                           const char **error, size_t *len);
 //  cli_events.c
 extern const cli_opt_t cli_events_opts[], cli_resync_opts[];
 int cli_cmd_events (cli_t *self);
@@ -118,6 +125,9 @@ extern const cli_opt_t cli_load_opts[];
 int cli_cmd_load (cli_t *self);
 //  cli_scenario_run.c
 int cli_cmd_scenario (cli_t *self);
+//  cli_console.c
+extern const cli_opt_t cli_console_opts[];
+int cli_cmd_console (cli_t *self);
 //  cli_keygen.c
 extern const cli_opt_t cli_keygen_opts[];
 int cli_cmd_keygen (cli_t *self);

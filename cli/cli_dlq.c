@@ -13,10 +13,8 @@
 //  The fields of a shown dead letter that --json does not write as they are.
 static const char *const s_show_skip[] = {"ok", "body", NULL};
 
-//  Reads one entry of a dlq.list answer; NULL, or the field that is wrong.
-//  An entry without an error leaves *error and *len as they were.
-static const char *
-s_dlq_entry (const msgpack_object *entry, uint64_t *id, char *topic, uint64_t *ts,
+const char *
+cli_dlq_entry (const msgpack_object *entry, uint64_t *id, char *topic, uint64_t *ts,
              const char **error, size_t *len)
 {
     if (cli_map_uint (entry, "id", id) != 0)
@@ -41,7 +39,7 @@ s_dlq_list (cli_t *self, const char *service, const msgpack_object *map)
     if (!dead)
         return cli_malformed (service, "dead");
     for (uint32_t i = 0; i < dead->via.array.size; i++)
-        if ((field = s_dlq_entry (&dead->via.array.ptr[i], &id, topic, &ts, &error, &len)))
+        if ((field = cli_dlq_entry (&dead->via.array.ptr[i], &id, topic, &ts, &error, &len)))
             return cli_malformed (service, field);
     if (self->json) {
         cli_json_print (stdout, dead);
@@ -52,7 +50,7 @@ s_dlq_list (cli_t *self, const char *service, const msgpack_object *map)
     for (uint32_t i = 0; i < dead->via.array.size; i++) {
         error = "";
         len = 0;
-        s_dlq_entry (&dead->via.array.ptr[i], &id, topic, &ts, &error, &len);
+        cli_dlq_entry (&dead->via.array.ptr[i], &id, topic, &ts, &error, &len);
         printf ("%-8" PRIu64 " %-20s %-6s ", id, topic,
                 cli_age (now > ts ? now - ts : 0, age, sizeof age));
         cli_json_print_text (stdout, error, len);

@@ -59,6 +59,8 @@ static const cli_command_t s_commands[] = {
      "place N orders open-loop and report orders/s and place-to-terminal latency"},
     {"scenario", cli_cmd_scenario, s_no_opts, "scenario FILE",
      "run a scripted scenario (docs/SCENARIOS.md); exit 1 if a step failed"},
+    {"console", cli_cmd_console, cli_console_opts, "console [--listen HOST:PORT]",
+     "serve a read-only web page of the cluster: processes, orders, traces, dead letters"},
     {"keygen", cli_cmd_keygen, cli_keygen_opts, "keygen NAME [--dir DIR]",
      "write a CURVE certificate pair NAME.cert and NAME.cert_secret (docs/SECURITY.md)"},
     {"help", s_cmd_help, s_no_opts, "help [COMMAND]", "show this help"},

@@ -1,0 +1,221 @@
+/*  cli_console: `oms console [--listen ADDR]`, a read-only web page for the
+    operator: the processes with their rates and lag, the orders, an
+    order's trace, the dead letters.
+
+    Every page is made when it is asked for, by the same requests the other
+    commands send, and written as HTML by this file: no script, no asset from
+    anywhere (oms_http sends a policy that forbids both), every value from a
+    reply written through cli_html_print, which escapes markup and replaces
+    what is not UTF-8. Pages are made on the HTTP thread, one at a time; the
+    main thread only waits for SIGINT or SIGTERM. A service that does not
+    answer is shown as such on the page, never as an error of the console.
+*/
+#include "cli.h"
+#include "oms_clock.h"
+#include "oms_http.h"
+
+#include <inttypes.h>
+#include <string.h>
+#include <czmq.h>
+
+#define LISTEN_DEFAULT "127.0.0.1:7070"
+
+const cli_opt_t cli_console_opts[] = {{"--listen", true, false}, {NULL, false, false}};
+
+static void
+s_text (FILE *out, const char *text)
+{
+    cli_html_print_text (out, text, strlen (text));
+}
+
+static void
+s_head (FILE *out, const char *title)
+{
+    fputs ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>oms: ", out);
+    s_text (out, title);
+    fputs ("</title><style>"
+           "body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}"
+           "table{border-collapse:collapse;margin:.5em 0 1.5em}"
+           "th,td{border-bottom:1px solid #ddd;padding:.25em .75em;text-align:left}"
+           "th{background:#f4f4f4}td.n{text-align:right;font-variant-numeric:tabular-nums}"
+           ".bad{color:#b00020;font-weight:600}.good{color:#1b5e20}"
+           "nav a{margin-right:1em}code{background:#f4f4f4;padding:0 .2em}"
+           "</style></head><body><nav><a href=\"/\">processes</a>"
+           "<a href=\"/orders\">orders</a>"
+           "<a href=\"/orders?status=PENDING,RESERVED&amp;older_than=30s\">stuck orders</a>"
+           "<a href=\"/dlq\">dead letters</a></nav>\n<h1>",
+           out);
+    s_text (out, title);
+    fputs ("</h1>\n", out);
+}
+
+static unsigned
+s_foot (FILE *out, unsigned status)
+{
+    fputs ("</body></html>\n", out);
+    return status;
+}
+
+static void
+s_problem (FILE *out, const char *what, const char *why)
+{
+    fputs ("<p class=\"bad\">", out);
+    s_text (out, what);
+    fputs (": ", out);
+    s_text (out, why);
+    fputs ("</p>\n", out);
+}
+
+static void
+s_count (FILE *out, bool known, uint64_t value)
+{
+    if (known)
+        fprintf (out, "<td class=\"n\">%" PRIu64 "</td>", value);
+    else
+        fputs ("<td class=\"n\">-</td>", out);
+}
+
+// ---------------------------------------------------------------------------
+//  Pages
+
+static unsigned
+s_processes (cli_t *cli, FILE *out)
+{
+    s_head (out, "processes");
+    cli_cluster_t *cluster = cli_cluster_new (cli);
+    if (!cluster) {
+        s_problem (out, "the bus", "cannot be reached (see the console's log)");
+        return s_foot (out, 503);
+    }
+    size_t down = cli_cluster_look (cluster);
+    fprintf (out, "<p class=\"%s\">%zu of %d processes up</p>\n", down ? "bad" : "good",
+             1 + OMS_SERVICES_COUNT - down, 1 + OMS_SERVICES_COUNT);
+    fputs ("<table><tr><th>process</th><th>host</th><th>state</th><th>in/s</th><th>out/s</th>"
+           "<th>from</th><th>topic</th><th>position</th><th>head</th><th>lag</th></tr>\n",
+           out);
+    cli_process_t proc;
+    for (size_t i = 0; cli_cluster_process (cluster, i, &proc); i++) {
+        size_t rows = proc.n_subs ? proc.n_subs : 1;
+        for (size_t k = 0; k < rows; k++) {
+            fputs ("<tr>", out);
+            if (k == 0) {
+                fprintf (out, "<td rowspan=\"%zu\">", rows);
+                s_text (out, proc.name);
+                fprintf (out, "</td><td rowspan=\"%zu\">", rows);
+                s_text (out, proc.host[0] ? proc.host : "-");
+                fprintf (out, "</td><td rowspan=\"%zu\" class=\"%s\">", rows,
+                         proc.up ? "good" : "bad");
+                s_text (out, proc.state);
+                fputs ("</td>", out);
+                s_count (out, proc.has_rates, proc.in_per_s);
+                s_count (out, proc.has_rates, proc.out_per_s);
+            }
+            else
+                fputs ("<td></td><td></td>", out);
+            if (proc.n_subs == 0) {
+                fputs ("<td colspan=\"5\"></td></tr>\n", out);
+                continue;
+            }
+            const cli_sub_t *sub = &proc.subs[k];
+            fputs ("<td>", out);
+            s_text (out, sub->producer);
+            fputs ("</td><td>", out);
+            s_text (out, sub->topic);
+            fputs ("</td>", out);
+            s_count (out, sub->has_position, sub->position);
+            s_count (out, sub->has_head, sub->head);
+            if (sub->stopped)
+                fputs ("<td class=\"bad\">STOPPED</td>", out);
+            else
+                s_count (out, sub->has_position && sub->has_head, sub->head - sub->position);
+            fputs ("</tr>\n", out);
+        }
+    }
+    fputs ("</table>\n", out);
+    cli_cluster_destroy (&cluster);
+    return s_foot (out, 200);
+}
+
+static void
+s_dead_letters (cli_t *cli, FILE *out, const char *service)
+{
+    char why[512], topic[OMS_NAME_MAX + 1], age[32];
+    oms_request_t req;
+    cli_request_init (&req, "dlq.list");
+    fputs ("<h2>", out);
+    s_text (out, service);
+    fputs ("</h2>\n", out);
+    cli_reply_t *reply = cli_ask (cli, service, &req, 1, why, sizeof why);
+    const msgpack_object *dead = reply ? cli_map_array (cli_reply_map (reply), "dead") : NULL;
+    if (!reply)
+        s_problem (out, service, why);
+    else if (!dead)
+        s_problem (out, service, "a malformed reply (dead)");
+    else if (dead->via.array.size == 0)
+        fputs ("<p>none</p>\n", out);
+    else {
+        uint64_t now = oms_clock_wall_ns ();
+        fputs ("<table><tr><th>id</th><th>topic</th><th>age</th><th>error</th></tr>\n", out);
+        for (uint32_t i = 0; i < dead->via.array.size; i++) {
+            uint64_t id = 0, ts = 0;
+            const char *error = "";
+            size_t len = 0;
+            if (cli_dlq_entry (&dead->via.array.ptr[i], &id, topic, &ts, &error, &len))
+                continue;
+            fprintf (out, "<tr><td class=\"n\">%" PRIu64 "</td><td>", id);
+            s_text (out, topic);
+            fprintf (out, "</td><td>%s</td><td>",
+                     cli_age (now > ts ? now - ts : 0, age, sizeof age));
+            cli_html_print_text (out, error, len);
+            fputs ("</td></tr>\n", out);
+        }
+        fputs ("</table>\n", out);
+    }
+    cli_reply_destroy (&reply);
+}
+
+static unsigned
+s_dlq (cli_t *cli, FILE *out)
+{
+    s_head (out, "dead letters");
+    for (size_t i = 0; i < OMS_SERVICES_COUNT; i++)
+        s_dead_letters (cli, out, oms_service_names[i]);
+    return s_foot (out, 200);
+}
+
+static unsigned
+s_page (void *arg, const oms_http_request_t *request, FILE *out, const char **content_type)
+{
+    cli_t *cli = (cli_t *) arg;
+    const char *path = oms_http_path (request);
+    *content_type = "text/html; charset=utf-8";
+    if (strcmp (path, "/") == 0)
+        return s_processes (cli, out);
+    if (strcmp (path, "/dlq") == 0)
+        return s_dlq (cli, out);
+    s_head (out, "not found");
+    s_problem (out, path, "no such page");
+    return s_foot (out, 404);
+}
+
+int
+cli_cmd_console (cli_t *self)
+{
+    char error[256];
+    const char *listen = cli_args_value (&self->args, "--listen");
+    if (cli_expect (self, 0, 0))
+        return 1;
+    if (!listen)
+        listen = LISTEN_DEFAULT;
+    oms_http_t *http = oms_http_new (listen, s_page, self, error, sizeof error);
+    if (!http)
+        return cli_fail ("console: %s", error);
+    cli_catch_stop_signals ();
+    //  The sign of readiness scripts and tests wait for.
+    printf ("console: serving http://%s/\n", listen);
+    fflush (stdout);
+    while (!cli_stop_requested ())
+        zmq_poll (NULL, 0, 500);
+    oms_http_destroy (&http);
+    return 0;
+}

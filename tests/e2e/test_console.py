@@ -1,0 +1,117 @@
+"""End-to-end: `oms console` in a real browser. A cluster is started and
+orders placed through the CLI; the console serves its pages; headless
+Chromium (Debian's chromium) loads each one, and the test checks what the
+page shows, as the browser built it. A screenshot of each page is kept under
+the build directory (meson-logs/console/) as a test artifact.
+
+Odd data must not break a page: a path or filter holding markup, quotes,
+an ampersand or bytes that are not UTF-8 comes back as text."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import unittest
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from cluster import (BIN_DIR, CARD_DECLINED, CARD_OK, SETTLE_S, ClusterTest,  # noqa: E402
+                     free_ports, poll, run, uid)
+
+CHROMIUM = shutil.which("chromium")
+BROWSER_TIMEOUT_S = 90
+READY_TIMEOUT_S = 30
+ARTIFACTS = BIN_DIR / "meson-logs" / "console"
+
+
+@unittest.skipUnless(CHROMIUM, "chromium is not installed (scripts/bootstrap installs it)")
+class Console(ClusterTest):
+    CLUSTER = {"heartbeat_ms": 200}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.address = f"127.0.0.1:{free_ports(1)[0]}"
+        cls.console = subprocess.Popen(cls.cluster.cmd("console", "--listen", cls.address),
+                                       env=cls.cluster.env, stdin=subprocess.DEVNULL,
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        #  Its own sign of readiness: the line it prints once it serves.
+        line = cls.console.stdout.readline()
+        if not line.startswith("console: serving http://"):
+            cls.console.kill()
+            raise AssertionError(f"the console did not start: {line!r} "
+                                 f"{cls.console.stderr.read()}")
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.console.terminate()
+        try:
+            cls.console.wait(timeout=10)
+        finally:
+            super().tearDownClass()
+
+    def url(self, path):
+        return f"http://{self.address}{path}"
+
+    def browse(self, path, name):
+        """The page at `path` as Chromium built it (its DOM), after a
+        screenshot of it was kept as ARTIFACTS/<name>.png."""
+        common = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+                  "--disable-dev-shm-usage", "--no-first-run", "--hide-scrollbars",
+                  f"--user-data-dir={self.cluster.home}/chromium-{name}"]
+        shot = ARTIFACTS / f"{name}.png"
+        r = subprocess.run(common + ["--window-size=1280,1000", f"--screenshot={shot}",
+                                     self.url(path)],
+                           capture_output=True, text=True, timeout=BROWSER_TIMEOUT_S)
+        self.assertTrue(shot.exists() and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n",
+                        f"no screenshot of {path}: {r.stderr[-2000:]}")
+        r = subprocess.run(common + ["--dump-dom", self.url(path)], capture_output=True,
+                           text=True, timeout=BROWSER_TIMEOUT_S)
+        self.assertEqual(r.returncode, 0, r.stderr[-2000:])
+        self.assertIn("</html>", r.stdout)
+        return r.stdout
+
+    def status_of(self, path):
+        try:
+            return urllib.request.urlopen(self.url(path), timeout=30).status
+        except urllib.error.HTTPError as e:
+            return e.code
+
+    def test_processes_page_shows_every_process_up(self):
+        def all_up():
+            dom = self.browse("/", "processes")
+            return "5 of 5 processes up" in dom and dom
+        dom = poll(all_up, SETTLE_S, "the console to show every process up")
+        for name in ("broker", "order", "inventory", "payment", "notification"):
+            self.assertRegex(dom, rf"<td[^>]*>{name}</td>")
+        #  A subscription with its lag: order follows stock.reserved.
+        self.assertRegex(dom, r"<td>inventory</td><td>stock\.reserved</td>")
+        self.assertNotIn("<script", dom)
+
+    def test_dead_letters_page_has_every_service(self):
+        dom = self.browse("/dlq", "dead-letters")
+        for name in ("order", "inventory", "payment", "notification"):
+            self.assertIn(f"<h2>{name}</h2>", dom)
+
+    def test_odd_data_comes_back_as_text(self):
+        odd = "/<b>x</b>\"'&\xff"
+        path = urllib.parse.quote(odd, safe="/", encoding="latin-1")
+        dom = self.browse(path, "not-found")
+        self.assertNotIn("<b>x</b>", dom)
+        self.assertIn("&lt;b&gt;x&lt;/b&gt;\"'&amp;\ufffd", dom)
+        self.assertEqual(self.status_of(path), 404)
+
+    def test_only_get_is_served(self):
+        req = urllib.request.Request(self.url("/"), data=b"x", method="POST")
+        with self.assertRaises(urllib.error.HTTPError) as caught:
+            urllib.request.urlopen(req, timeout=30)
+        self.assertEqual(caught.exception.code, 405)
+
+
+if __name__ == "__main__":
+    run()
