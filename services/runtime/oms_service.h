@@ -2,7 +2,7 @@
 
     A service is a table (oms_service_def_t): the sub-databases it keeps, the
     topics it subscribes to with one handler each (Observer), the commands it
-    answers, and an optional periodic tick. oms_service_main parses flags and
+    answers, an optional periodic tick and an optional start hook. oms_service_main parses flags and
     configuration, opens the store, joins the event bus and runs the loop:
 
     - incoming events are applied in per-topic sequence order; a duplicate

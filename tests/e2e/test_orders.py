@@ -14,6 +14,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from cluster import (CARD_DECLINED, SETTLE_S, ClusterTest, poll, run, uid)  # noqa: E402
+from omsapi import Api  # noqa: E402
 
 LINE = re.compile(r"^(o-\d+) (PENDING|RESERVED|CONFIRMED|CANCELLED) customer=(\S+) "
                   r"total_cents=(\d+) age=(\d+)[smhd]( reason=\".*\")?$")
@@ -200,6 +201,34 @@ class BadInput(OrdersCase):
         for args, says in cases:
             with self.subTest(args=args):
                 self.refused(*args, says=says)
+
+
+    def test_the_service_checks_every_field_itself(self):
+        """A client other than the CLI gets the same refusals, by code."""
+        api = Api({"order": self.cluster.endpoint("order")})
+        try:
+            cases = [
+                ({"status": "SHIPPED"}, -20, 'unknown status "SHIPPED"'),
+                ({"status": "PENDING,"}, -20, "unknown status"),
+                ({"page": "zz"}, -20, "page: not a page token this service gave"),
+                ({"page": "x" * 97}, -8, "page"),
+                ({"limit": 0}, -10, "limit"),
+                ({"limit": 1001}, -10, "limit"),
+                ({"since_ns": 0}, -10, "since_ns"),
+                ({"older_than_ns": -5}, -4, "older_than_ns"),
+                ({"customer": "bad id!"}, -11, "customer"),
+                ({"colour": "red"}, -6, "colour"),
+            ]
+            for fields, code, says in cases:
+                with self.subTest(fields=fields):
+                    reply = api._call_once("order", "orders.list", fields)
+                    self.assertFalse(reply["ok"], reply)
+                    self.assertEqual(reply["code"], code, reply)
+                    self.assertIn(says, reply["error"])
+            reply = api.call("order", "orders.list", limit=1)
+            self.assertEqual(set(reply) - {"next"}, {"ok", "orders", "now_ns", "visited"})
+        finally:
+            api.close()
 
 
 class OldStore(OrdersCase):
