@@ -71,6 +71,8 @@ int cli_cmd_place (cli_t *self);
 int cli_cmd_get (cli_t *self);
 int cli_cmd_wait (cli_t *self);
 int cli_cmd_cancel (cli_t *self);
+extern const cli_opt_t cli_orders_opts[];
+int cli_cmd_orders (cli_t *self);
 //  cli_accounts.c
 extern const cli_opt_t cli_stock_opts[], cli_notifications_opts[];
 int cli_cmd_stock (cli_t *self);

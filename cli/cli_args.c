@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define ID_CHARS   "[A-Za-z0-9._:@/-]"
 #define NAME_CHARS "[a-z0-9._-]"
@@ -282,6 +283,91 @@ cli_parse_seconds (const char *what, const char *text, double max, double *value
     }
     *value = parsed;
     return 0;
+}
+
+int
+cli_parse_duration (const char *what, const char *text, uint64_t *ns, char *error, size_t size)
+{
+    static const struct {
+        char unit;
+        uint64_t ns;
+    } units[] = {{'s', 1000000000ull},
+                 {'m', 60000000000ull},
+                 {'h', 3600000000000ull},
+                 {'d', 86400000000000ull}};
+    char shown[64];
+    const char *p = text;
+    uint64_t whole = 0, fraction = 0, scale = 1, unit = units[0].ns;
+    size_t digits = 0, fraction_digits = 0;
+    bool good = true;
+    for (; isdigit ((unsigned char) *p); p++, digits++)
+        if (digits < 12)
+            whole = whole * 10 + (uint64_t) (*p - '0');
+        else
+            good = false; //  more days than anyone means
+    if (*p == '.') {
+        for (p++; isdigit ((unsigned char) *p); p++, fraction_digits++)
+            if (fraction_digits < 9) {
+                fraction = fraction * 10 + (uint64_t) (*p - '0');
+                scale *= 10;
+            }
+            else
+                good = false; //  finer than a nanosecond
+        good = good && fraction_digits > 0;
+    }
+    good = good && digits > 0;
+    if (good && *p) {
+        good = false;
+        for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+            if (*p == units[i].unit && p[1] == '\0') {
+                unit = units[i].ns;
+                good = true;
+            }
+    }
+    //  unit is a whole number of seconds, so unit / scale is exact.
+    uint64_t total =
+        good && whole <= CLI_DURATION_MAX_NS / unit ? whole * unit + fraction * (unit / scale) : 0;
+    if (!good || total == 0 || total > CLI_DURATION_MAX_NS) {
+        snprintf (error, size,
+                  "%s must be a duration like 30s, 5m, 2h or 1d (a number, with a fraction if "
+                  "wanted, then s, m, h or d; no unit means seconds), more than 0 and at most "
+                  "3650d: %s",
+                  what, cli_printable (text, shown, sizeof shown));
+        return -1;
+    }
+    *ns = total;
+    return 0;
+}
+
+int
+cli_parse_statuses (const char *text, char *out, size_t max, char *error, size_t size)
+{
+    char word_text[48], shown[96];
+    size_t length = 0;
+    const char *p = text;
+    for (;;) {
+        size_t word = strcspn (p, ",");
+        const char *found = NULL;
+        for (const char *const *status = oms_order_statuses; *status && !found; status++)
+            if (strlen (*status) == word && strncasecmp (*status, p, word) == 0)
+                found = *status;
+        if (!found) {
+            snprintf (word_text, sizeof word_text, "%.*s", (int) (word < 40 ? word : 40), p);
+            snprintf (error, size,
+                      "unknown status \"%s\": --status takes PENDING, RESERVED, CONFIRMED or "
+                      "CANCELLED, several separated by commas",
+                      cli_printable (word_text, shown, sizeof shown));
+            return -1;
+        }
+        if (length + strlen (found) + 1 > max) {
+            snprintf (error, size, "--status lists too many statuses");
+            return -1;
+        }
+        length += (size_t) sprintf (out + length, "%s%s", length ? "," : "", found);
+        if (p[word] == '\0')
+            return 0;
+        p += word + 1;
+    }
 }
 
 static int

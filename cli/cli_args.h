@@ -68,6 +68,17 @@ int cli_parse_int (const char *what, const char *text, int64_t min, int64_t max,
 int cli_parse_seconds (const char *what, const char *text, double max, double *value, char *error,
                        size_t size);
 
+//  A duration, exact to the nanosecond: a decimal number with an optional
+//  fraction of at most 9 digits, then a unit s, m, h or d (none: seconds),
+//  e.g. 30s, 1.5h, 2d, 90. More than 0 and at most CLI_DURATION_MAX_NS.
+#define CLI_DURATION_MAX_NS (UINT64_C (3650) * 86400 * 1000000000) //  3650d
+int cli_parse_duration (const char *what, const char *text, uint64_t *ns, char *error, size_t size);
+
+//  A comma-separated list of order statuses (oms_order_statuses, in any
+//  case) into `out` upper-cased, at most `max` bytes. 0, or -1 naming the
+//  status that is not one.
+int cli_parse_statuses (const char *text, char *out, size_t max, char *error, size_t size);
+
 //  "SKU:QTY" lines of an order: 1..OMS_ITEMS_MAX, distinct SKUs, quantities
 //  in 1..OMS_QTY_MAX. The SKU is what precedes the last ':'.
 int cli_parse_items (const char *const *texts, size_t n, oms_item_t *items, uint32_t *n_items,

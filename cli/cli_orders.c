@@ -1,4 +1,4 @@
-/*  cli_orders: `oms place`, `get`, `wait` and `cancel`.
+/*  cli_orders: `oms place`, `get`, `wait`, `cancel` and `orders`.
 
     `place` sends one request id on every attempt, so a retry after a lost
     reply is answered with the order already placed, never a second one.
@@ -6,6 +6,8 @@
     it starts is not missed; it does not trust events alone (a subscription
     takes a moment to reach the broker, and events can be lost), so it also
     polls the order with `get`; an event only makes the next poll sooner.
+    `orders` is one orders.list request: the order service walks its
+    indexes (newest first) and answers a page and a token for the next.
 */
 #include "cli.h"
 
@@ -22,6 +24,10 @@ const cli_opt_t cli_place_opts[] = {{"--customer", true, false},   {"--item", tr
                                     {"--pay", true, false},        {"--card", true, false},
                                     {"--request-id", true, false}, {NULL, false, false}};
 const cli_opt_t cli_wait_opts[] = {{"--timeout", true, false}, {NULL, false, false}};
+const cli_opt_t cli_orders_opts[] = {{"--status", true, false}, {"--customer", true, false},
+                                     {"--since", true, false},  {"--older-than", true, false},
+                                     {"--limit", true, false},  {"--page", true, false},
+                                     {NULL, false, false}};
 
 //  Copies a checked value into a request field of `size` bytes.
 static int
@@ -352,4 +358,138 @@ cli_cmd_wait (cli_t *self)
     cli_client_destroy (&wait.client);
     zsock_destroy (&sub);
     return exit_code;
+}
+
+// ---------------------------------------------------------------------------
+//  orders
+
+static int
+s_orders_request (cli_t *self, oms_request_t *req)
+{
+    char error[512];
+    const char *status = cli_args_value (&self->args, "--status");
+    const char *customer = cli_args_value (&self->args, "--customer");
+    const char *since = cli_args_value (&self->args, "--since");
+    const char *older = cli_args_value (&self->args, "--older-than");
+    const char *limit = cli_args_value (&self->args, "--limit");
+    const char *page = cli_args_value (&self->args, "--page");
+    int64_t count = 0;
+    cli_request_init (req, "orders.list");
+    if (cli_expect (self, 0, 0))
+        return 1;
+    if (status && cli_check (cli_parse_statuses (status, req->status, OMS_STATUS_LIST_MAX, error,
+                                                 sizeof error),
+                             error))
+        return 1;
+    if (customer && s_take (cli_check_id ("customer", customer, OMS_ID_MAX, error, sizeof error),
+                            error, req->customer, sizeof req->customer, customer))
+        return 1;
+    if (since &&
+        cli_check (cli_parse_duration ("--since", since, &req->since_ns, error, sizeof error),
+                   error))
+        return 1;
+    if (older && cli_check (cli_parse_duration ("--older-than", older, &req->older_than_ns, error,
+                                                sizeof error),
+                            error))
+        return 1;
+    if (limit &&
+        cli_check (cli_parse_int ("--limit", limit, 1, OMS_LIST_MAX, &count, error, sizeof error),
+                   error))
+        return 1;
+    req->limit = (uint64_t) count;
+    if (page && s_take (cli_check_id ("page token", page, OMS_PAGE_MAX, error, sizeof error), error,
+                        req->page, sizeof req->page, page))
+        return 1;
+    return 0;
+}
+
+//  Whether an order of the list has what its line needs.
+static int
+s_check_listed (const msgpack_object *order)
+{
+    static const char *const strings[] = {"order_id", "status", "customer"};
+    const msgpack_object *reason = cli_map_get (order, "reason");
+    int64_t total = 0;
+    uint64_t created = 0;
+    if (order->type != MSGPACK_OBJECT_MAP)
+        return cli_malformed ("order", "orders");
+    for (size_t i = 0; i < 3; i++)
+        if (!s_is_str (order, strings[i], true))
+            return cli_malformed ("order", strings[i]);
+    if (cli_map_int (order, "total_cents", &total) != 0)
+        return cli_malformed ("order", "total_cents");
+    if (cli_map_uint (order, "created_ns", &created) != 0)
+        return cli_malformed ("order", "created_ns");
+    if (reason && reason->type != MSGPACK_OBJECT_STR)
+        return cli_malformed ("order", "reason");
+    return 0;
+}
+
+//  o-17 CONFIRMED customer=c1 total_cents=1998 age=12s [reason="..."]
+static void
+s_print_listed (const msgpack_object *order, uint64_t now_ns)
+{
+    const msgpack_object *reason = cli_map_get (order, "reason");
+    int64_t total = 0;
+    uint64_t created = 0;
+    char age[32];
+    cli_map_int (order, "total_cents", &total);
+    cli_map_uint (order, "created_ns", &created);
+    cli_text_print (stdout, cli_map_get (order, "order_id"));
+    putchar (' ');
+    cli_text_print (stdout, cli_map_get (order, "status"));
+    printf (" customer=");
+    cli_text_print (stdout, cli_map_get (order, "customer"));
+    printf (" total_cents=%" PRId64 " age=%s", total,
+            cli_age (now_ns > created ? now_ns - created : 0, age, sizeof age));
+    if (reason && reason->via.str.size > 0) {
+        printf (" reason=");
+        cli_json_print (stdout, reason);
+    }
+    putchar ('\n');
+}
+
+int
+cli_cmd_orders (cli_t *self)
+{
+    oms_request_t req;
+    if (s_orders_request (self, &req))
+        return 1;
+    cli_reply_t *reply = cli_call (self, "order", &req, 1);
+    if (!reply)
+        return 1;
+    const msgpack_object *map = cli_reply_map (reply);
+    const msgpack_object *orders = cli_map_array (map, "orders");
+    const msgpack_object *next = cli_map_get (map, "next");
+    uint64_t now = 0;
+    int rc = 0;
+    if (!orders)
+        rc = cli_malformed ("order", "orders");
+    else if (cli_map_uint (map, "now_ns", &now) != 0)
+        rc = cli_malformed ("order", "now_ns");
+    else if (next && (next->type != MSGPACK_OBJECT_STR || next->via.str.size == 0))
+        rc = cli_malformed ("order", "next");
+    for (uint32_t i = 0; rc == 0 && i < orders->via.array.size; i++)
+        rc = s_check_listed (&orders->via.array.ptr[i]);
+    if (rc == 0 && self->json) {
+        printf ("{\"orders\": ");
+        cli_json_print (stdout, orders);
+        printf (", \"next\": ");
+        if (next)
+            cli_json_print (stdout, next);
+        else
+            printf ("null");
+        printf (", \"now_ns\": %" PRIu64 "}\n", now);
+    }
+    else if (rc == 0) {
+        for (uint32_t i = 0; i < orders->via.array.size; i++)
+            s_print_listed (&orders->via.array.ptr[i], now);
+        if (next) {
+            printf ("more orders: repeat with --page ");
+            cli_text_print (stdout, next);
+            putchar ('\n');
+        }
+    }
+    cli_reply_destroy (&reply);
+    return rc;
 }

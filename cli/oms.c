@@ -32,6 +32,10 @@ static const cli_command_t s_commands[] = {
     {"wait", cli_cmd_wait, cli_wait_opts, "wait ORDER_ID [--timeout SEC]",
      "wait until an order is CONFIRMED (exit 0) or CANCELLED (exit 2)"},
     {"cancel", cli_cmd_cancel, s_no_opts, "cancel ORDER_ID", "cancel an order"},
+    {"orders", cli_cmd_orders, cli_orders_opts,
+     "orders [--status S[,S...]] [--customer ID] [--since DURATION] [--older-than DURATION] "
+     "[--limit N] [--page TOKEN]",
+     "list orders newest first; --older-than 30s --status PENDING,RESERVED lists stuck ones"},
     {"stock", cli_cmd_stock, cli_stock_opts, "stock set SKU QTY [--price CENTS] | stock get SKU",
      "set or show a SKU's stock level and price"},
     {"wallet", cli_cmd_wallet, s_no_opts, "wallet credit CUSTOMER CENTS | wallet get CUSTOMER",

@@ -20,6 +20,8 @@
 //  method payment would only refuse later.
 const char *const oms_payment_methods[] = {"card", "wallet", "upi", "cod", NULL};
 
+const char *const oms_order_statuses[] = {"PENDING", "RESERVED", "CONFIRMED", "CANCELLED", NULL};
+
 static const oms_field_t s_place_fields[] = {
     CMD,
     OMS_STR (oms_request_t, request_id, OMS_C_ID, OMS_ID_MAX, true),
@@ -36,6 +38,15 @@ static const oms_field_t s_place_fields[] = {
 };
 static const oms_field_t s_cancel_fields[] = {CMD, ORDER_ID};
 static const oms_field_t s_get_fields[] = {CMD, ORDER_ID};
+static const oms_field_t s_orders_list_fields[] = {
+    CMD,
+    OMS_STR (oms_request_t, status, OMS_C_ANY, OMS_STATUS_LIST_MAX, false),
+    OMS_STR (oms_request_t, customer, OMS_C_ID, OMS_ID_MAX, false),
+    OMS_UINT (oms_request_t, since_ns, 1, UINT64_MAX, false),
+    OMS_UINT (oms_request_t, older_than_ns, 1, UINT64_MAX, false),
+    OMS_UINT (oms_request_t, limit, 1, OMS_LIST_MAX, false),
+    OMS_STR (oms_request_t, page, OMS_C_ID, OMS_PAGE_MAX, false),
+};
 static const oms_field_t s_stock_set_fields[] = {
     CMD,
     SKU,
@@ -84,6 +95,7 @@ static const oms_command_type_t s_commands[] = {
     S_COMMAND ("place", s_place_fields, false),
     S_COMMAND ("cancel", s_cancel_fields, false),
     S_COMMAND ("get", s_get_fields, true),
+    S_COMMAND ("orders.list", s_orders_list_fields, true),
     S_COMMAND ("stock.set", s_stock_set_fields, false),
     S_COMMAND ("stock.get", s_stock_get_fields, true),
     S_COMMAND ("wallet.credit", s_wallet_credit_fields, false),

@@ -327,7 +327,15 @@ void oms_event_heartbeat (oms_event_t *event, const char *name, const char *inst
 //  order PROTOCOL.md lists them. The payment service has a method for each.
 extern const char *const oms_payment_methods[];
 
+//  The statuses of an order, NULL-terminated: in-flight PENDING and
+//  RESERVED, terminal CONFIRMED and CANCELLED (orders.list filters on them).
+extern const char *const oms_order_statuses[];
+
 //  Replies are msgpack maps: {"ok": true, ...} or {"ok": false, "error": text}.
+
+#define OMS_STATUS_LIST_MAX 48   //  orders.list status: a comma-separated list
+#define OMS_PAGE_MAX        96   //  orders.list page token
+#define OMS_LIST_MAX        1000 //  orders.list limit
 
 typedef struct {
     char cmd[OMS_NAME_MAX + 1];
@@ -348,6 +356,12 @@ typedef struct {
     uint64_t max;
     uint64_t seq;
     uint64_t id; //  a dead letter
+    //  orders.list
+    char status[OMS_STATUS_LIST_MAX + 1]; //  "PENDING,RESERVED": statuses, comma separated
+    char page[OMS_PAGE_MAX + 1];          //  a page token from an earlier answer
+    uint64_t limit;                       //  orders in one answer; 0 when not given
+    uint64_t since_ns;                    //  created at most this long ago; 0: any
+    uint64_t older_than_ns;               //  created at least this long ago; 0: any
 } oms_request_t;
 
 typedef struct {

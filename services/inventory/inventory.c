@@ -279,7 +279,7 @@ static const oms_command_def_t s_commands[] = {
     {"stock.set", s_stock_set}, {"stock.get", s_stock_get}, {NULL, NULL}};
 
 static const oms_service_def_t s_inventory_service = {"inventory", s_dbs, s_subscriptions,
-                                                      s_commands, NULL};
+                                                      s_commands,  NULL,  NULL};
 
 int
 main (int argc, char *argv[])

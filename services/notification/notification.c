@@ -208,7 +208,7 @@ static const oms_command_def_t s_commands[] = {
     {"notifications", s_notifications}, {"channel.set", s_channel_set}, {NULL, NULL}};
 
 static const oms_service_def_t s_notification_service = {"notification", s_dbs, s_subscriptions,
-                                                         s_commands, NULL};
+                                                         s_commands,     NULL,  NULL};
 
 int
 main (int argc, char *argv[])

@@ -4,40 +4,17 @@
     An order is stored (and fsync'd) before its id is returned; its outcome
     arrives as events. The catalog of SKUs is learnt from inventory's
     catalog.updated events, so a place command naming an unknown SKU is
-    refused at once, without asking inventory.
+    refused at once, without asking inventory. Orders are listed from
+    indexes kept with them (order_index), built once at start-up when the
+    store predates them.
 */
 #include "oms_service.h"
+#include "order_index.h"
+#include "oms_clock.h"
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-
-typedef struct {
-    char order_id[OMS_ID_MAX + 1];
-    char status[16];
-    char customer[OMS_ID_MAX + 1];
-    oms_item_t items[OMS_ITEMS_MAX];
-    uint32_t n_items;
-    int64_t total_cents;
-    char reason[OMS_TEXT_MAX + 1];
-    char method[OMS_NAME_MAX + 1];
-    char card_last4[5];
-    uint64_t created_ns;
-    uint64_t deadline_ns;
-} order_t;
-
-static const oms_field_t s_order_fields[] = {
-    OMS_STR (order_t, order_id, OMS_C_ID, OMS_ID_MAX, true),
-    OMS_STR (order_t, status, OMS_C_ID, 15, true),
-    OMS_STR (order_t, customer, OMS_C_ID, OMS_ID_MAX, true),
-    OMS_ITEMS (order_t, items, n_items, 1, true),
-    OMS_INT (order_t, total_cents, 0, OMS_CENTS_MAX, true),
-    OMS_STR (order_t, reason, OMS_C_ANY, OMS_TEXT_MAX, false),
-    OMS_STR (order_t, method, OMS_C_NAME, OMS_NAME_MAX, true),
-    OMS_STR (order_t, card_last4, OMS_C_DIGITS, 4, false),
-    OMS_UINT (order_t, created_ns, 0, UINT64_MAX, true),
-    OMS_UINT (order_t, deadline_ns, 0, UINT64_MAX, false),
-};
-static const oms_schema_t s_order = OMS_SCHEMA (order_t, "order", s_order_fields);
 
 typedef struct {
     char sku[OMS_SKU_MAX + 1];
@@ -60,14 +37,22 @@ static int
 s_load (oms_ctx_t *ctx, const char *order_id, order_t *order)
 {
     return oms_txn_get_record (oms_ctx_txn (ctx), oms_ctx_db (ctx, "orders"), order_id,
-                               strlen (order_id), &s_order, order);
+                               strlen (order_id), &order_schema, order);
 }
 
+static order_dbs_t
+s_order_dbs (oms_ctx_t *ctx)
+{
+    return (order_dbs_t){oms_ctx_db (ctx, "orders"), oms_ctx_db (ctx, "by_time"),
+                         oms_ctx_db (ctx, "by_status"), oms_ctx_db (ctx, "by_customer")};
+}
+
+//  Every write of an order goes through here, so its indexes move with it.
 static int
 s_save (oms_ctx_t *ctx, const order_t *order)
 {
-    return oms_txn_put_record (oms_ctx_txn (ctx), oms_ctx_db (ctx, "orders"), order->order_id,
-                               strlen (order->order_id), &s_order, order);
+    order_dbs_t dbs = s_order_dbs (ctx);
+    return order_save (oms_ctx_txn (ctx), &dbs, order);
 }
 
 static uint64_t
@@ -239,7 +224,37 @@ s_get (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
     if (rc == OMS_E_NOTFOUND)
         return oms_ctx_fail_with (ctx, OMS_E_NOTFOUND, "unknown order %s", request->order_id);
     if (rc == 0)
-        oms_reply_record (reply, &s_order, &order);
+        oms_reply_record (reply, &order_schema, &order);
+    return rc;
+}
+
+//  Lists orders newest first from the index the filters pick (order_index).
+static int
+s_list (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
+{
+    char error[OMS_TEXT_MAX + 1];
+    uint64_t now = oms_ctx_now (ctx);
+    order_query_t query;
+    if (order_query_make (&query, request, now, error, sizeof error))
+        return oms_ctx_fail (ctx, "%s", error);
+    order_summary_t *orders = calloc (query.limit, sizeof *orders);
+    if (!orders)
+        return OMS_E_NOMEM;
+    order_dbs_t dbs = s_order_dbs (ctx);
+    order_page_t page;
+    int rc = order_index_list (oms_ctx_txn (ctx), &dbs, &query, orders, &page);
+    if (rc == 0) {
+        oms_reply_key (reply, "orders");
+        msgpack_packer *pk = oms_reply_packer (reply);
+        msgpack_pack_array (pk, page.count);
+        for (uint32_t i = 0; i < page.count; i++)
+            oms_schema_pack (&order_summary_schema, &orders[i], pk);
+        if (page.more)
+            oms_reply_str (reply, "next", page.next);
+        oms_reply_uint (reply, "now_ns", now);
+        oms_reply_uint (reply, "visited", page.visited);
+    }
+    free (orders);
     return rc;
 }
 
@@ -381,7 +396,8 @@ s_clamp_deadlines (oms_ctx_t *ctx, uint64_t now_ns)
             break;
         oms_warn ("order %s: its saga deadline was %llu s off, more than a timeout: the clock "
                   "was set back; it is due in one timeout from now",
-                  order.order_id, (unsigned long long) ((order.deadline_ns - now_ns) / 1000000000u));
+                  order.order_id,
+                  (unsigned long long) ((order.deadline_ns - now_ns) / 1000000000u));
         order.deadline_ns = latest;
         uint8_t key[8 + OMS_ID_MAX];
         rc = oms_txn_put (oms_ctx_txn (ctx), oms_ctx_db (ctx, "deadlines"), key,
@@ -413,18 +429,41 @@ s_tick (oms_ctx_t *ctx, uint64_t now_ns)
     return rc;
 }
 
-static const char *const s_dbs[] = {"orders", "requests", "deadlines", "catalog", "counters", NULL};
+//  Builds the indexes of a store made before them (or written by a version
+//  that did not keep them), once, before anything is served.
+static int
+s_start (oms_ctx_t *ctx)
+{
+    order_dbs_t dbs = s_order_dbs (ctx);
+    bool stale = false;
+    uint64_t count = 0;
+    int rc = order_index_stale (oms_ctx_txn (ctx), &dbs, &stale);
+    if (rc || !stale)
+        return rc;
+    uint64_t start = oms_clock_steady_ns ();
+    rc = order_index_rebuild (oms_ctx_txn (ctx), &dbs, &count);
+    if (rc == 0)
+        oms_info ("order index built: %llu orders indexed by time, status and customer in %.1f s",
+                  (unsigned long long) count, (double) (oms_clock_steady_ns () - start) / 1e9);
+    return rc;
+}
+
+static const char *const s_dbs[] = {"orders",  "requests",  "deadlines",   "catalog", "counters",
+                                    "by_time", "by_status", "by_customer", NULL};
 
 static const oms_subscription_t s_subscriptions[] = {
     {"catalog.updated", s_on_catalog_updated}, {"stock.reserved", s_on_stock_reserved},
     {"stock.rejected", s_on_stock_rejected},   {"payment.completed", s_on_payment_completed},
     {"payment.failed", s_on_payment_failed},   {NULL, NULL}};
 
-static const oms_command_def_t s_commands[] = {
-    {"place", s_place}, {"get", s_get}, {"cancel", s_cancel_command}, {NULL, NULL}};
+static const oms_command_def_t s_commands[] = {{"place", s_place},
+                                               {"get", s_get},
+                                               {"cancel", s_cancel_command},
+                                               {"orders.list", s_list},
+                                               {NULL, NULL}};
 
-static const oms_service_def_t s_order_service = {"order", s_dbs, s_subscriptions, s_commands,
-                                                  s_tick};
+static const oms_service_def_t s_order_service = {"order",    s_dbs,  s_subscriptions,
+                                                  s_commands, s_tick, s_start};
 
 int
 main (int argc, char *argv[])

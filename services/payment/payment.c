@@ -170,8 +170,8 @@ static const oms_subscription_t s_subscriptions[] = {{"stock.reserved", s_on_sto
 static const oms_command_def_t s_commands[] = {
     {"wallet.credit", s_wallet_credit}, {"wallet.get", s_wallet_get}, {NULL, NULL}};
 
-static const oms_service_def_t s_payment_service = {"payment", s_dbs, s_subscriptions, s_commands,
-                                                    NULL};
+static const oms_service_def_t s_payment_service = {"payment",  s_dbs, s_subscriptions,
+                                                    s_commands, NULL,  NULL};
 
 int
 main (int argc, char *argv[])

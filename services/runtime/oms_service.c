@@ -1210,6 +1210,24 @@ s_open_store (oms_service_t *self, bool create, char *dir, size_t dir_size)
     return 0;
 }
 
+//  The service's start hook, in a write transaction of its own.
+static int
+s_start (oms_service_t *self)
+{
+    oms_ctx_t ctx = {.self = self};
+    int rc = oms_store_begin (self->store, true, &ctx.txn);
+    if (rc == 0) {
+        rc = self->def->start (&ctx);
+        if (rc == 0)
+            rc = oms_txn_commit (&ctx.txn);
+        else
+            oms_txn_abort (&ctx.txn);
+    }
+    if (rc)
+        oms_error ("start-up failed: %s", ctx.error[0] ? ctx.error : oms_strerror (rc));
+    return rc;
+}
+
 static int
 s_open (oms_service_t *self)
 {
@@ -1222,6 +1240,8 @@ s_open (oms_service_t *self)
     oms_store_db (self->store, "positions", &self->positions);
     oms_store_db (self->store, "dead", &self->dead);
     oms_store_db (self->store, "meta", &self->meta);
+    if (def->start && s_start (self))
+        return -1;
 
     for (const oms_event_type_t *type = oms_event_types; type->type; type++)
         if (type->durable && strcmp (type->owner, def->name) == 0 && self->n_owned < OMS_HEADS_MAX)

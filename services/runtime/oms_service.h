@@ -2,7 +2,7 @@
 
     A service is a table (oms_service_def_t): the sub-databases it keeps, the
     topics it subscribes to with one handler each (Observer), the commands it
-    answers, and an optional periodic tick. oms_service_main parses flags and
+    answers, an optional periodic tick and an optional start hook. oms_service_main parses flags and
     configuration, opens the store, joins the event bus and runs the loop:
 
     - incoming events are applied in per-topic sequence order; a duplicate
@@ -49,6 +49,12 @@ typedef int (oms_command_fn) (oms_ctx_t *ctx, const oms_request_t *request, oms_
 //  now_ns is oms_ctx_steady.
 typedef int (oms_tick_fn) (oms_ctx_t *ctx, uint64_t now_ns);
 
+//  Run once at start-up, after the store is open and before anything is
+//  served, in a write transaction of its own that commits (fsync) before
+//  the loop begins: e.g. building an index that a store made by an earlier
+//  version lacks. A non-zero return stops the process.
+typedef int (oms_start_fn) (oms_ctx_t *ctx);
+
 typedef struct {
     const char *topic;
     oms_event_fn *handler;
@@ -65,6 +71,7 @@ typedef struct {
     const oms_subscription_t *subscriptions; //  terminated by {NULL, NULL}
     const oms_command_def_t *commands;       //  terminated by {NULL, NULL}
     oms_tick_fn *tick;                       //  optional
+    oms_start_fn *start;                     //  optional
 } oms_service_def_t;
 
 //  Runs a service until SIGINT or SIGTERM. Returns the process exit code.

@@ -900,7 +900,7 @@ Test (event, encode_leaves_out_empty_optional_fields)
     cr_expect_null (oms_msgpack_get (data, "card_last4"));
     cr_expect_not_null (oms_msgpack_get (data, "amount_cents"));
     //  keys in PROTOCOL.md order
-    static const char *order[] = {"version", "id",    "type", "producer",
+    static const char *order[] = {"version", "id",  "type",  "producer",
                                   "epoch",   "seq", "ts_ns", "data"};
     for (uint32_t i = 0; i < msg.data.via.map.size; i++) {
         const msgpack_object_str *key = &msg.data.via.map.ptr[i].key.via.str;
@@ -1156,6 +1156,15 @@ Test (command, survives_a_round_trip_of_every_command)
     s_request_round_trip (&req);
     REQUEST ("get");
     SETS (order_id, "o-1");
+    s_request_round_trip (&req);
+    REQUEST ("orders.list");
+    s_request_round_trip (&req);
+    SETS (status, "PENDING,RESERVED");
+    SETS (customer, "alice");
+    SETS (page, "00000000000003f6o-14");
+    req.since_ns = 1;
+    req.older_than_ns = UINT64_MAX;
+    req.limit = OMS_LIST_MAX;
     s_request_round_trip (&req);
     REQUEST ("stock.set");
     SETS (sku, "SKU-1");
