@@ -73,6 +73,12 @@ int cli_cmd_wait (cli_t *self);
 int cli_cmd_cancel (cli_t *self);
 extern const cli_opt_t cli_orders_opts[];
 int cli_cmd_orders (cli_t *self);
+//  The orders.list request of the orders options in `args` (the console's
+//  filters too). 0, or -1 with `error` filled.
+int cli_orders_request (const cli_args_t *args, oms_request_t *req, char *error, size_t size);
+//  Whether an entry of an orders.list answer has every field a listing
+//  shows: 0, or 1 after printing what is malformed.
+int cli_orders_check (const msgpack_object *order);
 //  cli_accounts.c
 extern const cli_opt_t cli_stock_opts[], cli_notifications_opts[];
 int cli_cmd_stock (cli_t *self);

@@ -183,6 +183,132 @@ s_dlq (cli_t *cli, FILE *out)
     return s_foot (out, 200);
 }
 
+//  The console's filters and the orders options they stand for.
+static const struct {
+    const char *arg, *option, *label;
+} s_filters[] = {
+    {"status", "--status", "status (PENDING,RESERVED...)"},
+    {"customer", "--customer", "customer"},
+    {"since", "--since", "created within (30s, 5m, 2h, 1d)"},
+    {"older_than", "--older-than", "created before"},
+    {"limit", "--limit", "at most"},
+    {"page", "--page", NULL},
+};
+#define FILTERS (sizeof s_filters / sizeof s_filters[0])
+
+//  Writes a query argument percent-encoded, as HTML text (& becomes &amp;).
+static void
+s_url_arg (FILE *out, const char *name, const char *value)
+{
+    fprintf (out, "&amp;%s=", name);
+    for (const unsigned char *p = (const unsigned char *) value; *p; p++)
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            strchr ("-._~,", *p))
+            fputc (*p, out);
+        else
+            fprintf (out, "%%%02X", *p);
+}
+
+static void
+s_order_link (FILE *out, const msgpack_object *order_id)
+{
+    fputs ("<a href=\"/order?id=", out);
+    cli_html_print (out, order_id);
+    fputs ("\">", out);
+    cli_html_print (out, order_id);
+    fputs ("</a>", out);
+}
+
+static void
+s_orders_table (FILE *out, const msgpack_object *orders, uint64_t now)
+{
+    char age[32];
+    fputs ("<table><tr><th>order</th><th>status</th><th>customer</th><th>total (cents)</th>"
+           "<th>age</th><th>reason</th></tr>\n",
+           out);
+    for (uint32_t i = 0; i < orders->via.array.size; i++) {
+        const msgpack_object *order = &orders->via.array.ptr[i];
+        uint64_t created = 0;
+        cli_map_uint (order, "created_ns", &created);
+        fputs ("<tr><td>", out);
+        s_order_link (out, cli_map_get (order, "order_id"));
+        fputs ("</td><td>", out);
+        cli_html_print (out, cli_map_get (order, "status"));
+        fputs ("</td><td>", out);
+        cli_html_print (out, cli_map_get (order, "customer"));
+        fputs ("</td><td class=\"n\">", out);
+        cli_html_print (out, cli_map_get (order, "total_cents"));
+        fprintf (out, "</td><td>%s</td><td>",
+                 cli_age (now > created ? now - created : 0, age, sizeof age));
+        cli_html_print (out, cli_map_get (order, "reason"));
+        fputs ("</td></tr>\n", out);
+    }
+    fputs ("</table>\n", out);
+}
+
+static unsigned
+s_orders (cli_t *cli, const oms_http_request_t *request, FILE *out)
+{
+    char *argv[2 * FILTERS];
+    const char *values[FILTERS];
+    char error[512];
+    int argc = 0;
+    s_head (out, "orders");
+    fputs ("<form action=\"/orders\" method=\"get\">", out);
+    for (size_t i = 0; i < FILTERS; i++) {
+        values[i] = oms_http_arg (request, s_filters[i].arg);
+        if (values[i] && *values[i]) {
+            argv[argc++] = (char *) s_filters[i].option;
+            argv[argc++] = (char *) values[i];
+        }
+        if (!s_filters[i].label)
+            continue;
+        fprintf (out, "<label>%s <input name=\"%s\" value=\"", s_filters[i].label,
+                 s_filters[i].arg);
+        s_text (out, values[i] ? values[i] : "");
+        fputs ("\"></label> ", out);
+    }
+    fputs ("<button>list</button></form>\n", out);
+    cli_args_t args;
+    const cli_opt_t *const tables[] = {cli_orders_opts, NULL};
+    oms_request_t req;
+    if (cli_args_parse (&args, argc, argv, tables, error, sizeof error) ||
+        cli_orders_request (&args, &req, error, sizeof error)) {
+        s_problem (out, "filters", error);
+        return s_foot (out, 400);
+    }
+    cli_reply_t *reply = cli_ask (cli, "order", &req, 1, error, sizeof error);
+    const msgpack_object *map = reply ? cli_reply_map (reply) : NULL;
+    const msgpack_object *orders = map ? cli_map_array (map, "orders") : NULL;
+    const msgpack_object *next = map ? cli_map_get (map, "next") : NULL;
+    uint64_t now = 0;
+    bool good = orders && cli_map_uint (map, "now_ns", &now) == 0 &&
+                (!next || next->type == MSGPACK_OBJECT_STR);
+    for (uint32_t i = 0; good && i < orders->via.array.size; i++)
+        good = cli_orders_check (&orders->via.array.ptr[i]) == 0;
+    if (!reply)
+        s_problem (out, "order service", error);
+    else if (!good)
+        s_problem (out, "order service", "a malformed reply (see the console's log)");
+    else if (orders->via.array.size == 0)
+        fputs ("<p>no orders match</p>\n", out);
+    else
+        s_orders_table (out, orders, now);
+    if (good && next) {
+        fputs ("<p><a href=\"/orders?", out);
+        for (size_t i = 0; i + 1 < FILTERS; i++)
+            if (values[i] && *values[i])
+                s_url_arg (out, s_filters[i].arg, values[i]);
+        char token[OMS_PAGE_MAX + 1] = "";
+        cli_map_copy (map, "next", token, sizeof token);
+        s_url_arg (out, "page", token);
+        fputs ("\">next page</a></p>\n", out);
+    }
+    unsigned status = reply && good ? 200 : 502;
+    cli_reply_destroy (&reply);
+    return s_foot (out, status);
+}
+
 static unsigned
 s_page (void *arg, const oms_http_request_t *request, FILE *out, const char **content_type)
 {
@@ -193,6 +319,8 @@ s_page (void *arg, const oms_http_request_t *request, FILE *out, const char **co
         return s_processes (cli, out);
     if (strcmp (path, "/dlq") == 0)
         return s_dlq (cli, out);
+    if (strcmp (path, "/orders") == 0)
+        return s_orders (cli, request, out);
     s_head (out, "not found");
     s_problem (out, path, "no such page");
     return s_foot (out, 404);

@@ -363,49 +363,32 @@ cli_cmd_wait (cli_t *self)
 // ---------------------------------------------------------------------------
 //  orders
 
-static int
-s_orders_request (cli_t *self, oms_request_t *req)
+int
+cli_orders_request (const cli_args_t *args, oms_request_t *req, char *error, size_t size)
 {
-    char error[512];
-    const char *status = cli_args_value (&self->args, "--status");
-    const char *customer = cli_args_value (&self->args, "--customer");
-    const char *since = cli_args_value (&self->args, "--since");
-    const char *older = cli_args_value (&self->args, "--older-than");
-    const char *limit = cli_args_value (&self->args, "--limit");
-    const char *page = cli_args_value (&self->args, "--page");
+    const char *status = cli_args_value (args, "--status");
+    const char *customer = cli_args_value (args, "--customer");
+    const char *since = cli_args_value (args, "--since");
+    const char *older = cli_args_value (args, "--older-than");
+    const char *limit = cli_args_value (args, "--limit");
+    const char *page = cli_args_value (args, "--page");
     int64_t count = 0;
     cli_request_init (req, "orders.list");
-    if (cli_expect (self, 0, 0))
-        return 1;
-    if (status && cli_check (cli_parse_statuses (status, req->status, OMS_STATUS_LIST_MAX, error,
-                                                 sizeof error),
-                             error))
-        return 1;
-    if (customer && s_take (cli_check_id ("customer", customer, OMS_ID_MAX, error, sizeof error),
-                            error, req->customer, sizeof req->customer, customer))
-        return 1;
-    if (since &&
-        cli_check (cli_parse_duration ("--since", since, &req->since_ns, error, sizeof error),
-                   error))
-        return 1;
-    if (older && cli_check (cli_parse_duration ("--older-than", older, &req->older_than_ns, error,
-                                                sizeof error),
-                            error))
-        return 1;
-    if (limit &&
-        cli_check (cli_parse_int ("--limit", limit, 1, OMS_LIST_MAX, &count, error, sizeof error),
-                   error))
-        return 1;
+    if ((status && cli_parse_statuses (status, req->status, OMS_STATUS_LIST_MAX, error, size)) ||
+        (customer && cli_check_id ("customer", customer, OMS_ID_MAX, error, size)) ||
+        (since && cli_parse_duration ("--since", since, &req->since_ns, error, size)) ||
+        (older && cli_parse_duration ("--older-than", older, &req->older_than_ns, error, size)) ||
+        (limit && cli_parse_int ("--limit", limit, 1, OMS_LIST_MAX, &count, error, size)) ||
+        (page && cli_check_id ("page token", page, OMS_PAGE_MAX, error, size)))
+        return -1;
+    snprintf (req->customer, sizeof req->customer, "%s", customer ? customer : "");
+    snprintf (req->page, sizeof req->page, "%s", page ? page : "");
     req->limit = (uint64_t) count;
-    if (page && s_take (cli_check_id ("page token", page, OMS_PAGE_MAX, error, sizeof error), error,
-                        req->page, sizeof req->page, page))
-        return 1;
     return 0;
 }
 
-//  Whether an order of the list has what its line needs.
-static int
-s_check_listed (const msgpack_object *order)
+int
+cli_orders_check (const msgpack_object *order)
 {
     static const char *const strings[] = {"order_id", "status", "customer"};
     const msgpack_object *reason = cli_map_get (order, "reason");
@@ -452,8 +435,10 @@ s_print_listed (const msgpack_object *order, uint64_t now_ns)
 int
 cli_cmd_orders (cli_t *self)
 {
+    char error[512];
     oms_request_t req;
-    if (s_orders_request (self, &req))
+    if (cli_expect (self, 0, 0) ||
+        cli_check (cli_orders_request (&self->args, &req, error, sizeof error), error))
         return 1;
     cli_reply_t *reply = cli_call (self, "order", &req, 1);
     if (!reply)
@@ -470,7 +455,7 @@ cli_cmd_orders (cli_t *self)
     else if (next && (next->type != MSGPACK_OBJECT_STR || next->via.str.size == 0))
         rc = cli_malformed ("order", "next");
     for (uint32_t i = 0; rc == 0 && i < orders->via.array.size; i++)
-        rc = s_check_listed (&orders->via.array.ptr[i]);
+        rc = cli_orders_check (&orders->via.array.ptr[i]);
     if (rc == 0 && self->json) {
         printf ("{\"orders\": ");
         cli_json_print (stdout, orders);

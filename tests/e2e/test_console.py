@@ -93,6 +93,42 @@ class Console(ClusterTest):
         self.assertRegex(dom, r"<td>inventory</td><td>stock\.reserved</td>")
         self.assertNotIn("<script", dom)
 
+    def placed(self):
+        """Two orders of a customer of its own, settled: one confirmed, one
+        cancelled by a declined card. (customer, confirmed id, cancelled id)"""
+        sku = f"SKU-{uid()}"
+        customer = f"c-{uid()}"
+        self.cluster.stock_set(sku, 100, 250)
+        good = self.cluster.place(customer, [(sku, 2)], "card", card=CARD_OK)
+        bad = self.cluster.place(customer, [(sku, 1)], "card", card=CARD_DECLINED)
+        self.assertEqual(self.cluster.wait(good), "CONFIRMED")
+        self.assertEqual(self.cluster.wait(bad), "CANCELLED")
+        return customer, good, bad
+
+    def test_orders_page_lists_orders_with_their_status_and_filters(self):
+        customer, good, bad = self.placed()
+        dom = self.browse(f"/orders?customer={customer}", "orders")
+        self.assertRegex(dom, rf'<a href="/order\?id={good}">{good}</a></td><td>CONFIRMED</td>'
+                              rf"<td>{customer}</td><td[^>]*>500</td>")
+        self.assertRegex(dom, rf'<a href="/order\?id={bad}">{bad}</a></td><td>CANCELLED</td>')
+        #  Newest first.
+        self.assertLess(dom.index(f">{bad}</a>"), dom.index(f">{good}</a>"))
+        dom = self.browse(f"/orders?customer={customer}&status=CANCELLED", "orders-cancelled")
+        self.assertIn(f">{bad}</a>", dom)
+        self.assertNotIn(f">{good}</a>", dom)
+        self.assertIn(f'value="{customer}"', dom)
+        #  One a page: a link to the next one.
+        dom = self.browse(f"/orders?customer={customer}&limit=1", "orders-paged")
+        self.assertIn(f">{bad}</a>", dom)
+        self.assertNotIn(f">{good}</a>", dom)
+        self.assertRegex(dom, r'<a href="/orders\?[^"]*page=[0-9a-f]+[^"]*">next page</a>')
+
+    def test_a_bad_filter_is_named_on_the_page(self):
+        dom = self.browse("/orders?since=%3Cscript%3Ealert(1)%3C/script%3E", "orders-bad-filter")
+        self.assertNotIn("<script>alert", dom)
+        self.assertRegex(dom, r'class="bad">filters: --since must be .*&lt;script&gt;')
+        self.assertEqual(self.status_of("/orders?limit=0"), 400)
+
     def test_dead_letters_page_has_every_service(self):
         dom = self.browse("/dlq", "dead-letters")
         for name in ("order", "inventory", "payment", "notification"):
