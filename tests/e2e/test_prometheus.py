@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -27,8 +28,8 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from cluster import (CLI_TIMEOUT_S, SERVICES, SETTLE_S, SOURCE_DIR, ClusterTest,  # noqa: E402
-                     free_ports, poll, run, uid)
+from cluster import (CLI_TIMEOUT_S, SERVICES, SETTLE_S, SOURCE_DIR, Cluster,  # noqa: E402
+                     ClusterTest, free_ports, poll, run, uid)
 
 RULES = SOURCE_DIR / "scripts" / "prometheus" / "oms-alerts.yml"
 PROCESSES = ("broker",) + SERVICES
@@ -168,19 +169,31 @@ class Traffic:
 @unittest.skipIf(shutil.which("prometheus") is None or shutil.which("promtool") is None,
                  "prometheus and promtool are not installed (scripts/bootstrap installs them)")
 class PrometheusCase(ClusterTest):
-    PORTS = dict(zip(PROCESSES, free_ports(len(PROCESSES))))
-    TARGETS = {p: f"127.0.0.1:{port}" for p, port in PORTS.items()}
-    CLUSTER = {"heartbeat_ms": 200,
-               "config": {metrics_key(p): t for p, t in TARGETS.items()}}
+    TARGETS = {}    #  process -> host:port of its /metrics
     prometheus = None
 
     @classmethod
     def setUpClass(cls):
-        super().setUpClass()
+        #  The metrics ports stay bound while the cluster picks its own, so
+        #  that it cannot pick one of them.
+        held = []
         try:
+            for _ in PROCESSES:
+                held.append(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+                held[-1].bind(("127.0.0.1", 0))
+            cls.TARGETS = {p: "127.0.0.1:%d" % s.getsockname()[1] for p, s in zip(PROCESSES, held)}
+            cls.cluster = Cluster(name="prometheus", heartbeat_ms=200,
+                                  config={metrics_key(p): t for p, t in cls.TARGETS.items()})
+            cls.cluster.prepare()
+        finally:
+            for s in held:
+                s.close()
+        try:
+            cls.cluster.script("oms-up", timeout=120)
             cls.prometheus = Prometheus(cls.TARGETS.values())
             cls.prometheus.wait_ready()
         except BaseException:
+            cls.cluster.failed = True
             cls.tearDownClass()
             raise
 
