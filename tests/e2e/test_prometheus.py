@@ -5,8 +5,9 @@ Prometheus' HTTP API; every target is up; every endpoint's names pass
 `promtool check metrics`; the rules load and evaluate; a stopped service, a
 stuck order and a dead letter raise their alerts.
 
-Prometheus runs with its own configuration, storage and port in a temporary
-directory, and is killed at the end (and by the kernel if this test dies).
+Prometheus runs with its own configuration, storage and port, in the
+cluster's home, and is killed at the end (and by the kernel if this test
+dies).
 """
 
 import ctypes
@@ -19,7 +20,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import unittest
 import urllib.error
@@ -45,20 +45,24 @@ def metrics_key(process):
 
 
 _PR_SET_PDEATHSIG = 1
+#  Looked up here: a child forked while other threads run should do no more
+#  than call it.
+_prctl = ctypes.CDLL(None, use_errno=True).prctl
 
 
 def _die_with_parent():
     """In the child before exec: the kernel sends SIGKILL to the child when
-    this test process goes, however it goes."""
-    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    the thread that started it goes, however the test process ends."""
+    _prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
 
 
 class Prometheus:
-    """A Prometheus server of its own: config, storage and log in a temporary
-    directory, the web API on a free loopback port."""
+    """A Prometheus server of its own: config, storage and log in `directory`
+    (made here), the web API on a free loopback port."""
 
-    def __init__(self, targets, scrape_s=1):
-        self.dir = tempfile.mkdtemp(prefix="oms-e2e-prometheus-")
+    def __init__(self, directory, targets, scrape_s=1):
+        self.dir = str(directory)
+        os.makedirs(self.dir)
         self.port = free_ports(1)[0]
         self.url = f"http://127.0.0.1:{self.port}"
         interval = f"{scrape_s}s"
@@ -140,7 +144,6 @@ class Prometheus:
         if failed:
             print(f"----- prometheus: last lines of {self.log_path}\n{self.tail()}",
                   file=sys.stderr)
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class Traffic:
@@ -156,8 +159,13 @@ class Traffic:
 
     def _run(self):
         while not self.stopping.is_set():
-            r = self.cluster.oms("load", "--orders", 40, "--rate", 20, "--skus", 3, "--json",
-                                 check=False, timeout=CLI_TIMEOUT_S + 60)
+            cmd = self.cluster.cmd("load", "--orders", 40, "--rate", 20, "--skus", 3, "--json")
+            try:
+                r = subprocess.run(cmd, env=self.cluster.env, capture_output=True, text=True,
+                                   timeout=CLI_TIMEOUT_S + 60, stdin=subprocess.DEVNULL,
+                                   preexec_fn=_die_with_parent)
+            except subprocess.TimeoutExpired as e:
+                r = subprocess.CompletedProcess(cmd, -1, "", f"timed out: {e}")
             self.runs.append(r)
 
     def stop(self):
@@ -190,7 +198,8 @@ class PrometheusCase(ClusterTest):
                 s.close()
         try:
             cls.cluster.script("oms-up", timeout=120)
-            cls.prometheus = Prometheus(cls.TARGETS.values())
+            #  In the cluster's home, which goes (or is kept) with it.
+            cls.prometheus = Prometheus(cls.cluster.home / "prometheus", cls.TARGETS.values())
             cls.prometheus.wait_ready()
         except BaseException:
             cls.cluster.failed = True
