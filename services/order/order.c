@@ -408,6 +408,32 @@ s_clamp_deadlines (oms_ctx_t *ctx, uint64_t now_ns)
     return rc;
 }
 
+//  In-flight orders as metrics: how many, and how long ago the oldest was
+//  placed (the earliest deadline less one saga timeout), measured before
+//  the tick cancels the late ones. Orders that wait far longer than a saga
+//  takes are stuck on a step no one answers; past a saga timeout, the
+//  ticks themselves are failing.
+static void
+s_measure_in_flight (oms_ctx_t *ctx, uint64_t now_ns)
+{
+    uint64_t count = 0, oldest_ns = 0;
+    oms_cursor_t *cursor;
+    oms_val_t key, value;
+    uint8_t start[8] = {0};
+    if (oms_txn_count (oms_ctx_txn (ctx), oms_ctx_db (ctx, "deadlines"), &count) == 0 && count &&
+        oms_cursor_open (oms_ctx_txn (ctx), oms_ctx_db (ctx, "deadlines"), &cursor) == 0) {
+        if (oms_cursor_seek (cursor, start, sizeof start, &key, &value) == 0 && key.size >= 8) {
+            uint64_t placed_ns = oms_be64_get (key.data) - s_saga_timeout_ns (ctx);
+            oldest_ns = now_ns > placed_ns ? now_ns - placed_ns : 0;
+        }
+        oms_cursor_close (&cursor);
+    }
+    oms_ctx_gauge (ctx, "oms_orders_in_flight", "orders placed and not yet confirmed or cancelled",
+                   (double) count);
+    oms_ctx_gauge (ctx, "oms_orders_oldest_in_flight_seconds",
+                   "seconds since the oldest in-flight order was placed", (double) oldest_ns / 1e9);
+}
+
 //  Cancels in-flight orders whose saga deadline passed. Each due entry of
 //  the clock is removed whatever the order's state, so none is seen twice.
 static int
@@ -415,6 +441,7 @@ s_tick (oms_ctx_t *ctx, uint64_t now_ns)
 {
     char due[TAKE_MAX][OMS_ID_MAX + 1];
     size_t n_due;
+    s_measure_in_flight (ctx, now_ns);
     int rc = s_clamp_deadlines (ctx, now_ns);
     if (rc == 0)
         rc = s_take_deadlines (ctx, 0, now_ns, due, &n_due);

@@ -90,6 +90,12 @@ oms_ctx_config (oms_ctx_t *ctx)
     return ctx->self->config;
 }
 
+void
+oms_ctx_gauge (oms_ctx_t *ctx, const char *name, const char *help, double value)
+{
+    oms_metrics_set (ctx->self->metrics, name, help, NULL, value);
+}
+
 uint64_t
 oms_ctx_now (oms_ctx_t *ctx)
 {
@@ -1054,6 +1060,12 @@ s_heartbeat (oms_service_t *self)
         s_copy (heads[i].topic, sizeof heads[i].topic, self->owned[i]);
         oms_outbox_bounds (txn, self->outbox, self->heads, self->owned[i], &first, &heads[i].seq);
     }
+    //  What is in the dead-letter store now, unlike oms_dead_letters_total,
+    //  survives a restart and falls when an operator retries or drops.
+    uint64_t dead;
+    if (oms_txn_count (txn, self->dead, &dead) == 0)
+        oms_metrics_set (self->metrics, "oms_dead_letters",
+                         "events kept in the dead-letter store now", NULL, (double) dead);
     oms_txn_abort (&txn);
     oms_head_t positions[OMS_INBOX_MAX];
     char label[OMS_NAME_MAX + 8];
@@ -1065,6 +1077,9 @@ s_heartbeat (oms_service_t *self)
                          "events of a type known to exist and not yet applied",
                          s_topic_label (label, sizeof label, entry->type),
                          (double) (entry->known - entry->position));
+        oms_metrics_set (self->metrics, "oms_subscription_stopped",
+                         "1 while the subscription is stopped: its producer's store epoch changed",
+                         label, entry->stopped ? 1 : 0);
     }
     for (size_t i = 0; i < self->n_owned; i++)
         oms_metrics_set (self->metrics, "oms_outbox_head", "newest seq of a type in the outbox",

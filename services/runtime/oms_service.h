@@ -99,6 +99,10 @@ uint64_t oms_ctx_now (oms_ctx_t *ctx);
 //  by an earlier process may lie as far off as the wall clock moved.
 uint64_t oms_ctx_steady (oms_ctx_t *ctx);
 
+//  Sets a gauge of this process's metrics (no label beyond `process`); it
+//  is served from the next heartbeat on. Name and help are string literals.
+void oms_ctx_gauge (oms_ctx_t *ctx, const char *name, const char *help, double value);
+
 //  Emits an event made by a Factory constructor: stamps producer, seq, id,
 //  time and (from the event being handled, when there is one) causation and
 //  correlation ids, appends it to the outbox in this transaction, and
