@@ -92,6 +92,8 @@ extern const cli_opt_t cli_load_opts[];
 int cli_cmd_load (cli_t *self);
 //  cli_scenario_run.c
 int cli_cmd_scenario (cli_t *self);
+//  cli_trace.c
+int cli_cmd_trace (cli_t *self);
 //  cli_keygen.c
 extern const cli_opt_t cli_keygen_opts[];
 int cli_cmd_keygen (cli_t *self);
