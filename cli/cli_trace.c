@@ -5,7 +5,8 @@
     It reads the services' stores, not the bus: each service answers
     `trace` from its outbox's per-order index (PROTOCOL.md), so a trace
     is the same before and after restarts. The order service's `get` gives
-    the status. A service that does not answer costs a warning and its
+    the status. The five requests go out at once and share one
+    cli/timeout_ms. A service that does not answer costs a warning and its
     events; the trace fails only when no service answered, or when the
     order service says the order does not exist.
 */
@@ -14,6 +15,7 @@
 #include "oms_clock.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <string.h>
@@ -133,55 +135,101 @@ static void __attribute__ ((format (printf, 1, 2))) s_warn (const char *format, 
     va_end (args);
 }
 
-//  One request. 0 and the accepted reply (caller owns it); 1 refused, the
-//  service's text in `error`; -1 no answer or a malformed reply, why in
-//  `error`.
-static int
-s_ask (s_trace_t *self, const char *service, const char *cmd, cli_reply_t **reply_p, char *error,
-       size_t size)
+//  One request of the trace and what came of it.
+typedef struct {
+    const char *service;
+    const char *cmd;
+    cli_client_t *client;
+    bool pending;       //  sent, not answered yet
+    cli_reply_t *reply; //  the accepted reply
+    int rc;             //  0 accepted; 1 refused; -1 no answer or malformed
+    char error[512];    //  why not, when rc is not 0
+} s_call_t;
+
+#define CALLS (1 + OMS_SERVICES_COUNT) //  the order's get, then every trace
+
+//  Sends every call at once and waits for the answers, all within one
+//  cli/timeout_ms: services that are down cost that once, however many.
+static void
+s_call_all (s_trace_t *self, s_call_t *calls, size_t n)
 {
+    assert (n <= CALLS);
     oms_request_t req;
-    cli_request_init (&req, cmd);
-    snprintf (req.order_id, sizeof req.order_id, "%s", self->order_id);
-    *reply_p = NULL;
-    cli_client_t *client = cli_client_new (
-        service, oms_config_service (self->cli->config, service, "api"), error, size);
-    int rc = client ? cli_client_call (client, &req, self->cli->timeout_ms, 1, reply_p, error, size)
-                    : -1;
-    cli_client_destroy (&client);
-    if (rc != 0)
-        return -1;
-    if (!cli_reply_ok (*reply_p)) {
-        cli_reply_error (*reply_p, error, size);
-        cli_reply_destroy (reply_p);
-        return 1;
+    size_t pending = 0;
+    for (size_t i = 0; i < n; i++) {
+        s_call_t *call = &calls[i];
+        const char *endpoint = oms_config_service (self->cli->config, call->service, "api");
+        call->rc = -1;
+        cli_request_init (&req, call->cmd);
+        snprintf (req.order_id, sizeof req.order_id, "%s", self->order_id);
+        call->client = cli_client_new (call->service, endpoint, call->error, sizeof call->error);
+        if (call->client &&
+            cli_client_send (call->client, &req, call->error, sizeof call->error) == 0) {
+            snprintf (call->error, sizeof call->error,
+                      "%s service at %s did not answer within %d ms", call->service, endpoint,
+                      self->cli->timeout_ms);
+            call->pending = true;
+            pending++;
+        }
     }
-    return 0;
+    int64_t deadline = zclock_mono () + self->cli->timeout_ms;
+    while (pending > 0) {
+        zmq_pollitem_t items[CALLS];
+        s_call_t *polled[CALLS];
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++)
+            if (calls[i].pending) {
+                void *sock = zsock_resolve (cli_client_socket (calls[i].client));
+                items[k] = (zmq_pollitem_t){sock, 0, ZMQ_POLLIN, 0};
+                polled[k++] = &calls[i];
+            }
+        int64_t left = deadline - zclock_mono ();
+        if (left <= 0)
+            break;
+        if (zmq_poll (items, (int) k, (long) left) < 0) {
+            if (zmq_errno () != EINTR)
+                break;
+            continue;
+        }
+        for (size_t j = 0; j < k; j++) {
+            s_call_t *call = polled[j];
+            if (!(items[j].revents & ZMQ_POLLIN))
+                continue;
+            call->pending = false;
+            pending--;
+            if (cli_client_recv (call->client, &call->reply, call->error, sizeof call->error))
+                call->rc = -1;
+            else if (!cli_reply_ok (call->reply)) {
+                cli_reply_error (call->reply, call->error, sizeof call->error);
+                cli_reply_destroy (&call->reply);
+                call->rc = 1;
+            }
+            else
+                call->rc = 0;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        cli_client_destroy (&calls[i].client);
 }
 
-//  The order's status from the order service. 0 (status "" when it did
-//  not answer), or 1 failed: the order does not exist, or the reply is
-//  malformed.
+//  The order's status from the order service's `get`. 0 (status "" when
+//  it did not answer), or 1 failed: the order does not exist, or the reply
+//  is malformed.
 static int
-s_get_order (s_trace_t *self)
+s_get_order (s_trace_t *self, s_call_t *call)
 {
-    char error[512];
-    cli_reply_t *reply;
-    int rc = s_ask (self, "order", "get", &reply, error, sizeof error);
-    if (rc > 0)
-        return cli_fail ("%s", error);
-    if (rc < 0) {
-        s_warn ("%s; the order's status is unknown", error);
+    if (call->rc > 0)
+        return cli_fail ("%s", call->error);
+    if (call->rc < 0) {
+        s_warn ("%s; the order's status is unknown", call->error);
         return 0;
     }
-    const msgpack_object *map = cli_reply_map (reply);
-    rc = 0;
+    const msgpack_object *map = cli_reply_map (call->reply);
     if (cli_map_copy (map, "status", self->status, sizeof self->status) != 0)
-        rc = cli_malformed ("order", "status");
-    else if (cli_map_uint (map, "created_ns", &self->created_ns) < 0)
-        rc = cli_malformed ("order", "created_ns");
-    cli_reply_destroy (&reply);
-    return rc;
+        return cli_malformed ("order", "status");
+    if (cli_map_uint (map, "created_ns", &self->created_ns) < 0)
+        return cli_malformed ("order", "created_ns");
+    return 0;
 }
 
 static void
@@ -218,7 +266,7 @@ s_take_event (s_trace_t *self, const char *service, const msgpack_object *body, 
                 body->type == MSGPACK_OBJECT_BIN ? error : "event that is not a bin");
         return;
     }
-    if (strcmp (event->producer, service) != 0 || strcmp (event->data.order_id, self->order_id))
+    if (strcmp (event->producer, service) != 0 || strcmp (event->correlation_id, self->order_id))
         s_warn ("%s sent %s, not its own event of this order; skipped", service, event->id);
     else if (!s_has (self, event->id)) {
         if (self->n_events == self->max_events) {
@@ -236,41 +284,38 @@ s_take_event (s_trace_t *self, const char *service, const msgpack_object *body, 
     }
 }
 
-//  Adds what `service` stored about the order; a service that does not
+//  Adds what a service stored about the order; a service that does not
 //  answer, refuses or answers nonsense is a warning.
 static void
-s_trace_service (s_trace_t *self, const char *service, oms_event_t *event)
+s_trace_service (s_trace_t *self, s_call_t *call, oms_event_t *event)
 {
-    char error[512];
-    cli_reply_t *reply;
-    int rc = s_ask (self, service, "trace", &reply, error, sizeof error);
-    if (rc != 0) {
-        if (rc > 0)
-            s_warn ("%s service refused: %s; the trace goes on without its events", service, error);
+    const char *service = call->service;
+    if (call->rc != 0) {
+        if (call->rc > 0)
+            s_warn ("%s service refused: %s; the trace goes on without its events", service,
+                    call->error);
         else
-            s_warn ("%s; the trace goes on without %s's events", error, service);
+            s_warn ("%s; the trace goes on without %s's events", call->error, service);
         s_unanswered (self, service);
         return;
     }
-    const msgpack_object *map = cli_reply_map (reply);
+    const msgpack_object *map = cli_reply_map (call->reply);
     const msgpack_object *events = cli_map_array (map, "events");
     bool more = false;
     if (!events || cli_map_bool (map, "more", &more) != 0) {
         s_warn ("%s service sent a malformed reply: %s; the trace goes on without its events",
                 service, events ? "more" : "events");
         s_unanswered (self, service);
+        return;
     }
-    else {
-        self->n_answered++;
-        for (uint32_t i = 0; i < events->via.array.size; i++)
-            s_take_event (self, service, &events->via.array.ptr[i], event);
-        if (more) {
-            s_warn ("%s has more events of this order than one answer holds (%u shown)", service,
-                    events->via.array.size);
-            self->truncated = true;
-        }
+    self->n_answered++;
+    for (uint32_t i = 0; i < events->via.array.size; i++)
+        s_take_event (self, service, &events->via.array.ptr[i], event);
+    if (more) {
+        s_warn ("%s has more events of this order than one answer holds (%u shown)", service,
+                events->via.array.size);
+        self->truncated = true;
     }
-    cli_reply_destroy (&reply);
 }
 
 // ---------------------------------------------------------------------------
@@ -392,13 +437,19 @@ cli_cmd_trace (cli_t *self)
                    error))
         return 1;
     s_trace_t trace = {.cli = self, .order_id = cli_arg (self, 0)};
-    int rc = s_get_order (&trace);
+    s_call_t calls[CALLS] = {{.service = "order", .cmd = "get"}};
+    for (size_t i = 0; i < OMS_SERVICES_COUNT; i++)
+        calls[1 + i] = (s_call_t){.service = oms_service_names[i], .cmd = "trace"};
+    s_call_all (&trace, calls, CALLS);
+    int rc = s_get_order (&trace, &calls[0]);
     oms_event_t *event = rc == 0 ? malloc (sizeof *event) : NULL;
     if (rc == 0 && !event)
         rc = cli_fail ("out of memory");
-    for (size_t i = 0; rc == 0 && i < OMS_SERVICES_COUNT; i++)
-        s_trace_service (&trace, oms_service_names[i], event);
+    for (size_t i = 1; rc == 0 && i < CALLS; i++)
+        s_trace_service (&trace, &calls[i], event);
     free (event);
+    for (size_t i = 0; i < CALLS; i++)
+        cli_reply_destroy (&calls[i].reply);
     if (rc == 0 && trace.n_answered == 0)
         rc = cli_fail ("no service answered: nothing to trace");
     else if (rc == 0 && !trace.status[0] && trace.n_events == 0)

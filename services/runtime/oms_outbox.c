@@ -6,7 +6,9 @@
     The timestamp prefix lets retention judge age without decoding bodies.
     `heads` maps a type to its newest seq (be64).
 
-    `by_order` holds one empty-valued key per event that names an order:
+    `by_order` holds one empty-valued key per event about an order (its
+    correlation_id: data.order_id, else its cause's, so the stock.updated
+    that reserving an order's lines caused is about that order too):
         key   = order_id, 0x00, type, 0x00, be64 seq
     so an order's events are one range of keys. The entry is put with the
     event and deleted with it; pruning learns the order id by decoding the
@@ -84,9 +86,9 @@ oms_outbox_append (oms_txn_t *txn, oms_db_t db, oms_db_t heads, oms_db_t by_orde
         oms_be64_put (value, event->seq);
         rc = oms_txn_put (txn, heads, event->type, strlen (event->type), value, 8);
     }
-    if (rc == 0 && event->data.order_id[0]) {
+    if (rc == 0 && event->correlation_id[0]) {
         uint8_t index[OMS_OUTBOX_ORDER_KEY_MAX];
-        size_t size = oms_outbox_order_key (index, event->data.order_id, event->type, event->seq);
+        size_t size = oms_outbox_order_key (index, event->correlation_id, event->type, event->seq);
         rc = size ? oms_txn_put (txn, by_order, index, size, "", 0) : OMS_E_TOO_LONG;
     }
     return rc;
@@ -152,7 +154,7 @@ oms_outbox_read (oms_txn_t *txn, oms_db_t db, const char *type, uint64_t from, s
 }
 
 //  Deletes the `by_order` entry of a stored value (stamp and body) of
-//  `type` `seq`, if it names an order. A body that does not decode keeps
+//  `type` `seq`, if it is about an order. A body that does not decode keeps
 //  its entry, which readers then skip.
 static int
 s_unindex (oms_txn_t *txn, oms_db_t by_order, const char *type, uint64_t seq, const oms_val_t *v,
@@ -162,10 +164,10 @@ s_unindex (oms_txn_t *txn, oms_db_t by_order, const char *type, uint64_t seq, co
     if (v->size <= OMS_OUTBOX_STAMP ||
         oms_event_decode ((const uint8_t *) v->data + OMS_OUTBOX_STAMP, v->size - OMS_OUTBOX_STAMP,
                           type, event, &fault) ||
-        !event->data.order_id[0])
+        !event->correlation_id[0])
         return 0;
     uint8_t key[OMS_OUTBOX_ORDER_KEY_MAX];
-    size_t size = oms_outbox_order_key (key, event->data.order_id, type, seq);
+    size_t size = oms_outbox_order_key (key, event->correlation_id, type, seq);
     int rc = size ? oms_txn_del (txn, by_order, key, size) : 0;
     return rc == OMS_E_NOTFOUND ? 0 : rc;
 }
@@ -313,9 +315,9 @@ oms_outbox_index (oms_txn_t *txn, oms_db_t db, oms_db_t by_order, uint64_t *inde
             uint64_t seq = oms_be64_get (key + k.size - 8);
             if (oms_event_decode ((const uint8_t *) v.data + OMS_OUTBOX_STAMP,
                                   v.size - OMS_OUTBOX_STAMP, type, event, &fault) == 0 &&
-                event->data.order_id[0]) {
+                event->correlation_id[0]) {
                 uint8_t index[OMS_OUTBOX_ORDER_KEY_MAX];
-                size_t size = oms_outbox_order_key (index, event->data.order_id, type, seq);
+                size_t size = oms_outbox_order_key (index, event->correlation_id, type, seq);
                 if (size && (rc = oms_txn_put (txn, by_order, index, size, "", 0)) != 0)
                     break;
                 *indexed += size ? 1 : 0;

@@ -7,8 +7,9 @@
     caused it does, and a type's sequence never restarts, whatever retention
     removes.
 
-    `by_order` indexes the events that name an order (data.order_id): key
-    order_id, \0, type, \0, be64 seq, empty value. It is written in the
+    `by_order` indexes the events about an order (their correlation_id,
+    which is the order id): key order_id, \0, type, \0, be64 seq, empty
+    value. It is written in the
     same transaction as the event and deleted with it when retention prunes
     the event, so `oms trace` reads one order's events without a scan.
 */
@@ -21,7 +22,7 @@
 //  encodes it and appends it. `body` (reset first) receives the stored
 //  value: OMS_OUTBOX_STAMP bytes of timestamp, then the event body to
 //  publish. The caller has set producer, ts_ns and the ids.
-//  An event with a data.order_id is also indexed in `by_order`.
+//  An event with a correlation_id is also indexed in `by_order`.
 #define OMS_OUTBOX_STAMP 8
 int oms_outbox_append (oms_txn_t *txn, oms_db_t db, oms_db_t heads, oms_db_t by_order,
                        oms_event_t *event, msgpack_sbuffer *body);
@@ -69,8 +70,8 @@ bool oms_outbox_order_key_parse (const void *key, size_t size, const char *order
 int oms_outbox_order_read (oms_txn_t *txn, oms_db_t db, oms_db_t by_order, const char *order_id,
                            size_t max, size_t max_bytes, oms_outbox_fn *fn, void *arg, bool *more);
 
-//  Indexes every stored event that names an order (for a store made before
-//  the index). Sets *indexed to how many entries were written. 0, or a
+//  Indexes every stored event about an order (for a store made before the
+//  index). Sets *indexed to how many entries were written. 0, or a
 //  negative oms_error_t; a stored body that does not decode is skipped.
 int oms_outbox_index (oms_txn_t *txn, oms_db_t db, oms_db_t by_order, uint64_t *indexed);
 

@@ -53,6 +53,7 @@ s_append (oms_txn_t *txn, const char *type, int count, uint64_t *last_seq)
         else
             oms_event_order_confirmed (&event, order_id, "c1", 100);
         snprintf (event.producer, sizeof event.producer, "order");
+        snprintf (event.correlation_id, sizeof event.correlation_id, "%s", order_id);
         event.epoch = 1;
         event.ts_ns = 1000u * (uint64_t) (i + 1);
         cr_assert_eq (oms_outbox_append (txn, s_outbox, s_heads, s_by_order, &event, &body), 0);
@@ -289,21 +290,24 @@ s_collect_ids (void *arg, uint64_t seq, const uint8_t *body, size_t size)
     return 0;
 }
 
-//  Appends one event of `type` for order `order_id` (or a stock.updated,
-//  which names none, when order_id is NULL).
+//  Appends one event of `type` about order `order_id`, stamped with it as
+//  its correlation id as oms_ctx_emit does; a stock.updated names no order
+//  in its data, and order_id is then its cause's correlation (or NULL).
 static void
 s_append_for (oms_txn_t *txn, const char *type, const char *order_id)
 {
     static oms_event_t event;
     msgpack_sbuffer body;
     msgpack_sbuffer_init (&body);
-    if (!order_id)
+    if (strcmp (type, "stock.updated") == 0)
         oms_event_stock_updated (&event, "SKU-1", 1, 0, 0, 100);
     else if (strcmp (type, "order.cancelled") == 0)
         oms_event_order_cancelled (&event, order_id, "c1", "test");
     else
         oms_event_order_confirmed (&event, order_id, "c1", 100);
-    snprintf (event.producer, sizeof event.producer, "%s", order_id ? "order" : "inventory");
+    snprintf (event.producer, sizeof event.producer, "%s",
+              strcmp (type, "stock.updated") == 0 ? "inventory" : "order");
+    snprintf (event.correlation_id, sizeof event.correlation_id, "%s", order_id ? order_id : "");
     event.epoch = 1;
     event.ts_ns = 1000;
     cr_assert_eq (oms_outbox_append (txn, s_outbox, s_heads, s_by_order, &event, &body), 0);
@@ -316,18 +320,20 @@ Test (outbox, indexes_the_events_of_an_order)
     s_append_for (txn, "order.cancelled", "o-1");  //  order.cancelled 1
     s_append_for (txn, "order.confirmed", "o-10"); //  order.confirmed 1
     s_append_for (txn, "order.confirmed", "o-1");  //  order.confirmed 2
-    s_append_for (txn, "stock.updated", NULL);     //  names no order
+    s_append_for (txn, "stock.updated", NULL);     //  about no order (a stock set)
+    s_append_for (txn, "stock.updated", "o-1");    //  caused by one of o-1's events
     uint64_t entries;
     cr_assert_eq (oms_txn_count (txn, s_by_order, &entries), 0);
-    cr_assert_eq (entries, 3, "only events that name an order are indexed");
+    cr_assert_eq (entries, 4, "only events about an order are indexed");
     s_events_seen_t seen = {0};
     bool more = true;
     int count = oms_outbox_order_read (txn, s_outbox, s_by_order, "o-1", 100, 1 << 20,
                                        s_collect_ids, &seen, &more);
-    cr_assert_eq (count, 2);
+    cr_assert_eq (count, 3);
     cr_assert_not (more);
     cr_assert_str_eq (seen.ids[0], "order/order.cancelled/1");
     cr_assert_str_eq (seen.ids[1], "order/order.confirmed/2");
+    cr_assert_str_eq (seen.ids[2], "inventory/stock.updated/2");
 
     memset (&seen, 0, sizeof seen);
     count = oms_outbox_order_read (txn, s_outbox, s_by_order, "o-1", 1, 1 << 20, s_collect_ids,
