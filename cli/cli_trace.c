@@ -225,8 +225,12 @@ s_get_order (s_trace_t *self, s_call_t *call)
         return 0;
     }
     const msgpack_object *map = cli_reply_map (call->reply);
-    if (cli_map_copy (map, "status", self->status, sizeof self->status) != 0)
+    //  Printed as it is: capital letters and '_' only (PENDING, RESERVED...).
+    if (cli_map_copy (map, "status", self->status, sizeof self->status) != 0 || !self->status[0] ||
+        strspn (self->status, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_") != strlen (self->status)) {
+        self->status[0] = 0;
         return cli_malformed ("order", "status");
+    }
     if (cli_map_uint (map, "created_ns", &self->created_ns) < 0)
         return cli_malformed ("order", "created_ns");
     return 0;
