@@ -136,6 +136,8 @@ int cli_cmd_scenario (cli_t *self);
 //  cli_console.c
 extern const cli_opt_t cli_console_opts[];
 int cli_cmd_console (cli_t *self);
+//  cli_trace.c
+int cli_cmd_trace (cli_t *self);
 //  cli_keygen.c
 extern const cli_opt_t cli_keygen_opts[];
 int cli_cmd_keygen (cli_t *self);

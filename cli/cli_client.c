@@ -388,7 +388,7 @@ cli_event_decode (const char *topic, const uint8_t *data, size_t size, oms_event
         if (fault.code == 0)
             fault.code = rc;
         snprintf (error, error_size, "undecodable event on topic %s: %s",
-                  cli_printable (topic, shown, sizeof shown),
+                  topic ? cli_printable (topic, shown, sizeof shown) : "(any)",
                   oms_fault_str (&fault, why, sizeof why));
         return -1;
     }

@@ -88,9 +88,10 @@ typedef struct {
 int cli_event_recv (zsock_t *sub, cli_event_t *self, char *error, size_t size);
 void cli_event_release (cli_event_t *self);
 
-//  Decodes an event body of type `topic`: into `event`, and as the msgpack
-//  map it is into `raw` (which the caller initialises and destroys whatever
-//  this returns; its objects point into `data`). 0, or -1 with `error`
+//  Decodes an event body of type `topic` (of any type when NULL): into
+//  `event`, and as the msgpack map it is into `raw` (which the caller
+//  initialises and destroys whatever this returns; its objects point into
+//  `data`). 0, or -1 with `error`
 //  filled: "undecodable event on topic T: <field>: <reason>".
 int cli_event_decode (const char *topic, const uint8_t *data, size_t size, oms_event_t *event,
                       msgpack_unpacked *raw, char *error, size_t error_size);

@@ -84,6 +84,7 @@ static const oms_field_t s_metrics_fields[] = {CMD};
 static const oms_field_t s_dlq_list_fields[] = {CMD};
 static const oms_field_t s_dlq_one_fields[] = {CMD,
                                                OMS_UINT (oms_request_t, id, 1, UINT64_MAX, true)};
+static const oms_field_t s_trace_fields[] = {CMD, ORDER_ID};
 
 //  A command's schema is named after the command; each lives in its row.
 #define S_COMMAND(cmd, fields, read_only)                                                          \
@@ -110,6 +111,7 @@ static const oms_command_type_t s_commands[] = {
     S_COMMAND ("dlq.show", s_dlq_one_fields, true),
     S_COMMAND ("dlq.retry", s_dlq_one_fields, false),
     S_COMMAND ("dlq.drop", s_dlq_one_fields, false),
+    S_COMMAND ("trace", s_trace_fields, true),
 };
 #define COMMANDS (sizeof s_commands / sizeof s_commands[0])
 

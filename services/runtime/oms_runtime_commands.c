@@ -1,7 +1,8 @@
 /*  oms_runtime_commands: the commands every service answers besides its own.
 
     replay serves a type's outbox to subscribers that missed part of it;
-    status, metrics and dlq.list/show report; position.set, dlq.retry and
+    trace serves the events of one order, through the outbox's per-order
+    index, to `oms trace`; status, metrics and dlq.list/show report; position.set, dlq.retry and
     dlq.drop are operator repairs. Each runs like a service's command, in a
     nested transaction of the loop's batch (oms_service.c), so a retried
     dead letter is applied and deleted together, or not at all.
@@ -12,6 +13,10 @@
 
 #define REPLAY_BYTES  (512 * 1024)
 #define DEAD_LIST_MAX 1000
+//  An order has a handful of events per service; the bound only keeps a
+//  reply to a hostile or broken store small (PROTOCOL.md, `trace`).
+#define TRACE_MAX   256
+#define TRACE_BYTES REPLAY_BYTES
 
 // ---------------------------------------------------------------------------
 //  Replay: serving this service's outbox
@@ -83,6 +88,49 @@ s_cmd_replay (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
         rc = 0;
     }
     msgpack_sbuffer_destroy (&bodies.buffer);
+    return rc;
+}
+
+// ---------------------------------------------------------------------------
+//  Trace: one order's events
+
+typedef struct {
+    oms_reply_t bodies;
+    uint32_t count;
+} s_trace_t;
+
+static int
+s_trace_one (void *arg, uint64_t seq, const uint8_t *body, size_t size)
+{
+    (void) seq;
+    s_trace_t *trace = arg;
+    msgpack_pack_bin (&trace->bodies.pk, size);
+    msgpack_pack_bin_body (&trace->bodies.pk, body, size);
+    trace->count++;
+    return 0;
+}
+
+static int
+s_cmd_trace (oms_ctx_t *ctx, const oms_request_t *request, oms_reply_t *reply)
+{
+    oms_service_t *self = ctx->self;
+    s_trace_t trace = {.count = 0};
+    oms_reply_init (&trace.bodies);
+    bool more = false;
+    int rc = oms_outbox_order_read (ctx->txn, self->outbox, self->by_order, request->order_id,
+                                    TRACE_MAX, TRACE_BYTES, s_trace_one, &trace, &more);
+    if (rc >= 0) {
+        oms_reply_str (reply, "order_id", request->order_id);
+        oms_reply_str (reply, "producer", self->def->name);
+        oms_reply_key (reply, "epoch");
+        msgpack_pack_uint64 (&reply->pk, self->epoch);
+        oms_reply_bool (reply, "more", more);
+        oms_reply_key (reply, "events");
+        msgpack_pack_array (&reply->pk, trace.count);
+        msgpack_sbuffer_write (&reply->buffer, trace.bodies.buffer.data, trace.bodies.buffer.size);
+        rc = 0;
+    }
+    msgpack_sbuffer_destroy (&trace.bodies.buffer);
     return rc;
 }
 
@@ -382,4 +430,5 @@ const oms_command_def_t oms_runtime_commands[] = {{"replay", s_cmd_replay},
                                                   {"dlq.show", s_cmd_dlq_show},
                                                   {"dlq.retry", s_cmd_dlq_retry},
                                                   {"dlq.drop", s_cmd_dlq_drop},
+                                                  {"trace", s_cmd_trace},
                                                   {NULL, NULL}};

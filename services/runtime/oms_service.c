@@ -32,7 +32,11 @@
 #define RATE_WINDOW_NS 2000000000ull
 
 //  The runtime's own sub-databases, in every store.
-static const char *const s_runtime_dbs[] = {"outbox", "heads", "positions", "dead", "meta", NULL};
+static const char *const s_runtime_dbs[] = {"outbox", "heads",    "positions", "dead",
+                                            "meta",   "by_order", NULL};
+
+//  The `meta` key saying `by_order` covers the whole outbox.
+#define S_INDEXED_KEY "by_order"
 
 //  How a dead letter (oms_dead_letter_t) is stored in `dead`.
 static const oms_field_t s_dead_fields[] = {
@@ -163,7 +167,8 @@ oms_ctx_emit (oms_ctx_t *ctx, oms_event_t *event)
         }
     }
 
-    int rc = oms_outbox_append (ctx->txn, self->outbox, self->heads, event, &self->scratch);
+    int rc = oms_outbox_append (ctx->txn, self->outbox, self->heads, self->by_order, event,
+                                &self->scratch);
     if (rc) {
         oms_error ("outbox: cannot append %s: %s", event->type, oms_strerror (rc));
         return rc;
@@ -1120,8 +1125,9 @@ s_run_prune (oms_ctx_t *ctx, void *arg)
     uint64_t min_ts = now > self->retention_ns ? now - self->retention_ns : 0;
     for (size_t i = 0; i < self->n_owned; i++) {
         uint64_t pruned;
-        int rc = oms_outbox_prune (ctx->txn, self->outbox, self->heads, self->owned[i], min_ts,
-                                   self->retention_events, PRUNE_BUDGET, &pruned);
+        int rc =
+            oms_outbox_prune (ctx->txn, self->outbox, self->heads, self->by_order, self->owned[i],
+                              min_ts, self->retention_events, PRUNE_BUDGET, &pruned);
         if (rc)
             return rc;
         if (pruned)
@@ -1243,6 +1249,44 @@ s_start (oms_service_t *self)
     return rc;
 }
 
+//  A store made before the per-order index has events `by_order` does not
+//  know: index them all, once, in one transaction, and record in `meta`
+//  that the index is whole. A new store records it at its first start. A
+//  failure (a full disk) is logged and the service runs on: only `oms
+//  trace` misses the old events, and the next start tries again.
+static void
+s_index_outbox (oms_service_t *self)
+{
+    oms_txn_t *txn = NULL;
+    oms_val_t value;
+    uint64_t indexed = 0, events = 0;
+    int rc = oms_store_begin (self->store, true, &txn);
+    if (rc == 0)
+        rc = oms_txn_get (txn, self->meta, S_INDEXED_KEY, strlen (S_INDEXED_KEY), &value);
+    if (rc == 0) {
+        oms_txn_abort (&txn);
+        return;
+    }
+    uint8_t one[8];
+    oms_be64_put (one, 1);
+    if (rc == OMS_E_NOTFOUND)
+        rc = oms_txn_count (txn, self->outbox, &events);
+    if (rc == 0 && events > 0)
+        rc = oms_outbox_index (txn, self->outbox, self->by_order, &indexed);
+    if (rc == 0)
+        rc = oms_txn_put (txn, self->meta, S_INDEXED_KEY, strlen (S_INDEXED_KEY), one, 8);
+    if (rc == 0)
+        rc = oms_txn_commit (&txn);
+    oms_txn_abort (&txn);
+    if (rc)
+        oms_error ("outbox: cannot build the per-order index: %s; oms trace will miss the "
+                   "events stored before it",
+                   oms_strerror (rc));
+    else if (events > 0)
+        oms_info ("outbox: indexed %llu of %llu events by order (a store made before the index)",
+                  (unsigned long long) indexed, (unsigned long long) events);
+}
+
 static int
 s_open (oms_service_t *self)
 {
@@ -1255,6 +1299,8 @@ s_open (oms_service_t *self)
     oms_store_db (self->store, "positions", &self->positions);
     oms_store_db (self->store, "dead", &self->dead);
     oms_store_db (self->store, "meta", &self->meta);
+    oms_store_db (self->store, "by_order", &self->by_order);
+    s_index_outbox (self);
     if (def->start && s_start (self))
         return -1;
 

@@ -33,9 +33,9 @@ typedef struct {
     uint64_t events_gap;
     uint64_t events_suspect;        //  live events held until replay confirmed them
     uint64_t subscriptions_stopped; //  by a producer whose epoch changed
-    uint64_t events_rejected; //  a body that does not decode as its topic's event
-    uint64_t events_misfiled; //  a body whose type is not its topic frame (with the
-                              //  bus's malformed, reported as events_malformed)
+    uint64_t events_rejected;       //  a body that does not decode as its topic's event
+    uint64_t events_misfiled;       //  a body whose type is not its topic frame (with the
+                                    //  bus's malformed, reported as events_malformed)
     uint64_t events_dead;
     uint64_t events_emitted;
     uint64_t commands;
@@ -81,7 +81,7 @@ typedef struct {
     const oms_service_def_t *def;
     oms_config_t *config;
     oms_store_t *store;
-    oms_db_t outbox, heads, positions, dead, meta;
+    oms_db_t outbox, heads, positions, dead, meta, by_order;
     oms_inbox_t inbox;
     const char *owned[OMS_HEADS_MAX];
     size_t n_owned;
@@ -93,7 +93,7 @@ typedef struct {
     uint64_t started_ns;     //  monotonic
     uint64_t steady_base_ns; //  wall minus monotonic at start: oms_ctx_steady
     uint64_t heartbeat_seq;
-    uint64_t epoch; //  this store's identity, stamped on every event
+    uint64_t epoch;            //  this store's identity, stamped on every event
     oms_log_limit_t store_log; //  failures that recur at every turn (a full disk)
     char batch_error[OMS_TEXT_MAX + 1];
     bool catching_up;

@@ -234,6 +234,7 @@ s_commands (void)
         {.cmd = "dlq.show", .id = 1},
         {.cmd = "dlq.retry", .id = 2},
         {.cmd = "dlq.drop", .id = UINT64_MAX},
+        {.cmd = "trace", .order_id = "o-1"},
     };
     for (size_t i = 0; i < sizeof requests / sizeof requests[0]; i++)
         s_request (requests[i].cmd, &requests[i]);

@@ -13,8 +13,8 @@
 
 static char s_dir[64];
 static oms_store_t *s_store;
-static oms_db_t s_outbox, s_heads, s_positions;
-static const char *const s_dbs[] = {"outbox", "heads", "positions", NULL};
+static oms_db_t s_outbox, s_heads, s_positions, s_by_order;
+static const char *const s_dbs[] = {"outbox", "heads", "positions", "by_order", NULL};
 
 static void
 s_setup (void)
@@ -25,6 +25,7 @@ s_setup (void)
     cr_assert_eq (oms_store_db (s_store, "outbox", &s_outbox), 0);
     cr_assert_eq (oms_store_db (s_store, "heads", &s_heads), 0);
     cr_assert_eq (oms_store_db (s_store, "positions", &s_positions), 0);
+    cr_assert_eq (oms_store_db (s_store, "by_order", &s_by_order), 0);
 }
 
 static void
@@ -52,10 +53,10 @@ s_append (oms_txn_t *txn, const char *type, int count, uint64_t *last_seq)
         else
             oms_event_order_confirmed (&event, order_id, "c1", 100);
         snprintf (event.producer, sizeof event.producer, "order");
-    event.epoch = 1;
+        snprintf (event.correlation_id, sizeof event.correlation_id, "%s", order_id);
         event.epoch = 1;
         event.ts_ns = 1000u * (uint64_t) (i + 1);
-        cr_assert_eq (oms_outbox_append (txn, s_outbox, s_heads, &event, &body), 0);
+        cr_assert_eq (oms_outbox_append (txn, s_outbox, s_heads, s_by_order, &event, &body), 0);
         *last_seq = event.seq;
     }
     msgpack_sbuffer_destroy (&body);
@@ -99,7 +100,7 @@ Test (outbox, stamps_the_event_id)
     snprintf (event.producer, sizeof event.producer, "order");
     event.epoch = 1;
     event.ts_ns = 5;
-    cr_assert_eq (oms_outbox_append (txn, s_outbox, s_heads, &event, &body), 0);
+    cr_assert_eq (oms_outbox_append (txn, s_outbox, s_heads, s_by_order, &event, &body), 0);
     cr_assert_str_eq (event.id, "order/order.cancelled/1");
     //  What is stored after the stamp decodes back to the same event.
     static oms_event_t back;
@@ -168,7 +169,8 @@ Test (outbox, retention_by_count_keeps_the_newest)
     oms_txn_t *txn = s_begin ();
     uint64_t last, pruned, first, head;
     s_append (txn, "order.cancelled", 10, &last);
-    cr_assert_eq (oms_outbox_prune (txn, s_outbox, s_heads, "order.cancelled", 0, 3, 100, &pruned),
+    cr_assert_eq (oms_outbox_prune (txn, s_outbox, s_heads, s_by_order, "order.cancelled", 0, 3,
+                                    100, &pruned),
                   0);
     cr_assert_eq (pruned, 7);
     cr_assert_eq (oms_outbox_bounds (txn, s_outbox, s_heads, "order.cancelled", &first, &head), 0);
@@ -182,11 +184,12 @@ Test (outbox, retention_by_age_never_drops_the_head)
     oms_txn_t *txn = s_begin ();
     uint64_t last, pruned, first, head;
     s_append (txn, "order.cancelled", 5, &last); //  ts 1000 .. 5000
-    cr_assert_eq (
-        oms_outbox_prune (txn, s_outbox, s_heads, "order.cancelled", 3500, 1000, 100, &pruned), 0);
+    cr_assert_eq (oms_outbox_prune (txn, s_outbox, s_heads, s_by_order, "order.cancelled", 3500,
+                                    1000, 100, &pruned),
+                  0);
     cr_assert_eq (pruned, 3, "events at 1000, 2000 and 3000 are older than 3500");
-    cr_assert_eq (oms_outbox_prune (txn, s_outbox, s_heads, "order.cancelled", UINT64_MAX, 1000,
-                                    100, &pruned),
+    cr_assert_eq (oms_outbox_prune (txn, s_outbox, s_heads, s_by_order, "order.cancelled",
+                                    UINT64_MAX, 1000, 100, &pruned),
                   0);
     cr_assert_eq (pruned, 1, "all are old, but the newest stays");
     cr_assert_eq (oms_outbox_bounds (txn, s_outbox, s_heads, "order.cancelled", &first, &head), 0);
@@ -202,9 +205,213 @@ Test (outbox, retention_respects_its_budget)
     oms_txn_t *txn = s_begin ();
     uint64_t last, pruned;
     s_append (txn, "order.cancelled", 10, &last);
-    cr_assert_eq (
-        oms_outbox_prune (txn, s_outbox, s_heads, "order.cancelled", UINT64_MAX, 1, 4, &pruned), 0);
+    cr_assert_eq (oms_outbox_prune (txn, s_outbox, s_heads, s_by_order, "order.cancelled",
+                                    UINT64_MAX, 1, 4, &pruned),
+                  0);
     cr_assert_eq (pruned, 4);
+    oms_txn_abort (&txn);
+}
+
+// ---------------------------------------------------------------------------
+//  The per-order index
+
+Test (outbox, order_key_round_trips_and_sorts_by_order_then_type_then_seq)
+{
+    uint8_t a[OMS_OUTBOX_ORDER_KEY_MAX], b[OMS_OUTBOX_ORDER_KEY_MAX];
+    size_t size = oms_outbox_order_key (a, "o-1", "stock.reserved", 258);
+    cr_assert_eq (size, 3 + 1 + 14 + 1 + 8);
+    cr_assert_eq (memcmp (a, "o-1\0stock.reserved\0", 19), 0);
+    char type[OMS_NAME_MAX + 1];
+    uint64_t seq = 0;
+    cr_assert (oms_outbox_order_key_parse (a, size, "o-1", type, &seq));
+    cr_assert_str_eq (type, "stock.reserved");
+    cr_assert_eq (seq, 258);
+    //  Seqs sort numerically, and "o-1"'s keys all precede "o-10"'s.
+    size_t other = oms_outbox_order_key (b, "o-1", "stock.reserved", 3);
+    cr_assert_gt (memcmp (a, b, size < other ? size : other), 0);
+    other = oms_outbox_order_key (b, "o-10", "order.placed", 1);
+    cr_assert_lt (memcmp (a, b, size < other ? size : other), 0);
+    cr_assert_not (oms_outbox_order_key_parse (b, other, "o-1", type, &seq),
+                   "o-10's key is not o-1's");
+    cr_assert_eq (oms_outbox_order_key (a, "", "order.placed", 1), 0);
+    cr_assert_eq (oms_outbox_order_key (a, "o-1", "", 1), 0);
+    char long_id[OMS_ID_MAX + 2];
+    memset (long_id, 'x', sizeof long_id - 1);
+    long_id[sizeof long_id - 1] = 0;
+    cr_assert_eq (oms_outbox_order_key (a, long_id, "order.placed", 1), 0);
+}
+
+Test (outbox, order_key_parse_rejects_malformed_keys)
+{
+    static const struct {
+        const char *bytes;
+        size_t size;
+        const char *why;
+    } cases[] = {
+        {"o-1", 3, "no separator"},
+        {"o-1\0\0\0\0\0\0\0\0\0\1", 13, "empty type"},
+        {"o-1\0order.placed\0\0\0\0\1", 21, "seq too short"},
+        {"o-1\0order.placed\0\0\0\0\0\0\0\0\1\0", 27, "seq too long"},
+        {"o-1\0order\0placed\0\0\0\0\0\0\0\0\1", 26, "a zero inside the type"},
+        {"o-2\0order.placed\0\0\0\0\0\0\0\0\1", 25, "another order"},
+        {"o-1xorder.placed\0\0\0\0\0\0\0\0\1", 25, "no zero after the order id"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char type[OMS_NAME_MAX + 1];
+        uint64_t seq;
+        cr_assert_not (
+            oms_outbox_order_key_parse (cases[i].bytes, cases[i].size, "o-1", type, &seq), "%s",
+            cases[i].why);
+    }
+    uint8_t key[OMS_OUTBOX_ORDER_KEY_MAX + 8];
+    memcpy (key, "o-1\0", 4);
+    memset (key + 4, 'a', OMS_NAME_MAX + 1);
+    memset (key + 4 + OMS_NAME_MAX + 1, 0, 9);
+    char type[OMS_NAME_MAX + 1];
+    uint64_t seq;
+    cr_assert_not (oms_outbox_order_key_parse (key, 4 + OMS_NAME_MAX + 1 + 9, "o-1", type, &seq),
+                   "a type over OMS_NAME_MAX");
+}
+
+typedef struct {
+    char ids[16][OMS_ID_MAX + 1];
+    size_t count;
+} s_events_seen_t;
+
+static int
+s_collect_ids (void *arg, uint64_t seq, const uint8_t *body, size_t size)
+{
+    (void) seq;
+    s_events_seen_t *seen = arg;
+    static oms_event_t event;
+    cr_assert_eq (oms_event_decode (body, size, NULL, &event, NULL), 0);
+    cr_assert_lt (seen->count, 16);
+    snprintf (seen->ids[seen->count++], OMS_ID_MAX + 1, "%s", event.id);
+    return 0;
+}
+
+//  Appends one event of `type` about order `order_id`, stamped with it as
+//  its correlation id as oms_ctx_emit does; a stock.updated names no order
+//  in its data, and order_id is then its cause's correlation (or NULL).
+static void
+s_append_for (oms_txn_t *txn, const char *type, const char *order_id)
+{
+    static oms_event_t event;
+    msgpack_sbuffer body;
+    msgpack_sbuffer_init (&body);
+    if (strcmp (type, "stock.updated") == 0)
+        oms_event_stock_updated (&event, "SKU-1", 1, 0, 0, 100);
+    else if (strcmp (type, "order.cancelled") == 0)
+        oms_event_order_cancelled (&event, order_id, "c1", "test");
+    else
+        oms_event_order_confirmed (&event, order_id, "c1", 100);
+    snprintf (event.producer, sizeof event.producer, "%s",
+              strcmp (type, "stock.updated") == 0 ? "inventory" : "order");
+    snprintf (event.correlation_id, sizeof event.correlation_id, "%s", order_id ? order_id : "");
+    event.epoch = 1;
+    event.ts_ns = 1000;
+    cr_assert_eq (oms_outbox_append (txn, s_outbox, s_heads, s_by_order, &event, &body), 0);
+    msgpack_sbuffer_destroy (&body);
+}
+
+Test (outbox, indexes_the_events_of_an_order)
+{
+    oms_txn_t *txn = s_begin ();
+    s_append_for (txn, "order.cancelled", "o-1");  //  order.cancelled 1
+    s_append_for (txn, "order.confirmed", "o-10"); //  order.confirmed 1
+    s_append_for (txn, "order.confirmed", "o-1");  //  order.confirmed 2
+    s_append_for (txn, "stock.updated", NULL);     //  about no order (a stock set)
+    s_append_for (txn, "stock.updated", "o-1");    //  caused by one of o-1's events
+    uint64_t entries;
+    cr_assert_eq (oms_txn_count (txn, s_by_order, &entries), 0);
+    cr_assert_eq (entries, 4, "only events about an order are indexed");
+    s_events_seen_t seen = {0};
+    bool more = true;
+    int count = oms_outbox_order_read (txn, s_outbox, s_by_order, "o-1", 100, 1 << 20,
+                                       s_collect_ids, &seen, &more);
+    cr_assert_eq (count, 3);
+    cr_assert_not (more);
+    cr_assert_str_eq (seen.ids[0], "order/order.cancelled/1");
+    cr_assert_str_eq (seen.ids[1], "order/order.confirmed/2");
+    cr_assert_str_eq (seen.ids[2], "inventory/stock.updated/2");
+
+    memset (&seen, 0, sizeof seen);
+    count = oms_outbox_order_read (txn, s_outbox, s_by_order, "o-1", 1, 1 << 20, s_collect_ids,
+                                   &seen, &more);
+    cr_assert_eq (count, 1);
+    cr_assert (more, "the bound left one out");
+    count = oms_outbox_order_read (txn, s_outbox, s_by_order, "o-1", 100, 1, s_collect_ids, &seen,
+                                   &more);
+    cr_assert_eq (count, 1, "a byte budget still yields one event");
+    cr_assert (more);
+    count = oms_outbox_order_read (txn, s_outbox, s_by_order, "o-2", 100, 1 << 20, s_collect_ids,
+                                   &seen, &more);
+    cr_assert_eq (count, 0, "an order with no events");
+    oms_txn_abort (&txn);
+}
+
+Test (outbox, retention_takes_the_index_entries_along)
+{
+    oms_txn_t *txn = s_begin ();
+    uint64_t last, pruned, entries;
+    s_append (txn, "order.cancelled", 5, &last); //  o-1 .. o-5
+    cr_assert_eq (oms_outbox_prune (txn, s_outbox, s_heads, s_by_order, "order.cancelled", 0, 2,
+                                    100, &pruned),
+                  0);
+    cr_assert_eq (pruned, 3);
+    cr_assert_eq (oms_txn_count (txn, s_by_order, &entries), 0);
+    cr_assert_eq (entries, 2, "o-1 .. o-3 went from the index with their events");
+    s_events_seen_t seen = {0};
+    bool more;
+    cr_assert_eq (oms_outbox_order_read (txn, s_outbox, s_by_order, "o-2", 100, 1 << 20,
+                                         s_collect_ids, &seen, &more),
+                  0);
+    cr_assert_eq (oms_outbox_order_read (txn, s_outbox, s_by_order, "o-4", 100, 1 << 20,
+                                         s_collect_ids, &seen, &more),
+                  1);
+    oms_txn_abort (&txn);
+}
+
+Test (outbox, a_reader_skips_an_entry_whose_event_is_gone)
+{
+    oms_txn_t *txn = s_begin ();
+    s_append_for (txn, "order.cancelled", "o-1");
+    s_append_for (txn, "order.confirmed", "o-1");
+    uint8_t key[OMS_NAME_MAX + 9];
+    memcpy (key, "order.cancelled\0\0\0\0\0\0\0\0\1", 24);
+    cr_assert_eq (oms_txn_del (txn, s_outbox, key, 24), 0);
+    s_events_seen_t seen = {0};
+    bool more;
+    cr_assert_eq (oms_outbox_order_read (txn, s_outbox, s_by_order, "o-1", 100, 1 << 20,
+                                         s_collect_ids, &seen, &more),
+                  1);
+    cr_assert_str_eq (seen.ids[0], "order/order.confirmed/1");
+    oms_txn_abort (&txn);
+}
+
+Test (outbox, indexes_a_store_made_before_the_index)
+{
+    oms_txn_t *txn = s_begin ();
+    uint64_t last, entries, indexed;
+    s_append (txn, "order.cancelled", 3, &last);
+    s_append_for (txn, "stock.updated", NULL);
+    //  As such a store is: its events, and nothing in by_order.
+    oms_cursor_t *cursor;
+    oms_val_t k, v;
+    cr_assert_eq (oms_cursor_open (txn, s_by_order, &cursor), 0);
+    while (oms_cursor_seek (cursor, NULL, 0, &k, &v) == 0)
+        cr_assert_eq (oms_cursor_del (cursor), 0);
+    oms_cursor_close (&cursor);
+    cr_assert_eq (oms_txn_count (txn, s_by_order, &entries), 0);
+    cr_assert_eq (entries, 0);
+    cr_assert_eq (oms_outbox_index (txn, s_outbox, s_by_order, &indexed), 0);
+    cr_assert_eq (indexed, 3);
+    s_events_seen_t seen = {0};
+    bool more;
+    cr_assert_eq (oms_outbox_order_read (txn, s_outbox, s_by_order, "o-2", 100, 1 << 20,
+                                         s_collect_ids, &seen, &more),
+                  1);
+    cr_assert_str_eq (seen.ids[0], "order/order.cancelled/2");
     oms_txn_abort (&txn);
 }
 

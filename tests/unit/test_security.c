@@ -122,9 +122,9 @@ Test (security, a_topic_may_be_published_only_by_its_owner)
 
 Test (security, only_operators_run_commands_that_change_state)
 {
-    static const char *const reads[] = {"get",      "stock.get",  "wallet.get", "notifications",
-                                        "status",   "replay",     "metrics",    "dlq.list",
-                                        "dlq.show", "orders.list"};
+    static const char *const reads[] = {"get",      "stock.get",   "wallet.get", "notifications",
+                                        "status",   "replay",      "metrics",    "dlq.list",
+                                        "dlq.show", "orders.list", "trace"};
     static const char *const writes[] = {"place",         "cancel",      "stock.set",
                                          "wallet.credit", "channel.set", "position.set",
                                          "dlq.retry",     "dlq.drop",    "not.a.command"};
