@@ -11,6 +11,7 @@
     answer is shown as such on the page, never as an error of the console.
 */
 #include "cli.h"
+#include "cli_trace.h"
 #include "oms_clock.h"
 #include "oms_http.h"
 
@@ -309,6 +310,95 @@ s_orders (cli_t *cli, const oms_http_request_t *request, FILE *out)
     return s_foot (out, status);
 }
 
+//  The order as its service has it: one row of facts.
+static void
+s_order_facts (cli_t *cli, FILE *out, const char *order_id)
+{
+    char why[512];
+    oms_request_t req;
+    cli_request_init (&req, "get");
+    snprintf (req.order_id, sizeof req.order_id, "%s", order_id);
+    cli_reply_t *reply = cli_ask (cli, "order", &req, 1, why, sizeof why);
+    if (!reply) {
+        s_problem (out, "order service", why);
+        return;
+    }
+    static const char *const keys[] = {"status", "customer", "total_cents", "method", "reason"};
+    const msgpack_object *map = cli_reply_map (reply);
+    fputs ("<table><tr>", out);
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        fprintf (out, "<th>%s</th>", keys[i]);
+    fputs ("<th>items</th></tr>\n<tr>", out);
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        fputs ("<td>", out);
+        cli_html_print (out, cli_map_get (map, keys[i]));
+        fputs ("</td>", out);
+    }
+    fputs ("<td>", out);
+    cli_html_print (out, cli_map_get (map, "items"));
+    fputs ("</td></tr></table>\n", out);
+    cli_reply_destroy (&reply);
+}
+
+static void
+s_trace (cli_t *cli, FILE *out, const char *order_id)
+{
+    char stamp[40], age[32];
+    cli_trace_t trace;
+    fputs ("<h2>trace</h2>\n", out);
+    if (cli_trace_gather (cli, order_id, &trace) != 0) {
+        s_problem (out, "trace", trace.error);
+        cli_trace_release (&trace);
+        return;
+    }
+    for (size_t i = 0; i < trace.n_unanswered; i++)
+        s_problem (out, trace.unanswered[i], "did not answer; its events are missing");
+    fputs ("<table><tr><th>after</th><th>producer</th><th>seq</th><th>event</th><th>time</th>"
+           "</tr>\n",
+           out);
+    for (size_t k = 0; k < trace.n_events; k++) {
+        const cli_trace_event_t *event = &trace.events[k];
+        int64_t delta = k ? (int64_t) (event->ts_ns - trace.events[k - 1].ts_ns) : 0;
+        uint64_t size = delta < 0 ? (uint64_t) 0 - (uint64_t) delta : (uint64_t) delta;
+        fprintf (out, "<tr><td class=\"n\">%c%" PRIu64 ".%03us</td><td>", delta < 0 ? '-' : '+',
+                 size / 1000000000u, (unsigned) (size % 1000000000u / 1000000u));
+        s_text (out, event->producer);
+        fprintf (out, "</td><td class=\"n\">%" PRIu64 "</td><td>", event->seq);
+        s_text (out, event->type);
+        fprintf (out, "</td><td>%s</td></tr>\n", cli_trace_iso (event->ts_ns, stamp, sizeof stamp));
+    }
+    fputs ("</table>\n", out);
+    if (trace.waiting) {
+        uint64_t now = oms_clock_wall_ns ();
+        fputs ("<p class=\"bad\">waiting for ", out);
+        s_text (out, trace.service);
+        if (trace.since_ns)
+            fprintf (out, " since %s",
+                     cli_age (now > trace.since_ns ? now - trace.since_ns : 0, age, sizeof age));
+        fputs (" (", out);
+        s_text (out, trace.after ? trace.after : "its first event is not in the trace");
+        fputs (")</p>\n", out);
+    }
+    if (trace.truncated)
+        fputs ("<p>a service has more events of this order than one answer holds</p>\n", out);
+    cli_trace_release (&trace);
+}
+
+static unsigned
+s_order (cli_t *cli, const oms_http_request_t *request, FILE *out)
+{
+    char error[256];
+    const char *order_id = oms_http_arg (request, "id");
+    s_head (out, order_id ? order_id : "order");
+    if (!order_id || cli_check_id ("order id", order_id, OMS_ID_MAX, error, sizeof error)) {
+        s_problem (out, "id", order_id ? error : "give ?id=ORDER_ID");
+        return s_foot (out, 400);
+    }
+    s_order_facts (cli, out, order_id);
+    s_trace (cli, out, order_id);
+    return s_foot (out, 200);
+}
+
 static unsigned
 s_page (void *arg, const oms_http_request_t *request, FILE *out, const char **content_type)
 {
@@ -321,6 +411,8 @@ s_page (void *arg, const oms_http_request_t *request, FILE *out, const char **co
         return s_dlq (cli, out);
     if (strcmp (path, "/orders") == 0)
         return s_orders (cli, request, out);
+    if (strcmp (path, "/order") == 0)
+        return s_order (cli, request, out);
     s_head (out, "not found");
     s_problem (out, path, "no such page");
     return s_foot (out, 404);

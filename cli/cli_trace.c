@@ -21,28 +21,6 @@
 #include <string.h>
 #include <time.h>
 
-//  One event of the trace: what is printed of it.
-typedef struct {
-    char producer[OMS_NAME_MAX + 1];
-    char type[OMS_NAME_MAX + 1];
-    char id[OMS_ID_MAX + 1];
-    char causation_id[OMS_ID_MAX + 1];
-    uint64_t seq;
-    uint64_t ts_ns;
-} s_event_t;
-
-typedef struct {
-    cli_t *cli;
-    const char *order_id;
-    char status[OMS_NAME_MAX + 1]; //  "" when the order service did not answer
-    uint64_t created_ns;           //  0 when unknown
-    s_event_t *events;
-    size_t n_events, max_events;
-    const char *unanswered[OMS_SERVICES_COUNT];
-    size_t n_unanswered, n_answered;
-    bool truncated;
-} s_trace_t;
-
 // ---------------------------------------------------------------------------
 //  The causal order and the wait
 
@@ -151,7 +129,7 @@ typedef struct {
 //  Sends every call at once and waits for the answers, all within one
 //  cli/timeout_ms: services that are down cost that once, however many.
 static void
-s_call_all (s_trace_t *self, s_call_t *calls, size_t n)
+s_call_all (cli_trace_t *self, s_call_t *calls, size_t n)
 {
     assert (n <= CALLS);
     oms_request_t req;
@@ -216,10 +194,12 @@ s_call_all (s_trace_t *self, s_call_t *calls, size_t n)
 //  it did not answer), or 1 failed: the order does not exist, or the reply
 //  is malformed.
 static int
-s_get_order (s_trace_t *self, s_call_t *call)
+s_get_order (cli_trace_t *self, s_call_t *call)
 {
-    if (call->rc > 0)
-        return cli_fail ("%s", call->error);
+    if (call->rc > 0) {
+        snprintf (self->error, sizeof self->error, "%s", call->error);
+        return -1;
+    }
     if (call->rc < 0) {
         s_warn ("%s; the order's status is unknown", call->error);
         return 0;
@@ -229,22 +209,26 @@ s_get_order (s_trace_t *self, s_call_t *call)
     if (cli_map_copy (map, "status", self->status, sizeof self->status) != 0 || !self->status[0] ||
         strspn (self->status, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_") != strlen (self->status)) {
         self->status[0] = 0;
-        return cli_malformed ("order", "status");
+        snprintf (self->error, sizeof self->error, "order service sent a malformed reply: status");
+        return -1;
     }
-    if (cli_map_uint (map, "created_ns", &self->created_ns) < 0)
-        return cli_malformed ("order", "created_ns");
+    if (cli_map_uint (map, "created_ns", &self->created_ns) < 0) {
+        snprintf (self->error, sizeof self->error,
+                  "order service sent a malformed reply: created_ns");
+        return -1;
+    }
     return 0;
 }
 
 static void
-s_unanswered (s_trace_t *self, const char *service)
+s_unanswered (cli_trace_t *self, const char *service)
 {
     self->unanswered[self->n_unanswered++] = service;
 }
 
 //  Whether the trace already holds the event `id`.
 static bool
-s_has (s_trace_t *self, const char *id)
+s_has (cli_trace_t *self, const char *id)
 {
     for (size_t i = 0; i < self->n_events; i++)
         if (strcmp (self->events[i].id, id) == 0)
@@ -255,7 +239,8 @@ s_has (s_trace_t *self, const char *id)
 //  Takes one event body of a service's answer; a body that does not decode,
 //  or is not this service's event of this order, is skipped with a warning.
 static void
-s_take_event (s_trace_t *self, const char *service, const msgpack_object *body, oms_event_t *event)
+s_take_event (cli_trace_t *self, const char *service, const msgpack_object *body,
+              oms_event_t *event)
 {
     char error[512];
     msgpack_unpacked raw;
@@ -278,7 +263,7 @@ s_take_event (s_trace_t *self, const char *service, const msgpack_object *body, 
             self->events = realloc (self->events, self->max_events * sizeof *self->events);
             assert (self->events);
         }
-        s_event_t *taken = &self->events[self->n_events++];
+        cli_trace_event_t *taken = &self->events[self->n_events++];
         snprintf (taken->producer, sizeof taken->producer, "%s", event->producer);
         snprintf (taken->type, sizeof taken->type, "%s", event->type);
         snprintf (taken->id, sizeof taken->id, "%s", event->id);
@@ -291,7 +276,7 @@ s_take_event (s_trace_t *self, const char *service, const msgpack_object *body, 
 //  Adds what a service stored about the order; a service that does not
 //  answer, refuses or answers nonsense is a warning.
 static void
-s_trace_service (s_trace_t *self, s_call_t *call, oms_event_t *event)
+s_trace_service (cli_trace_t *self, s_call_t *call, oms_event_t *event)
 {
     const char *service = call->service;
     if (call->rc != 0) {
@@ -325,9 +310,8 @@ s_trace_service (s_trace_t *self, s_call_t *call, oms_event_t *event)
 // ---------------------------------------------------------------------------
 //  Printing
 
-//  2026-12-04T19:40:01.123Z
-static const char *
-s_iso (uint64_t ts_ns, char *buf, size_t size)
+const char *
+cli_trace_iso (uint64_t ts_ns, char *buf, size_t size)
 {
     time_t seconds = (time_t) (ts_ns / 1000000000u);
     struct tm tm;
@@ -348,7 +332,7 @@ s_print_delta (int64_t delta_ns)
 }
 
 static int64_t
-s_since_prev (const s_event_t *event, const s_event_t *prev)
+s_since_prev (const cli_trace_event_t *event, const cli_trace_event_t *prev)
 {
     return prev ? (int64_t) (event->ts_ns - prev->ts_ns) : 0;
 }
@@ -363,8 +347,7 @@ s_json_str (const char *text)
 }
 
 static void
-s_print_json (s_trace_t *self, const size_t *order, bool waiting, const char *service,
-              uint64_t since_ns, const char *after)
+s_print_json (const cli_trace_t *self)
 {
     printf ("{\"order_id\": ");
     s_json_str (self->order_id);
@@ -372,28 +355,28 @@ s_print_json (s_trace_t *self, const size_t *order, bool waiting, const char *se
     s_json_str (self->status);
     printf (", \"events\": [");
     for (size_t k = 0; k < self->n_events; k++) {
-        const s_event_t *event = &self->events[order[k]];
+        const cli_trace_event_t *event = &self->events[k];
         printf ("%s{\"producer\": ", k ? ", " : "");
         s_json_str (event->producer);
         printf (", \"seq\": %" PRIu64 ", \"topic\": ", event->seq);
         s_json_str (event->type);
         printf (", \"ts_ns\": %" PRIu64 ", \"since_prev_ns\": %" PRId64 ", \"id\": ", event->ts_ns,
-                s_since_prev (event, k ? &self->events[order[k - 1]] : NULL));
+                s_since_prev (event, k ? &self->events[k - 1] : NULL));
         s_json_str (event->id);
         printf (", \"causation_id\": ");
         s_json_str (event->causation_id);
         printf ("}");
     }
     printf ("], \"waiting\": ");
-    if (waiting) {
+    if (self->waiting) {
         printf ("{\"service\": ");
-        s_json_str (service);
-        if (since_ns)
-            printf (", \"since_ns\": %" PRIu64, since_ns);
+        s_json_str (self->service);
+        if (self->since_ns)
+            printf (", \"since_ns\": %" PRIu64, self->since_ns);
         else
             printf (", \"since_ns\": null");
         printf (", \"after\": ");
-        s_json_str (after);
+        s_json_str (self->after);
         printf ("}");
     }
     else
@@ -407,92 +390,132 @@ s_print_json (s_trace_t *self, const size_t *order, bool waiting, const char *se
 }
 
 static void
-s_print_text (s_trace_t *self, const size_t *order, bool waiting, const char *service,
-              uint64_t since_ns, const char *after)
+s_print_text (const cli_trace_t *self)
 {
     char stamp[40], age[32];
     printf ("%s %s, %zu event%s\n", self->order_id,
             self->status[0] ? self->status : "(status unknown)", self->n_events,
             self->n_events == 1 ? "" : "s");
     for (size_t k = 0; k < self->n_events; k++) {
-        const s_event_t *event = &self->events[order[k]];
+        const cli_trace_event_t *event = &self->events[k];
         char seq[32];
         snprintf (seq, sizeof seq, "seq=%" PRIu64, event->seq);
-        s_print_delta (s_since_prev (event, k ? &self->events[order[k - 1]] : NULL));
+        s_print_delta (s_since_prev (event, k ? &self->events[k - 1] : NULL));
         printf ("  %-12s  %-9s  %-18s  %s\n", event->producer, seq, event->type,
-                s_iso (event->ts_ns, stamp, sizeof stamp));
+                cli_trace_iso (event->ts_ns, stamp, sizeof stamp));
     }
-    if (!waiting)
+    if (!self->waiting)
         return;
-    printf ("waiting for %s", service);
-    if (since_ns) {
+    printf ("waiting for %s", self->service);
+    if (self->since_ns) {
         uint64_t now = oms_clock_wall_ns ();
-        printf (" since %s", cli_age (now > since_ns ? now - since_ns : 0, age, sizeof age));
+        printf (" since %s",
+                cli_age (now > self->since_ns ? now - self->since_ns : 0, age, sizeof age));
     }
-    printf (" (%s)\n", after ? after : "its first event is not in the trace");
+    printf (" (%s)\n", self->after ? self->after : "its first event is not in the trace");
+}
+
+//  Puts the events in causal order and works out what the order waits for.
+static int
+s_settle (cli_trace_t *self)
+{
+    size_t n = self->n_events ? self->n_events : 1;
+    size_t *order = malloc (n * sizeof *order);
+    cli_trace_node_t *nodes = malloc (n * sizeof *nodes);
+    const char **types = malloc (n * sizeof *types);
+    cli_trace_event_t *sorted = malloc (n * sizeof *sorted);
+    int rc = order && nodes && types && sorted ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < self->n_events; i++)
+        nodes[i] = (cli_trace_node_t){self->events[i].id, self->events[i].causation_id,
+                                      self->events[i].ts_ns};
+    if (rc == 0)
+        rc = cli_trace_order (nodes, self->n_events, order);
+    if (rc == 0) {
+        for (size_t k = 0; k < self->n_events; k++)
+            sorted[k] = self->events[order[k]];
+        free (self->events);
+        self->events = sorted;
+        sorted = NULL;
+        for (size_t k = 0; k < self->n_events; k++)
+            types[k] = self->events[k].type;
+        size_t since = SIZE_MAX;
+        self->waiting =
+            cli_trace_waiting (self->status, types, self->n_events, &self->service, &since);
+        if (self->waiting && since != SIZE_MAX) {
+            self->after = self->events[since].type;
+            self->since_ns = self->events[since].ts_ns;
+        }
+        else if (self->waiting && strcmp (self->service, "inventory") == 0)
+            self->since_ns = self->created_ns; //  order.placed is gone: since the order was made
+    }
+    else
+        snprintf (self->error, sizeof self->error, "out of memory");
+    free (order);
+    free (nodes);
+    free (types);
+    free (sorted);
+    return rc;
+}
+
+int
+cli_trace_gather (cli_t *cli, const char *order_id, cli_trace_t *self)
+{
+    memset (self, 0, sizeof *self);
+    self->cli = cli;
+    snprintf (self->order_id, sizeof self->order_id, "%s", order_id);
+    s_call_t calls[CALLS] = {{.service = "order", .cmd = "get"}};
+    for (size_t i = 0; i < OMS_SERVICES_COUNT; i++)
+        calls[1 + i] = (s_call_t){.service = oms_service_names[i], .cmd = "trace"};
+    s_call_all (self, calls, CALLS);
+    int rc = s_get_order (self, &calls[0]);
+    oms_event_t *event = rc == 0 ? malloc (sizeof *event) : NULL;
+    if (rc == 0 && !event) {
+        snprintf (self->error, sizeof self->error, "out of memory");
+        rc = -1;
+    }
+    for (size_t i = 1; rc == 0 && i < CALLS; i++)
+        s_trace_service (self, &calls[i], event);
+    free (event);
+    for (size_t i = 0; i < CALLS; i++)
+        cli_reply_destroy (&calls[i].reply);
+    if (rc == 0 && self->n_answered == 0) {
+        snprintf (self->error, sizeof self->error, "no service answered: nothing to trace");
+        rc = -1;
+    }
+    else if (rc == 0 && !self->status[0] && self->n_events == 0) {
+        snprintf (self->error, sizeof self->error,
+                  "nothing is known of order %s: the order service did not answer and no "
+                  "other service has events of it",
+                  self->order_id);
+        rc = -1;
+    }
+    return rc == 0 ? s_settle (self) : rc;
+}
+
+void
+cli_trace_release (cli_trace_t *self)
+{
+    free (self->events);
+    self->events = NULL;
+    self->n_events = self->max_events = 0;
 }
 
 int
 cli_cmd_trace (cli_t *self)
 {
     char error[256];
+    cli_trace_t trace;
     if (cli_expect (self, 1, 1) ||
         cli_check (cli_check_id ("order id", cli_arg (self, 0), OMS_ID_MAX, error, sizeof error),
                    error))
         return 1;
-    s_trace_t trace = {.cli = self, .order_id = cli_arg (self, 0)};
-    s_call_t calls[CALLS] = {{.service = "order", .cmd = "get"}};
-    for (size_t i = 0; i < OMS_SERVICES_COUNT; i++)
-        calls[1 + i] = (s_call_t){.service = oms_service_names[i], .cmd = "trace"};
-    s_call_all (&trace, calls, CALLS);
-    int rc = s_get_order (&trace, &calls[0]);
-    oms_event_t *event = rc == 0 ? malloc (sizeof *event) : NULL;
-    if (rc == 0 && !event)
-        rc = cli_fail ("out of memory");
-    for (size_t i = 1; rc == 0 && i < CALLS; i++)
-        s_trace_service (&trace, &calls[i], event);
-    free (event);
-    for (size_t i = 0; i < CALLS; i++)
-        cli_reply_destroy (&calls[i].reply);
-    if (rc == 0 && trace.n_answered == 0)
-        rc = cli_fail ("no service answered: nothing to trace");
-    else if (rc == 0 && !trace.status[0] && trace.n_events == 0)
-        rc = cli_fail ("nothing is known of order %s: the order service did not answer and no "
-                       "other service has events of it",
-                       trace.order_id);
-    size_t *order = rc == 0 ? malloc ((trace.n_events ? trace.n_events : 1) * sizeof *order) : NULL;
-    cli_trace_node_t *nodes =
-        rc == 0 ? malloc ((trace.n_events ? trace.n_events : 1) * sizeof *nodes) : NULL;
-    const char **types =
-        rc == 0 ? malloc ((trace.n_events ? trace.n_events : 1) * sizeof *types) : NULL;
-    if (rc == 0 && (!order || !nodes || !types))
-        rc = cli_fail ("out of memory");
-    for (size_t i = 0; rc == 0 && i < trace.n_events; i++)
-        nodes[i] = (cli_trace_node_t){trace.events[i].id, trace.events[i].causation_id,
-                                      trace.events[i].ts_ns};
-    if (rc == 0 && cli_trace_order (nodes, trace.n_events, order) != 0)
-        rc = cli_fail ("out of memory");
-    if (rc == 0) {
-        for (size_t k = 0; k < trace.n_events; k++)
-            types[k] = trace.events[order[k]].type;
-        const char *service = NULL, *after = NULL;
-        size_t since = SIZE_MAX;
-        uint64_t since_ns = 0;
-        bool waiting = cli_trace_waiting (trace.status, types, trace.n_events, &service, &since);
-        if (waiting && since != SIZE_MAX) {
-            after = types[since];
-            since_ns = trace.events[order[since]].ts_ns;
-        }
-        else if (waiting && strcmp (service, "inventory") == 0)
-            since_ns = trace.created_ns; //  order.placed is gone: since the order was made
-        if (self->json)
-            s_print_json (&trace, order, waiting, service, since_ns, after);
-        else
-            s_print_text (&trace, order, waiting, service, since_ns, after);
-    }
-    free (order);
-    free (nodes);
-    free (types);
-    free (trace.events);
-    return rc;
+    int rc = cli_trace_gather (self, cli_arg (self, 0), &trace);
+    if (rc != 0)
+        cli_fail ("%s", trace.error);
+    else if (self->json)
+        s_print_json (&trace);
+    else
+        s_print_text (&trace);
+    cli_trace_release (&trace);
+    return rc ? 1 : 0;
 }

@@ -15,6 +15,45 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "cli.h"
+
+//  One event of the trace: what is shown of it.
+typedef struct {
+    char producer[OMS_NAME_MAX + 1];
+    char type[OMS_NAME_MAX + 1];
+    char id[OMS_ID_MAX + 1];
+    char causation_id[OMS_ID_MAX + 1];
+    uint64_t seq;
+    uint64_t ts_ns;
+} cli_trace_event_t;
+
+//  An order's trace, as `oms trace` and the console show it.
+typedef struct {
+    cli_t *cli;
+    char order_id[OMS_ID_MAX + 1];
+    char status[OMS_NAME_MAX + 1]; //  "" when the order service did not answer
+    uint64_t created_ns;           //  0 when unknown
+    cli_trace_event_t *events;     //  in causal order
+    size_t n_events, max_events;
+    bool waiting;        //  for `service`, since `since_ns` (0 unknown), after `after`
+    const char *service; //  a service name
+    const char *after;   //  an event type in `events`, or NULL
+    uint64_t since_ns;
+    const char *unanswered[OMS_SERVICES_COUNT]; //  services whose events are missing
+    size_t n_unanswered, n_answered;
+    bool truncated;  //  a service had more events than one answer holds
+    char error[512]; //  why cli_trace_gather failed
+} cli_trace_t;
+
+//  Asks every service at once (one cli/timeout_ms in all) for what it knows
+//  of `order_id`. A service that does not answer is a warning on stderr and
+//  is listed in `unanswered`. 0 with `self` filled (release it with
+//  cli_trace_release), or -1 with self->error filled: the order does not
+//  exist, or nothing is known of it.
+int cli_trace_gather (cli_t *cli, const char *order_id, cli_trace_t *self);
+void cli_trace_release (cli_trace_t *self);
+//  A time as "2026-12-04T19:40:01.123Z", in buf; returns buf.
+const char *cli_trace_iso (uint64_t ts_ns, char *buf, size_t size);
 
 //  What the ordering needs of one event. Strings are borrowed.
 typedef struct {

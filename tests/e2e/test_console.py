@@ -123,6 +123,49 @@ class Console(ClusterTest):
         self.assertNotIn(f">{good}</a>", dom)
         self.assertRegex(dom, r'<a href="/orders\?[^"]*page=[0-9a-f]+[^"]*">next page</a>')
 
+    def test_order_page_shows_the_order_and_its_trace(self):
+        customer, good, bad = self.placed()
+        #  notification.sent may come a moment after the order is confirmed.
+        dom = poll(lambda: (lambda d: "notification.sent" in d and d)(
+            self.browse(f"/order?id={good}", "order")), SETTLE_S, "the whole trace on the page")
+        self.assertIn(f"<h1>{good}</h1>", dom)
+        self.assertRegex(dom, rf"<td>CONFIRMED</td><td>{customer}</td><td>500</td>")
+        events = re.findall(r"<td>(order|inventory|payment|notification)</td>"
+                            r'<td class="n">\d+</td><td>([a-z.]+)</td>', dom)
+        types = [t for _, t in events]
+        for before, after in (("order.placed", "stock.reserved"),
+                              ("stock.reserved", "payment.completed"),
+                              ("payment.completed", "order.confirmed")):
+            self.assertLess(types.index(before), types.index(after), types)
+        self.assertIn(("order", "order.placed"), events)
+        self.assertIn(("payment", "payment.completed"), events)
+        self.assertNotIn("waiting for", dom)
+        dom = self.browse(f"/order?id={bad}", "order-cancelled")
+        self.assertRegex(dom, r"<td>CANCELLED</td>.*payment failed: card declined")
+        self.assertIn("<td>payment.failed</td>", dom)
+
+    def test_order_page_says_what_a_stuck_order_waits_for(self):
+        sku = f"SKU-{uid()}"
+        self.cluster.stock_set(sku, 10, 100)
+        self.cluster.ctl("stop", "payment")
+        try:
+            stuck = self.cluster.place(f"c-{uid()}", [(sku, 1)], "cod")
+            dom = poll(lambda: (lambda d: "waiting for payment" in d and d)(
+                self.browse(f"/order?id={stuck}", "order-stuck")), SETTLE_S,
+                "the page to say the order waits for payment")
+            self.assertIn("<td>RESERVED</td>", dom)
+            self.assertIn("<td>stock.reserved</td>", dom)
+            self.assertIn("payment: did not answer; its events are missing", dom)
+        finally:
+            self.cluster.ctl("start", "payment")
+        self.assertEqual(self.cluster.wait(stuck), "CONFIRMED")
+
+    def test_a_bad_order_id_is_named_on_the_page(self):
+        dom = self.browse("/order?id=%3Ci%3Eo%3C/i%3E", "order-bad-id")
+        self.assertNotIn("<i>o</i>", dom)
+        self.assertIn("order id must be", dom)
+        self.assertEqual(self.status_of("/order?id=no%20such"), 400)
+
     def test_a_bad_filter_is_named_on_the_page(self):
         dom = self.browse("/orders?since=%3Cscript%3Ealert(1)%3C/script%3E", "orders-bad-filter")
         self.assertNotIn("<script>alert", dom)
