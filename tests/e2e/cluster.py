@@ -12,6 +12,7 @@ Set OMS_E2E_KEEP=1 to keep the homes (logs and stores) of stopped clusters.
 import atexit
 import json
 import os
+import pty
 import re
 import shutil
 import signal
@@ -74,6 +75,29 @@ def poll(fn, timeout, what, interval=0.05):
             raise AssertionError(f"timed out after {timeout:g}s waiting for {what}"
                                  + (f"; last: {last}" if last else ""))
         time.sleep(interval)
+
+
+def run_on_terminal(args, env, terminal="stdout", timeout=120):
+    """Runs `args` with its `terminal` stream ("stdout" or "stderr") on a
+    pseudo-terminal and the other one piped; returns (exit code, the piped
+    text, everything the terminal received)."""
+    primary, secondary = pty.openpty()
+    streams = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, terminal: secondary}
+    proc = subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL, **streams)
+    os.close(secondary)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(primary, 4096)
+        except OSError:  # EIO: the program closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    piped = (proc.stderr if terminal == "stdout" else proc.stdout).read().decode()
+    proc.wait(timeout=timeout)
+    os.close(primary)
+    return proc.returncode, piped, seen.decode(errors="replace")
 
 
 def free_ports(count):
@@ -311,6 +335,30 @@ class Cluster:
         except ValueError as e:
             raise AssertionError(f"`oms {' '.join(map(str, args))} --json` printed "
                                  f"no JSON ({e}): {r.stdout!r}") from None
+
+    def dead_letter_a_refund(self, sku, wallet_limit):
+        """Makes payment dead-letter a refund: a wallet order of one `sku`
+        (priced 500) is confirmed, the wallet topped up to `wallet_limit`
+        (payment's limits/wallet_cents), then the order cancelled, so its
+        refund would pass the limit. Returns (customer, order id, the new
+        dead letter)."""
+        customer = f"c-{uid()}"
+        self.credit(customer, wallet_limit - 1000)
+        first = self.place(customer, [(sku, 1)], "wallet")
+        if self.wait(first) != "CONFIRMED":
+            raise AssertionError(f"{first} was not confirmed")
+        if self.credit(customer, 1500) != wallet_limit:
+            raise AssertionError(f"{customer}'s wallet is not at its limit")
+        before = {d["id"] for d in self.json("dlq", "list", "payment")}
+        self.oms("cancel", first)
+
+        def dead_letter():
+            new = [d for d in self.json("dlq", "list", "payment") if d["id"] not in before]
+            if len(new) != 1:
+                raise AssertionError(f"new dead letters: {new}")
+            return new[0]
+        return customer, first, poll(dead_letter, SETTLE_S,
+                                     "the refund to land in payment's dead letters")
 
     def poll(self, fn, deadline, what):
         """Polls fn for `deadline` seconds; see poll()."""

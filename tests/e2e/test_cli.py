@@ -3,7 +3,6 @@ control with scripts/oms-ctl, and clusters side by side."""
 
 import json
 import os
-import pty
 import socket
 import subprocess
 import sys
@@ -12,7 +11,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from cluster import (BIN_DIR, CARD_OK, SCRIPTS, SETTLE_S, Cluster, ClusterTest, alive,  # noqa: E402
-                     poll, run, uid)
+                     poll, run, run_on_terminal, uid)
 from omsapi import Api  # noqa: E402
 
 
@@ -432,24 +431,7 @@ class LoadGenerator(CliCase):
 
     def load_on_a_terminal(self, *args):
         """Runs `oms load` with stderr on a terminal; (exit code, stdout, terminal text)."""
-        primary, secondary = pty.openpty()
-        proc = subprocess.Popen(self.cluster.cmd("load", *args), env=self.cluster.env,
-                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=secondary)
-        os.close(secondary)
-        seen = b""
-        while True:
-            try:
-                chunk = os.read(primary, 4096)
-            except OSError:  # EIO: the program closed the terminal
-                break
-            if not chunk:
-                break
-            seen += chunk
-        out = proc.stdout.read().decode()
-        proc.wait(timeout=120)
-        os.close(primary)
-        return proc.returncode, out, seen.decode(errors="replace")
+        return run_on_terminal(self.cluster.cmd("load", *args), self.cluster.env, "stderr")
 
     def test_a_terminal_sees_progress_but_json_and_pipes_do_not(self):
         code, out, terminal = self.load_on_a_terminal("--orders", 150, "--rate", 100,

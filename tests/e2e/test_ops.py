@@ -159,21 +159,9 @@ class Health(OpsCase):
 
 class DeadLetters(OpsCase):
     def test_poisoned_refund_is_dead_lettered_then_retried_once(self):
-        customer = f"c-{uid()}"
-        sku = self.sku(price=500)
-        self.cluster.credit(customer, WALLET_LIMIT - 1000)
-        first = self.cluster.place(customer, [(sku, 1)], "wallet")
-        self.assertEqual(self.cluster.wait(first), "CONFIRMED")
-        self.assertEqual(self.cluster.credit(customer, 1500), WALLET_LIMIT)
-        before = {d["id"] for d in self.cluster.json("dlq", "list", "payment")}
-        self.cluster.oms("cancel", first)
-
         #  The refund would take the wallet over its limit: payment fails it.
-        def dead_letter():
-            new = [d for d in self.cluster.json("dlq", "list", "payment") if d["id"] not in before]
-            self.assertEqual(len(new), 1, new)
-            return new[0]
-        dead = poll(dead_letter, SETTLE_S, "the refund to land in payment's dead letters")
+        sku = self.sku(price=500)
+        customer, first, dead = self.cluster.dead_letter_a_refund(sku, WALLET_LIMIT)
         self.assertEqual(dead["topic"], "order.cancelled")
         self.assertRegex(dead["error"], r"refund")
         self.assertGreater(dead["size"], 0)

@@ -375,20 +375,7 @@ class PrometheusCase(ClusterTest):
     def test_dead_letter_raises_an_alert_until_dropped(self):
         #  A refund that would take a wallet over its limit is dead-lettered
         #  by payment (as in test_ops).
-        customer = f"c-{uid()}"
-        sku = self.sku(price=500)
-        self.cluster.credit(customer, WALLET_LIMIT - 1000)
-        first = self.cluster.place(customer, [(sku, 1)], "wallet")
-        self.assertEqual(self.cluster.wait(first), "CONFIRMED")
-        self.assertEqual(self.cluster.credit(customer, 1500), WALLET_LIMIT)
-        before = {d["id"] for d in self.cluster.json("dlq", "list", "payment")}
-        self.cluster.oms("cancel", first)
-
-        def dead_letter():
-            new = [d for d in self.cluster.json("dlq", "list", "payment") if d["id"] not in before]
-            self.assertEqual(len(new), 1, new)
-            return new[0]
-        dead = poll(dead_letter, SETTLE_S, "the refund to land in payment's dead letters")
+        _, _, dead = self.cluster.dead_letter_a_refund(self.sku(price=500), WALLET_LIMIT)
 
         def firing():
             alerts = [a for a in self.prom.alerts("OmsDeadLetters")

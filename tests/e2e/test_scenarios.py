@@ -11,7 +11,6 @@ lines, and a failing step fails the run.
 """
 
 import os
-import pty
 import re
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from cluster import CLI, SOURCE_DIR, Cluster, run  # noqa: E402
+from cluster import CLI, SOURCE_DIR, Cluster, run, run_on_terminal  # noqa: E402
 
 SCENARIOS = SOURCE_DIR / "tests" / "scenarios"
 JOBS = max(1, int(os.environ.get("OMS_SCENARIO_JOBS", "3")))
@@ -214,26 +213,11 @@ class Command(unittest.TestCase):
         if isinstance(cluster, str):
             self.fail(cluster)
         try:
-            primary, secondary = pty.openpty()
-            proc = subprocess.Popen(cluster.cmd("scenario", path), env=cluster.env,
-                                    stdin=subprocess.DEVNULL, stdout=secondary,
-                                    stderr=subprocess.PIPE)
-            os.close(secondary)
-            seen = b""
-            while True:
-                try:
-                    chunk = os.read(primary, 4096)
-                except OSError:  # EIO: the program closed the terminal
-                    break
-                if not chunk:
-                    break
-                seen += chunk
-            proc.wait(timeout=RUN_TIMEOUT_S)
-            os.close(primary)
+            code, _, text = run_on_terminal(cluster.cmd("scenario", path), cluster.env,
+                                            timeout=RUN_TIMEOUT_S)
         finally:
             cluster.stop(check=True)
-        text = seen.decode(errors="replace")
-        self.assertEqual(proc.returncode, 1, text)
+        self.assertEqual(code, 1, text)
         self.assertRegex(text, r"\r\x1b\[Kline 2: expect stock SKU-1 available 3 within 1 "
                                r"\(waiting \d\.\d of 1 s: SKU-1 available=2")
         #  Each report line starts on an erased line, so the live line never
