@@ -36,6 +36,8 @@ static const cli_command_t s_commands[] = {
      "orders [--status S[,S...]] [--customer ID] [--since DURATION] [--older-than DURATION] "
      "[--limit N] [--page TOKEN]",
      "list orders newest first; --older-than 30s --status PENDING,RESERVED lists stuck ones"},
+    {"trace", cli_cmd_trace, s_no_opts, "trace ORDER_ID",
+     "every event of an order from every service, in causal order, and what it waits for"},
     {"stock", cli_cmd_stock, cli_stock_opts, "stock set SKU QTY [--price CENTS] | stock get SKU",
      "set or show a SKU's stock level and price"},
     {"wallet", cli_cmd_wallet, s_no_opts, "wallet credit CUSTOMER CENTS | wallet get CUSTOMER",
@@ -67,8 +69,6 @@ static const cli_command_t s_commands[] = {
      "serve a read-only web page of the cluster: processes, orders, traces, dead letters"},
     {"keygen", cli_cmd_keygen, cli_keygen_opts, "keygen NAME [--dir DIR]",
      "write a CURVE certificate pair NAME.cert and NAME.cert_secret (docs/SECURITY.md)"},
-    {"trace", cli_cmd_trace, s_no_opts, "trace ORDER_ID",
-     "every event of an order from every service, in causal order, and what it waits for"},
     {"help", s_cmd_help, s_no_opts, "help [COMMAND]", "show this help"},
 };
 #define COMMANDS_COUNT (sizeof s_commands / sizeof s_commands[0])
