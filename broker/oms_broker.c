@@ -10,6 +10,13 @@
     An optional tap (a PUB) gets a copy of every event, for operators and
     tests; subscriptions are not copied to it. The broker also publishes its
     own heartbeat so that operators can see it is alive.
+
+    A cluster may have several brokers (broker/count), all alike and all in
+    use at once: every publisher sends each event to every broker and every
+    subscriber hears each event from every broker, dropping the copies by
+    (producer, seq). `--index I` says which one this process is; its keys
+    are broker/ for 0 and brokers/I/ for the others, and its name (in its
+    heartbeat and log) is "broker" when it is alone, else "broker.I".
 */
 #include <czmq.h>
 #include <errno.h>
@@ -31,7 +38,9 @@
 #include "oms_proto.h"
 #include "oms_security.h"
 
-#define BROKER_NAME "broker"
+//  The certificate name every broker presents (they share one key pair,
+//  so a client needs one server key whichever broker it reaches).
+#define BROKER_CERT "broker"
 
 //  Messages moved in one direction before the loop looks at the other
 //  direction and the heartbeat clock again, so a flood cannot starve them.
@@ -58,6 +67,7 @@ typedef struct {
     zsock_t *backend;  //  XPUB: subscribers connect here
     zsock_t *tap;      //  PUB, or NULL when no tap is configured
     int64_t heartbeat_ms;
+    char name[OMS_NAME_MAX + 1];   //  "broker", or "broker.I" of several
     char instance[OMS_ID_MAX + 1]; //  "<hostname>:<pid>"
     uint64_t started_ns;           //  monotonic, for uptime
     uint64_t epoch;                //  no store: a new one at each start
@@ -136,20 +146,21 @@ s_destroy (broker_t **self_p)
 //  Binds the broker's sockets as the configuration says. NULL when a bind
 //  failed (logged).
 static broker_t *
-s_new (oms_config_t *cfg)
+s_new (oms_config_t *cfg, int index)
 {
     broker_t *self = (broker_t *) calloc (1, sizeof (broker_t));
     if (!self)
         return NULL;
+    oms_config_broker_name (cfg, index, self->name, sizeof self->name);
 
     //  An empty *_bind means the connect endpoint is also where to bind.
-    const char *frontend = oms_config_str (cfg, "broker/frontend_bind");
+    const char *frontend = oms_config_broker (cfg, index, "frontend_bind");
     if (!*frontend)
-        frontend = oms_config_str (cfg, "broker/frontend");
-    const char *backend = oms_config_str (cfg, "broker/backend_bind");
+        frontend = oms_config_broker (cfg, index, "frontend");
+    const char *backend = oms_config_broker (cfg, index, "backend_bind");
     if (!*backend)
-        backend = oms_config_str (cfg, "broker/backend");
-    const char *tap = oms_config_str (cfg, "broker/tap");
+        backend = oms_config_broker (cfg, index, "backend");
+    const char *tap = oms_config_broker (cfg, index, "tap");
     int64_t hwm = oms_config_int (cfg, "broker/hwm");
     if (hwm < 0 || hwm > INT_MAX) {
         oms_error ("broker/hwm=%" PRId64 " is out of range", hwm);
@@ -159,7 +170,7 @@ s_new (oms_config_t *cfg)
     self->heartbeat_ms = oms_config_int (cfg, "runtime/heartbeat_ms");
     int max_bytes = (int) oms_config_int (cfg, "limits/max_message_bytes");
     char error[256];
-    self->security = oms_security_new (cfg, BROKER_NAME, error, sizeof (error));
+    self->security = oms_security_new (cfg, BROKER_CERT, error, sizeof (error));
     if (!self->security) {
         oms_error ("%s", error);
         s_destroy (&self);
@@ -189,19 +200,19 @@ s_new (oms_config_t *cfg)
     snprintf (self->instance, sizeof (self->instance), "%.*s:%s", host_max, host, pid);
     self->started_ns = oms_clock_steady_ns ();
     self->epoch = oms_clock_wall_ns () | 1;
-    self->metrics = oms_metrics_new (BROKER_NAME);
-    const char *metrics = oms_config_str (cfg, "broker/metrics");
+    self->metrics = oms_metrics_new (self->name);
+    const char *metrics = oms_config_broker (cfg, index, "metrics");
     if (!self->metrics || (*metrics && oms_metrics_serve (self->metrics, metrics))) {
         s_destroy (&self);
         return NULL;
     }
 
     char frontend_ep[256], backend_ep[256], tap_ep[256];
-    oms_info ("frontend=%s backend=%s tap=%s hwm=%" PRId64 " curve=%s",
+    oms_info ("frontend=%s backend=%s tap=%s hwm=%" PRId64 " curve=%s name=%s",
               s_bound_endpoint (self->frontend, frontend_ep, sizeof (frontend_ep)),
               s_bound_endpoint (self->backend, backend_ep, sizeof (backend_ep)),
               s_bound_endpoint (self->tap, tap_ep, sizeof (tap_ep)), hwm,
-              oms_security_enabled (self->security) ? "on" : "off");
+              oms_security_enabled (self->security) ? "on" : "off", self->name);
     return self;
 }
 
@@ -374,20 +385,23 @@ s_publish_metrics (broker_t *self)
     oms_metrics_publish (self->metrics);
 }
 
-//  Publishes heartbeat.broker to subscribers and the tap. The broker owns
+//  Publishes heartbeat.<name> to subscribers and the tap. The broker owns
 //  no durable events, so its heartbeat carries no heads.
 static void
 s_send_heartbeat (broker_t *self)
 {
     oms_event_t event;
     uint64_t uptime_ns = oms_clock_steady_ns () - self->started_ns;
-    oms_event_heartbeat (&event, BROKER_NAME, self->instance, OMS_VERSION, uptime_ns, NULL, 0, NULL,
+    oms_event_heartbeat (&event, self->name, self->instance, OMS_VERSION, uptime_ns, NULL, 0, NULL,
                          0);
     event.version = OMS_PROTO_VERSION;
-    snprintf (event.producer, sizeof (event.producer), "%s", BROKER_NAME);
+    snprintf (event.producer, sizeof (event.producer), "%s", self->name);
     event.epoch = self->epoch;
     event.seq = ++self->heartbeat_seq;
-    snprintf (event.id, sizeof (event.id), "%s/%s/%" PRIu64, BROKER_NAME, event.type, event.seq);
+    //  "broker.7/heartbeat.broker.7/<seq>" always fits an id.
+    if (snprintf (event.id, sizeof (event.id), "%s/%s/%" PRIu64, self->name, event.type,
+                  event.seq) >= (int) sizeof (event.id))
+        return;
     event.ts_ns = oms_clock_wall_ns ();
 
     msgpack_sbuffer body;
@@ -462,17 +476,22 @@ s_usage (FILE *out)
              "usage: oms-broker [options]\n"
              "Forwards events from publishers (frontend, XSUB) to subscribers (backend, XPUB).\n"
              "  -c, --config FILE     ZPL configuration (default: $OMS_CONFIG, else built-in)\n"
-             "      --frontend EP     bind publishers' endpoint EP (broker/frontend)\n"
-             "      --backend EP      bind subscribers' endpoint EP (broker/backend)\n"
-             "      --tap EP          bind a PUB copy of every event at EP (broker/tap)\n"
+             "      --index I         be broker I of broker/count (default 0); its keys are\n"
+             "                        broker/... for 0, brokers/I/... for the others\n"
+             "      --frontend EP     bind publishers' endpoint EP (its frontend key)\n"
+             "      --backend EP      bind subscribers' endpoint EP (its backend key)\n"
+             "      --tap EP          bind a PUB copy of every event at EP (its tap key)\n"
+             "      --print-count     print broker/count as configured, and exit\n"
              "      --set KEY=VALUE   override any configuration key\n"
              "  -v, --verbose         log at debug level\n"
              "  -h, --help            this help\n");
 }
 
-enum { OPT_FRONTEND = 256, OPT_BACKEND, OPT_TAP, OPT_SET };
+enum { OPT_FRONTEND = 256, OPT_BACKEND, OPT_TAP, OPT_SET, OPT_INDEX, OPT_PRINT_COUNT };
 static const struct option s_options[] = {
     {"config", required_argument, NULL, 'c'},
+    {"index", required_argument, NULL, OPT_INDEX},
+    {"print-count", no_argument, NULL, OPT_PRINT_COUNT},
     {"frontend", required_argument, NULL, OPT_FRONTEND},
     {"backend", required_argument, NULL, OPT_BACKEND},
     {"tap", required_argument, NULL, OPT_TAP},
@@ -486,21 +505,33 @@ static const struct option s_options[] = {
 //  here": it replaces a configured *_bind too, or a file's wildcard bind
 //  would win over the flag.
 static int
-s_apply_flag (oms_config_t *cfg, int opt, const char *value, char *error, size_t size)
+s_set_own (oms_config_t *cfg, int index, const char *key, const char *value, char *error,
+           size_t size)
+{
+    char path[64];
+    if (index == 0)
+        snprintf (path, sizeof path, "broker/%s", key);
+    else
+        snprintf (path, sizeof path, "brokers/%d/%s", index, key);
+    return oms_config_set (cfg, path, value, error, size);
+}
+
+static int
+s_apply_flag (oms_config_t *cfg, int index, int opt, const char *value, char *error, size_t size)
 {
     switch (opt) {
     case OPT_FRONTEND:
-        return oms_config_set (cfg, "broker/frontend", value, error, size) ||
-                       oms_config_set (cfg, "broker/frontend_bind", value, error, size)
+        return s_set_own (cfg, index, "frontend", value, error, size) ||
+                       s_set_own (cfg, index, "frontend_bind", value, error, size)
                    ? -1
                    : 0;
     case OPT_BACKEND:
-        return oms_config_set (cfg, "broker/backend", value, error, size) ||
-                       oms_config_set (cfg, "broker/backend_bind", value, error, size)
+        return s_set_own (cfg, index, "backend", value, error, size) ||
+                       s_set_own (cfg, index, "backend_bind", value, error, size)
                    ? -1
                    : 0;
     case OPT_TAP:
-        return oms_config_set (cfg, "broker/tap", value, error, size);
+        return s_set_own (cfg, index, "tap", value, error, size);
     case OPT_SET:
         return oms_config_set_flag (cfg, value, error, size);
     }
@@ -511,7 +542,7 @@ s_apply_flag (oms_config_t *cfg, int opt, const char *value, char *error, size_t
 //  the file and the environment; -v last) and starts the log. NULL after a
 //  message on stderr when any of it is invalid.
 static oms_config_t *
-s_configure (const char *path, int argc, char *argv[], bool verbose)
+s_configure (const char *path, int index, int argc, char *argv[], bool verbose)
 {
     char error[512] = "";
     oms_config_t *cfg = oms_config_new (path, error, sizeof (error));
@@ -522,8 +553,13 @@ s_configure (const char *path, int argc, char *argv[], bool verbose)
     opterr = 0;
     int opt;
     while ((opt = getopt_long (argc, argv, "c:vh", s_options, NULL)) != -1)
-        if (s_apply_flag (cfg, opt, optarg, error, sizeof (error)))
+        if (s_apply_flag (cfg, index, opt, optarg, error, sizeof (error)))
             goto fail;
+    if (index >= oms_config_brokers (cfg)) {
+        snprintf (error, sizeof (error), "--index %d: the cluster has %d broker%s (broker/count)",
+                  index, oms_config_brokers (cfg), oms_config_brokers (cfg) == 1 ? "" : "s");
+        goto fail;
+    }
     if (verbose && oms_config_set (cfg, "log/level", "debug", error, sizeof (error)) == -1)
         goto fail;
     const char *level = oms_config_str (cfg, "log/level");
@@ -544,6 +580,8 @@ main (int argc, char *argv[])
 {
     const char *config_path = NULL;
     bool verbose = false;
+    bool print_count = false;
+    int index = 0;
     int exit_code = 0;
     oms_config_t *cfg = NULL;
     broker_t *broker = NULL;
@@ -553,6 +591,21 @@ main (int argc, char *argv[])
         switch (opt) {
         case 'c':
             config_path = optarg;
+            break;
+        case OPT_INDEX: {
+            char *end = NULL;
+            long value = strtol (optarg, &end, 10);
+            if (!*optarg || *end || value < 0 || value >= OMS_BROKERS_MAX) {
+                fprintf (stderr, "oms-broker: --index: '%s' is not from 0 to %d\n", optarg,
+                         OMS_BROKERS_MAX - 1);
+                exit_code = 2;
+                goto leave;
+            }
+            index = (int) value;
+            break;
+        }
+        case OPT_PRINT_COUNT:
+            print_count = true;
             break;
         case OPT_FRONTEND:
         case OPT_BACKEND:
@@ -579,9 +632,13 @@ main (int argc, char *argv[])
         goto leave;
     }
 
-    cfg = s_configure (config_path, argc, argv, verbose);
+    cfg = s_configure (config_path, index, argc, argv, verbose);
     if (!cfg) {
         exit_code = 2;
+        goto leave;
+    }
+    if (print_count) {
+        printf ("%d\n", oms_config_brokers (cfg));
         goto leave;
     }
 
@@ -595,7 +652,7 @@ main (int argc, char *argv[])
     sigaction (SIGINT, &action, NULL);
     sigaction (SIGTERM, &action, NULL);
 
-    broker = s_new (cfg);
+    broker = s_new (cfg, index);
     if (!broker) {
         exit_code = 1;
         goto leave;

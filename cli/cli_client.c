@@ -3,10 +3,15 @@
     is always an answer to the bytes just sent; requests that change state
     carry a request id the service deduplicates by. Subscriptions are made
     here too, so that every socket of the CLI follows one security setting.
+
+    A subscription connects to every broker (broker/count); with more than
+    one, each event arrives once per live broker and cli_event_recv hands
+    on only the first copy (cli_seen), so no command sees a duplicate.
 */
 #include "cli_client.h"
 #include "cli_args.h"
 #include "cli_json.h"
+#include "cli_seen.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -32,6 +37,38 @@ static struct {
     oms_config_t *config;
     oms_security_t *security;
 } s_secure;
+
+//  The duplicate filters of the subscriptions made with several brokers,
+//  by socket. A slot whose socket was destroyed is taken again by the next
+//  subscription (and reset when the new socket has the old one's address).
+#define S_FILTERS 8
+static struct {
+    zsock_t *sock;
+    cli_seen_t seen;
+} s_filters[S_FILTERS];
+static size_t s_filters_next;
+
+static void
+s_filter_add (zsock_t *sock)
+{
+    size_t slot = s_filters_next++ % S_FILTERS;
+    for (size_t i = 0; i < S_FILTERS; i++)
+        if (s_filters[i].sock == sock) {
+            slot = i;
+            break;
+        }
+    memset (&s_filters[slot], 0, sizeof s_filters[slot]);
+    s_filters[slot].sock = sock;
+}
+
+static cli_seen_t *
+s_filter (zsock_t *sock)
+{
+    for (size_t i = 0; i < S_FILTERS; i++)
+        if (s_filters[i].sock == sock)
+            return &s_filters[i].seen;
+    return NULL;
+}
 
 void
 cli_client_secure (oms_config_t *config)
@@ -309,7 +346,7 @@ cli_reply_error (cli_reply_t *self, char *buf, size_t size)
 zsock_t *
 cli_subscribe (const char *const *prefixes, size_t n, int hwm, char *error, size_t size)
 {
-    const char *endpoint = oms_config_str (s_secure.config, "broker/backend");
+    int brokers = oms_config_brokers (s_secure.config);
     zsock_t *sub = zsock_new (ZMQ_SUB);
     if (!sub) {
         snprintf (error, size, "cannot create a socket: %s", zmq_strerror (zmq_errno ()));
@@ -326,11 +363,16 @@ cli_subscribe (const char *const *prefixes, size_t n, int hwm, char *error, size
         zsock_set_subscribe (sub, prefixes[i]);
     if (cli_client_curve (sub, "broker", error, size) != 0)
         zsock_destroy (&sub);
-    else if (zsock_connect (sub, "%s", endpoint) != 0) {
-        snprintf (error, size, "cannot connect to the broker at %s: %s", endpoint,
-                  zmq_strerror (zmq_errno ()));
-        zsock_destroy (&sub);
+    for (int index = 0; sub && index < brokers; index++) {
+        const char *endpoint = oms_config_broker (s_secure.config, index, "backend");
+        if (zsock_connect (sub, "%s", endpoint) != 0) {
+            snprintf (error, size, "cannot connect to the broker at %s: %s", endpoint,
+                      zmq_strerror (zmq_errno ()));
+            zsock_destroy (&sub);
+        }
     }
+    if (sub && brokers > 1)
+        s_filter_add (sub);
     return sub;
 }
 
@@ -341,8 +383,25 @@ cli_poll (zsock_t *sock, int64_t timeout_ms)
     return zmq_poll (&item, 1, (long) timeout_ms) > 0 ? 1 : 0;
 }
 
+static int s_event_recv (zsock_t *sub, cli_event_t *self, char *error, size_t size);
+
 int
 cli_event_recv (zsock_t *sub, cli_event_t *self, char *error, size_t size)
+{
+    cli_seen_t *seen = s_filter (sub);
+    int rc = s_event_recv (sub, self, error, size);
+    //  A copy from another broker is passed over, as if it never came.
+    while (rc == 0 && seen &&
+           !cli_seen_first (seen, self->topic, self->event.epoch, self->event.seq)) {
+        cli_event_release (self);
+        self->topic[0] = '\0'; //  as when nothing was waiting
+        rc = s_event_recv (sub, self, error, size);
+    }
+    return rc;
+}
+
+static int
+s_event_recv (zsock_t *sub, cli_event_t *self, char *error, size_t size)
 {
     msgpack_unpacked_init (&self->raw);
     self->msg = zmsg_recv (sub);

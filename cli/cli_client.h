@@ -63,7 +63,7 @@ bool cli_reply_ok (cli_reply_t *self);
 //  The "error" text of a refusal, made printable, in buf; returns buf.
 const char *cli_reply_error (cli_reply_t *self, char *buf, size_t size);
 
-//  A SUB socket on the bus (broker/backend of the configuration given to
+//  A SUB socket on the bus (the backend of every broker of the configuration given to
 //  cli_client_secure) for every topic starting with one of `prefixes`
 //  (every topic when n is 0), keeping up to `hwm` messages queued (0: the
 //  default). Receiving never blocks: poll it first. NULL with `error`

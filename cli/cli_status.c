@@ -3,10 +3,12 @@
 
     Health comes from two sources. A service is up when it answers `status`;
     its answer also lists the peers whose heartbeats it has heard, with when
-    and what they last said. The broker has no api, so it is judged by its
+    and what they last said. A broker has no api, so it is judged by its
     heartbeat alone: seen in an answering service's peers, or heard here on
-    broker/backend. A process that is down still appears with what its last
-    heartbeat said, so the lag of a stopped subscriber stays visible.
+    the brokers' backends. Each broker of broker/count has its own row and
+    its own heartbeat (heartbeat.broker, or heartbeat.broker.I of several). A process that is down
+   still appears with what its last heartbeat said, so the lag of a stopped subscriber stays
+   visible.
 
     Lag is per subscription: the newest head of the type that anyone reports
     (the producer's own answer, heartbeats, the subscribers' "known") minus
@@ -27,7 +29,7 @@
 #define WATCH_DEFAULT_S   1.0
 #define WATCH_MIN_S       0.1
 #define WATCH_MAX_S       3600.0
-#define PROCESSES         (1 + OMS_SERVICES_COUNT) //  the broker, then the services
+#define PROCESSES         (OMS_BROKERS_MAX + OMS_SERVICES_COUNT) //  the brokers, then the services
 
 const cli_opt_t cli_status_opts[] = {{"--watch", CLI_VALUE_OPTIONAL, false}, {NULL, false, false}};
 
@@ -37,6 +39,7 @@ static const char *const s_written[] = {"ok", "instance", "host", "version", "up
 
 typedef struct {
     const char *name, *endpoint;
+    char broker_name[OMS_NAME_MAX + 1]; //  a broker's name is kept here
     bool is_service, shown;
     cli_client_t *client;
     cli_reply_t *reply; //  its status answer
@@ -58,6 +61,8 @@ struct _cli_cluster_t {
     cli_t *cli;
     uint64_t heartbeat_ns;
     s_process_t procs[PROCESSES];
+    size_t n_brokers;  //  procs[0 .. n_brokers - 1]
+    size_t n_procs;    //  then the services
     zsock_t *sub;      //  heartbeats, when the broker is shown
     cli_event_t event; //  the last one received
 };
@@ -65,7 +70,7 @@ struct _cli_cluster_t {
 static s_process_t *
 s_process (cli_cluster_t *self, const char *name)
 {
-    for (size_t i = 0; i < PROCESSES; i++)
+    for (size_t i = 0; i < self->n_procs; i++)
         if (strcmp (self->procs[i].name, name) == 0)
             return &self->procs[i];
     return NULL;
@@ -115,7 +120,7 @@ s_peers (cli_cluster_t *self, const s_process_t *proc, uint64_t now, uint64_t *s
 {
     const msgpack_object *freshest = NULL;
     *seen_ns = 0;
-    for (size_t i = 0; i < PROCESSES; i++) {
+    for (size_t i = 0; i < self->n_procs; i++) {
         const msgpack_object *peers =
             &self->procs[i] != proc ? s_answer (&self->procs[i], "peers") : NULL;
         for (uint32_t k = 0; peers && k < peers->via.array.size; k++) {
@@ -143,11 +148,21 @@ s_peers (cli_cluster_t *self, const s_process_t *proc, uint64_t now, uint64_t *s
 }
 
 static bool
-s_broker_up (cli_cluster_t *self, uint64_t now)
+s_broker_up (cli_cluster_t *self, const s_process_t *proc, uint64_t now)
 {
     uint64_t seen = 0;
-    s_peers (self, &self->procs[0], now, &seen, NULL);
-    return s_fresh (self, self->procs[0].heard_ns, now) || s_fresh (self, seen, now);
+    s_peers (self, proc, now, &seen, NULL);
+    return s_fresh (self, proc->heard_ns, now) || s_fresh (self, seen, now);
+}
+
+//  Whether every broker shown is known to be up.
+static bool
+s_brokers_up (cli_cluster_t *self, uint64_t now)
+{
+    for (size_t i = 0; i < self->n_brokers; i++)
+        if (self->procs[i].shown && !s_broker_up (self, &self->procs[i], now))
+            return false;
+    return true;
 }
 
 static int
@@ -156,10 +171,16 @@ s_status_setup (cli_cluster_t *self)
     const cli_args_t *args = &self->cli->args;
     const char *prefix = OMS_HEARTBEAT_PREFIX;
     char error[256], shown[64];
-    self->procs[0].name = "broker";
-    self->procs[0].endpoint = oms_config_str (self->cli->config, "broker/backend");
-    for (size_t i = 1; i < PROCESSES; i++) {
-        self->procs[i].name = oms_service_names[i - 1];
+    self->n_brokers = (size_t) oms_config_brokers (self->cli->config);
+    self->n_procs = self->n_brokers + OMS_SERVICES_COUNT;
+    for (size_t i = 0; i < self->n_brokers; i++) {
+        s_process_t *proc = &self->procs[i];
+        proc->name = oms_config_broker_name (self->cli->config, (int) i, proc->broker_name,
+                                             sizeof proc->broker_name);
+        proc->endpoint = oms_config_broker (self->cli->config, (int) i, "backend");
+    }
+    for (size_t i = self->n_brokers; i < self->n_procs; i++) {
+        self->procs[i].name = oms_service_names[i - self->n_brokers];
         self->procs[i].is_service = true;
         self->procs[i].endpoint =
             oms_config_service (self->cli->config, self->procs[i].name, "api");
@@ -167,16 +188,20 @@ s_status_setup (cli_cluster_t *self)
     for (size_t i = 0; i < args->n_positional; i++) {
         s_process_t *proc = s_process (self, args->positional[i]);
         if (!proc)
-            return cli_fail ("unknown process: %s (one of broker, order, inventory, payment, "
+            return cli_fail ("unknown process: %s (one of %s, order, inventory, payment, "
                              "notification)",
-                             cli_printable (args->positional[i], shown, sizeof shown));
+                             cli_printable (args->positional[i], shown, sizeof shown),
+                             self->n_brokers == 1 ? "broker" : "broker.0, broker.1...");
         if (proc->shown)
             return cli_fail ("process named twice: %s", proc->name);
         proc->shown = true;
     }
-    for (size_t i = 0; i < PROCESSES && args->n_positional == 0; i++)
+    for (size_t i = 0; i < self->n_procs && args->n_positional == 0; i++)
         self->procs[i].shown = true;
-    if (self->procs[0].shown && !(self->sub = cli_subscribe (&prefix, 1, 0, error, sizeof error)))
+    bool broker_shown = false;
+    for (size_t i = 0; i < self->n_brokers; i++)
+        broker_shown = broker_shown || self->procs[i].shown;
+    if (broker_shown && !(self->sub = cli_subscribe (&prefix, 1, 0, error, sizeof error)))
         return cli_fail ("%s", error);
     return 0;
 }
@@ -212,7 +237,7 @@ s_status_ask (cli_cluster_t *self)
     int64_t listen_ms = (int64_t) (LISTEN_HEARTBEATS * (double) self->heartbeat_ns / 1e6);
     int64_t listen_by = start + (listen_ms < cli_timeout_ms ? listen_ms : cli_timeout_ms);
     cli_request_init (&req, "status");
-    for (size_t i = 1; i < PROCESSES; i++) {
+    for (size_t i = self->n_brokers; i < self->n_procs; i++) {
         s_process_t *proc = &self->procs[i];
         if (proc->shown)
             proc->client =
@@ -225,14 +250,14 @@ s_status_ask (cli_cluster_t *self)
         s_process_t *waiting[PROCESSES + 1];
         size_t n = 0;
         int64_t now = zclock_mono ();
-        for (size_t i = 1; i < PROCESSES && now < answers_by; i++)
+        for (size_t i = self->n_brokers; i < self->n_procs && now < answers_by; i++)
             if (self->procs[i].client && !self->procs[i].reply && !self->procs[i].error[0]) {
                 items[n] = (zmq_pollitem_t){
                     zsock_resolve (cli_client_socket (self->procs[i].client)), 0, ZMQ_POLLIN, 0};
                 waiting[n++] = &self->procs[i];
             }
         size_t n_answers = n;
-        bool listening = self->sub && now < listen_by && !s_broker_up (self, oms_clock_wall_ns ());
+        bool listening = self->sub && now < listen_by && !s_brokers_up (self, oms_clock_wall_ns ());
         if (n_answers == 0 && !listening)
             break;
         if (self->sub)
@@ -248,7 +273,7 @@ s_status_ask (cli_cluster_t *self)
         if (self->sub && (items[n - 1].revents & ZMQ_POLLIN))
             s_status_hear (self);
     }
-    for (size_t i = 1; i < PROCESSES; i++) {
+    for (size_t i = self->n_brokers; i < self->n_procs; i++) {
         s_process_t *proc = &self->procs[i];
         if (proc->shown && !proc->reply && !proc->error[0])
             snprintf (proc->error, sizeof proc->error, "did not answer within %d ms", timeout_ms);
@@ -274,7 +299,7 @@ s_find_head (cli_cluster_t *self, cli_sub_t *sub)
         if (strcmp (producer->heard.heads[i].topic, sub->topic) == 0)
             s_raise (sub, producer->heard.heads[i].seq);
     //  What subscribers have applied or heard of is at most the head too.
-    for (size_t i = 1; i < PROCESSES; i++) {
+    for (size_t i = self->n_brokers; i < self->n_procs; i++) {
         s_raise_head (s_answer (&self->procs[i], "positions"), "known", sub);
         s_raise_head (s_answer (&self->procs[i], "positions"), "seq", sub);
     }
@@ -345,7 +370,7 @@ s_status_assess (cli_cluster_t *self, s_process_t *proc, uint64_t now)
     const msgpack_object *rates = cli_map_get (reply, "rates");
     proc->has_rates = cli_map_uint (rates, "in_per_s", &proc->in_per_s) == 0 &&
                       cli_map_uint (rates, "out_per_s", &proc->out_per_s) == 0;
-    proc->up = proc->is_service ? proc->reply != NULL : s_broker_up (self, now);
+    proc->up = proc->is_service ? proc->reply != NULL : s_broker_up (self, proc, now);
     //  "no answer": its heartbeat is recent, but its api did not answer (busy,
     //  or stuck).
     const char *state = proc->up                                  ? "up"
@@ -386,7 +411,7 @@ s_status_json (cli_cluster_t *self, uint64_t now)
 {
     const char *separator = "";
     putchar ('[');
-    for (size_t i = 0; i < PROCESSES; i++) {
+    for (size_t i = 0; i < self->n_procs; i++) {
         s_process_t *proc = &self->procs[i];
         if (!self->procs[i].shown)
             continue;
@@ -443,7 +468,7 @@ cli_cluster_table (cli_cluster_t *self)
     char age[32];
     printf ("%-12s %-15s %-12s %6s %6s  %-12s %-20s %9s %9s %7s\n", "PROCESS", "HOST", "STATE",
             "IN/S", "OUT/S", "FROM", "TOPIC", "POSITION", "HEAD", "LAG");
-    for (size_t i = 0; i < PROCESSES; i++) {
+    for (size_t i = 0; i < self->n_procs; i++) {
         s_process_t *proc = &self->procs[i];
         if (!self->procs[i].shown)
             continue;
@@ -466,7 +491,7 @@ cli_cluster_table (cli_cluster_t *self)
         if (proc->n_subs == 0)
             putchar ('\n');
     }
-    for (size_t i = 0; i < PROCESSES; i++) {
+    for (size_t i = 0; i < self->n_procs; i++) {
         int64_t skew = self->procs[i].clock_skew_ns;
         if (self->procs[i].shown && skew)
             printf ("clock skew: %s's clock is %s %s this one's\n", self->procs[i].name,
@@ -479,7 +504,7 @@ cli_cluster_table (cli_cluster_t *self)
 static void
 s_status_forget (cli_cluster_t *self)
 {
-    for (size_t i = 0; i < PROCESSES; i++) {
+    for (size_t i = 0; i < self->n_procs; i++) {
         cli_reply_destroy (&self->procs[i].reply);
         cli_client_destroy (&self->procs[i].client);
         self->procs[i].error[0] = '\0';
@@ -518,7 +543,7 @@ cli_cluster_look (cli_cluster_t *self)
     s_status_ask (self);
     uint64_t now = oms_clock_wall_ns ();
     size_t down = 0;
-    for (size_t i = 0; i < PROCESSES; i++) {
+    for (size_t i = 0; i < self->n_procs; i++) {
         s_status_assess (self, &self->procs[i], now);
         down += self->procs[i].shown && !self->procs[i].up;
     }
@@ -528,7 +553,7 @@ cli_cluster_look (cli_cluster_t *self)
 bool
 cli_cluster_process (cli_cluster_t *self, size_t index, cli_process_t *process)
 {
-    for (size_t i = 0; i < PROCESSES; i++) {
+    for (size_t i = 0; i < self->n_procs; i++) {
         const s_process_t *proc = &self->procs[i];
         if (!proc->shown || index-- > 0)
             continue;

@@ -55,6 +55,22 @@ typedef struct {
      "the machine the " name " process runs on, for multi-machine deployments"},    \
     {"services/" name "/metrics", "", S_STRING, true,                               \
      "host:port of the " name " service's Prometheus endpoint; none when empty"}
+//  Broker I (1 to OMS_BROKERS_MAX - 1) of a cluster with broker/count above
+//  I; broker 0 is the broker/ keys. Its default ports are 7420 + 2 (I - 1)
+//  and the next, so a local cluster needs no file.
+#define S_BROKER_KEYS(index, frontend, backend)                                     \
+    {"brokers/" index "/frontend", "tcp://127.0.0.1:" frontend, S_ENDPOINT, false,  \
+     "where publishers connect to broker " index},                                  \
+    {"brokers/" index "/frontend_bind", "", S_ENDPOINT, true,                       \
+     "what broker " index "'s XSUB binds; its frontend when empty"},                \
+    {"brokers/" index "/backend", "tcp://127.0.0.1:" backend, S_ENDPOINT, false,    \
+     "where subscribers connect to broker " index},                                 \
+    {"brokers/" index "/backend_bind", "", S_ENDPOINT, true,                        \
+     "what broker " index "'s XPUB binds; its backend when empty"},                 \
+    {"brokers/" index "/tap", "", S_ENDPOINT, true,                                 \
+     "a PUB endpoint broker " index " binds that sees every event"},                \
+    {"brokers/" index "/metrics", "", S_STRING, true,                               \
+     "host:port of broker " index "'s Prometheus endpoint; none when empty"}
 // clang-format on
 
 static const s_key_t s_keys[] = {
@@ -72,6 +88,15 @@ static const s_key_t s_keys[] = {
     {"broker/hwm", "100000", S_INT, false, "the broker's high-water mark, in messages"},
     {"broker/metrics", "", S_STRING, true,
      "host:port of the broker's Prometheus endpoint; none when empty"},
+    {"broker/count", "1", S_INT, false,
+     "how many brokers the cluster has; every process reaches all of them"},
+    S_BROKER_KEYS ("1", "7420", "7421"),
+    S_BROKER_KEYS ("2", "7422", "7423"),
+    S_BROKER_KEYS ("3", "7424", "7425"),
+    S_BROKER_KEYS ("4", "7426", "7427"),
+    S_BROKER_KEYS ("5", "7428", "7429"),
+    S_BROKER_KEYS ("6", "7430", "7431"),
+    S_BROKER_KEYS ("7", "7432", "7433"),
     S_SERVICE_KEYS ("order", "7410"),
     S_SERVICE_KEYS ("inventory", "7411"),
     S_SERVICE_KEYS ("payment", "7412"),
@@ -122,6 +147,7 @@ static const struct {
     int64_t min, max;
 } s_ranges[] = {
     {"limits/max_message_bytes", OMS_MSG_MAX, INT32_MAX},
+    {"broker/count", 1, OMS_BROKERS_MAX},
     {"limits/max_items", 1, OMS_ITEMS_MAX},
     {"limits/max_qty", 1, OMS_QTY_MAX},
     {"limits/requests_per_s", 0, 1000000000},
@@ -307,7 +333,8 @@ s_apply_tree (oms_config_t *self, zconfig_t *node, const char *prefix, const cha
                 return -1;
             }
             if (*value) {
-                oms_error_format (error, size, "%s: section \"%s\" cannot have a value", source, path);
+                oms_error_format (error, size, "%s: section \"%s\" cannot have a value", source,
+                                  path);
                 return -1;
             }
             if (s_apply_tree (self, child, path, source, error, size))
@@ -516,6 +543,36 @@ oms_config_store_dir (oms_config_t *self, const char *service, char *buf, size_t
         snprintf (buf, size, "%s", store);
     else
         snprintf (buf, size, "%s/%s", oms_config_str (self, "home"), service);
+    return buf;
+}
+
+int
+oms_config_brokers (oms_config_t *self)
+{
+    return (int) oms_config_int (self, "broker/count");
+}
+
+const char *
+oms_config_broker (oms_config_t *self, int index, const char *key)
+{
+    assert (index >= 0 && index < OMS_BROKERS_MAX);
+    assert (key);
+    char path[S_PATH_MAX];
+    if (index == 0)
+        snprintf (path, sizeof path, "broker/%s", key);
+    else
+        snprintf (path, sizeof path, "brokers/%d/%s", index, key);
+    return oms_config_str (self, path);
+}
+
+const char *
+oms_config_broker_name (oms_config_t *self, int index, char *buf, size_t size)
+{
+    assert (buf);
+    if (oms_config_brokers (self) == 1)
+        snprintf (buf, size, "broker");
+    else
+        snprintf (buf, size, "broker.%d", index);
     return buf;
 }
 

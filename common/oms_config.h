@@ -57,6 +57,21 @@ const char *oms_config_service (oms_config_t *self, const char *service, const c
 //  Writes into buf and returns it.
 const char *oms_config_store_dir (oms_config_t *self, const char *service, char *buf, size_t size);
 
+//  The most brokers a cluster may have (broker/count).
+#define OMS_BROKERS_MAX 8
+
+//  How many brokers the cluster has: broker/count, 1 to OMS_BROKERS_MAX.
+int oms_config_brokers (oms_config_t *self);
+
+//  A key of broker `index` (0 to OMS_BROKERS_MAX - 1): broker/<key> for
+//  broker 0, brokers/<index>/<key> for the others; `key` is frontend,
+//  frontend_bind, backend, backend_bind, tap or metrics.
+const char *oms_config_broker (oms_config_t *self, int index, const char *key);
+
+//  The process name of broker `index`: "broker" when the cluster has one,
+//  else "broker.<index>". Writes into buf and returns it.
+const char *oms_config_broker_name (oms_config_t *self, int index, char *buf, size_t size);
+
 //  Whether `name` is one of oms_service_names.
 bool oms_config_is_service (const char *name);
 

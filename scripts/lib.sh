@@ -8,10 +8,16 @@
 #    OMS_HOME       the cluster's data, logs (log/<name>.log) and pid files
 #                   (run/<name>.pid); else `home` of OMS_CONFIG, else ./var
 #    OMS_CONFIG     a ZPL configuration file, passed to every process
+#    OMS_BROKER_COUNT  how many brokers (broker/count); else what
+#                   `oms-up --brokers N` recorded in $OMS_HOME/brokers, else
+#                   broker/count of OMS_CONFIG, else 1. With one the broker
+#                   is called `broker`, with several `broker.0`, `broker.1`...
 
 # shellcheck disable=SC2034  # used by the scripts that source this file
-OMS_NAMES=(broker order inventory payment notification)
+OMS_NAMES=(broker order inventory payment notification) #  oms_init sets the brokers'
+OMS_BROKERS=(broker)
 OMS_SERVICES=(order inventory payment notification)
+OMS_BROKERS_MAX=8
 OMS_START_TIMEOUT=${OMS_START_TIMEOUT:-15}    #  seconds for a started process to answer
 OMS_STOP_TIMEOUT=10     #  seconds for a signalled process to exit
 
@@ -65,6 +71,46 @@ oms_init () {
     OMS_HOME=$(realpath -m "$OMS_HOME")
     export OMS_HOME
     declare -gA oms_log_mark=()
+    oms_init_brokers
+}
+
+#  The record `oms-up --brokers N` leaves, so later scripts know the shape.
+oms_brokers_file () {
+    echo "$OMS_HOME/brokers"
+}
+
+#  Sets OMS_BROKERS (and OMS_NAMES) from the broker count; see the top.
+oms_init_brokers () {
+    local count i
+    if [[ -z ${OMS_BROKER_COUNT:-} && -r $(oms_brokers_file) ]]; then
+        OMS_BROKER_COUNT=$(<"$(oms_brokers_file)")
+        export OMS_BROKER_COUNT
+    fi
+    if [[ -n ${OMS_BROKER_COUNT:-} ]]; then
+        count=$OMS_BROKER_COUNT
+    else
+        #  The broker resolves broker/count exactly as every process does.
+        count=$("$(oms_program broker)" "${oms_config_args[@]}" --print-count 2>/dev/null) ||
+            count=1
+    fi
+    if ! [[ $count =~ ^[1-9][0-9]*$ ]] || ((count > OMS_BROKERS_MAX)); then
+        oms_err "the broker count must be from 1 to $OMS_BROKERS_MAX, not '$count'"
+        exit 1
+    fi
+    OMS_BROKERS=()
+    if ((count == 1)); then
+        OMS_BROKERS=(broker)
+    else
+        for ((i = 0; i < count; i++)); do
+            OMS_BROKERS+=("broker.$i")
+        done
+    fi
+    OMS_NAMES=("${OMS_BROKERS[@]}" "${OMS_SERVICES[@]}")
+}
+
+#  Whether NAME is a broker's (broker, or broker.I).
+oms_is_broker () {
+    [[ $1 == broker || $1 =~ ^broker\.[0-9]+$ ]]
 }
 
 oms_is_name () {
@@ -77,7 +123,7 @@ oms_is_name () {
 
 oms_program () {
     case $1 in
-        broker) echo "$OMS_BIN/broker/oms-broker" ;;
+        broker | broker.*) echo "$OMS_BIN/broker/oms-broker" ;;
         cli) echo "$OMS_BIN/cli/oms" ;;
         *) echo "$OMS_BIN/services/$1/oms-$1" ;;
     esac
@@ -200,7 +246,9 @@ oms_start () {
     mkdir -p "$OMS_HOME/log" "$OMS_HOME/run"
     : >>"$log"
     oms_log_mark[$name]=$(stat -c %s "$log")
-    setsid nohup "$prog" "${oms_config_args[@]}" </dev/null >>"$log" 2>&1 &
+    local args=("${oms_config_args[@]}")
+    [[ $name != broker.* ]] || args+=(--index "${name#broker.}")
+    setsid nohup "$prog" "${args[@]}" </dev/null >>"$log" 2>&1 &
     pid=$!
     if ! oms_write_pidfile "$pidfile" "$pid"; then
         kill -s KILL "$pid" 2>/dev/null || true
@@ -210,13 +258,13 @@ oms_start () {
     fi
 }
 
-#  Whether NAME answers: the broker once it logged its start-up line (after
+#  Whether NAME answers: a broker once it logged its start-up line (after
 #  the mark taken when it was started), a service once `oms status` succeeds.
 oms_answers () {
     local name=$1 log
-    if [[ $name == broker ]]; then
-        log=$(oms_logfile broker)
-        [[ $(tail -c +$((${oms_log_mark[broker]:-0} + 1)) "$log") == *'oms-broker: frontend='* ]]
+    if oms_is_broker "$name"; then
+        log=$(oms_logfile "$name")
+        [[ $(tail -c +$((${oms_log_mark[$name]:-0} + 1)) "$log") == *'oms-broker: frontend='* ]]
     else
         OMS_CLI_TIMEOUT_MS=${OMS_CLI_TIMEOUT_MS:-1000} \
             timeout 10 "$(oms_program cli)" status "$name" "${oms_config_args[@]}" >/dev/null 2>&1

@@ -3,6 +3,12 @@
     State is static on purpose: a service process has one PUB and one SUB
     socket to the broker, and its runtime (oms_service, the runtime commands)
     reaches them the same way. The CLI has no bus; it opens its own sockets.
+
+    With several brokers (broker/count) the PUB connects to every frontend,
+    so libzmq sends each event to all of them, and the SUB to every backend,
+    so each event arrives once per live broker: the copies are dropped by
+    the inbox, by (producer, seq), like any other duplicate. No broker is
+    primary, so losing one loses nothing and leaves no gap to repair.
 */
 #include "oms_bus.h"
 #include "oms_log.h"
@@ -30,8 +36,9 @@ static struct {
     int max_bytes; //  limits/max_message_bytes, for every socket
 } s_bus;
 
+//  A socket connected to `key` (frontend or backend) of every broker.
 static zsock_t *
-s_socket (int type, const char *endpoint, int hwm, oms_security_t *security)
+s_socket (int type, oms_config_t *config, const char *key, int hwm, oms_security_t *security)
 {
     zsock_t *sock = zsock_new (type);
     if (!sock)
@@ -45,9 +52,12 @@ s_socket (int type, const char *endpoint, int hwm, oms_security_t *security)
         oms_error ("bus: %s", error);
         zsock_destroy (&sock);
     }
-    else if (zsock_connect (sock, "%s", endpoint)) {
-        oms_error ("bus: cannot connect to %s: %s", endpoint, zmq_strerror (zmq_errno ()));
-        zsock_destroy (&sock);
+    for (int index = 0; sock && index < oms_config_brokers (config); index++) {
+        const char *endpoint = oms_config_broker (config, index, key);
+        if (zsock_connect (sock, "%s", endpoint)) {
+            oms_error ("bus: cannot connect to %s: %s", endpoint, zmq_strerror (zmq_errno ()));
+            zsock_destroy (&sock);
+        }
     }
     return sock;
 }
@@ -59,12 +69,12 @@ oms_bus_start (oms_config_t *config, oms_security_t *security, bool publish, boo
     int hwm = (int) oms_config_int (config, "runtime/hwm");
     s_bus.max_bytes = (int) oms_config_int (config, "limits/max_message_bytes");
     if (publish) {
-        s_bus.pub = s_socket (ZMQ_PUB, oms_config_str (config, "broker/frontend"), hwm, security);
+        s_bus.pub = s_socket (ZMQ_PUB, config, "frontend", hwm, security);
         if (!s_bus.pub)
             return -1;
     }
     if (subscribe) {
-        s_bus.sub = s_socket (ZMQ_SUB, oms_config_str (config, "broker/backend"), hwm, security);
+        s_bus.sub = s_socket (ZMQ_SUB, config, "backend", hwm, security);
         if (!s_bus.sub) {
             zsock_destroy (&s_bus.pub);
             return -1;

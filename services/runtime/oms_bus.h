@@ -1,10 +1,10 @@
 /*  oms_bus: the process's one event bus (Singleton) and its topic table
     (Observer).
 
-    A PUB socket connected to the broker's frontend and a SUB socket connected
-    to its backend. Handlers subscribe to topic prefixes; oms_bus_dispatch
-    reads what is ready and calls the handler of the longest matching prefix.
-    The bus moves bytes only: decoding and ordering are its users' business.
+    A PUB socket connected to every broker's frontend and a SUB socket
+    connected to every broker's backend (broker/count of them). Handlers subscribe to topic
+   prefixes; oms_bus_dispatch reads what is ready and calls the handler of the longest matching
+   prefix. The bus moves bytes only: decoding and ordering are its users' business.
 */
 #ifndef OMS_BUS_H
 #define OMS_BUS_H
@@ -17,8 +17,8 @@
 //  Called with a borrowed topic and body, valid during the call.
 typedef void (oms_bus_fn) (void *arg, const char *topic, const uint8_t *body, size_t size);
 
-//  Creates the process's bus from config (broker/frontend, broker/backend,
-//  runtime/hwm, limits/max_message_bytes). `publish` opens the PUB side,
+//  Creates the process's bus from config (broker/count and each broker's
+//  frontend and backend, runtime/hwm, limits/max_message_bytes). `publish` opens the PUB side,
 //  `subscribe` the SUB side, each a CURVE client of the broker when
 //  `security` says so (it may be NULL). 0, or -1 after logging why.
 //  Starting twice is a programmer error.

@@ -176,11 +176,15 @@ class Cluster:
     """One local cluster: a context manager that starts it and always stops it.
 
     saga_timeout_ms, heartbeat_ms: order/saga_timeout_ms, runtime/heartbeat_ms.
+    brokers: broker/count; broker I > 0 gets brokers/I/frontend and backend
+    on free ports (and is called broker.I, as broker 0 is broker.0).
     config: further keys, {"path/of/key": value}.
     """
 
-    def __init__(self, name="oms", saga_timeout_ms=None, heartbeat_ms=None, config=None):
+    def __init__(self, name="oms", saga_timeout_ms=None, heartbeat_ms=None, config=None,
+                 brokers=1):
         self.name = name
+        self.brokers = brokers
         self.overrides = {}
         if saga_timeout_ms is not None:
             self.overrides["order/saga_timeout_ms"] = saga_timeout_ms
@@ -227,7 +231,8 @@ class Cluster:
         self.env.update(OMS_CONFIG=str(self.config), OMS_HOME=str(self.home),
                         OMS_BIN_DIR=str(BIN_DIR))
         _live.append(self)
-        frontend, backend, tap, *apis = free_ports(3 + len(SERVICES))
+        frontend, backend, tap, *apis = free_ports(3 + len(SERVICES) + 2 * (self.brokers - 1))
+        apis, ports = apis[:len(SERVICES)], apis[len(SERVICES):]
         keys = {
             "home": self.home,
             "broker/frontend": f"tcp://127.0.0.1:{frontend}",
@@ -237,6 +242,12 @@ class Cluster:
         }
         for service, port in zip(SERVICES, apis):
             keys[f"services/{service}/api"] = f"tcp://127.0.0.1:{port}"
+        if self.brokers > 1:
+            keys["broker/count"] = self.brokers
+            for index in range(1, self.brokers):
+                front, back = ports[2 * (index - 1):2 * index]
+                keys[f"brokers/{index}/frontend"] = f"tcp://127.0.0.1:{front}"
+                keys[f"brokers/{index}/backend"] = f"tcp://127.0.0.1:{back}"
         keys.update(self.overrides)
         self.keys = keys
         self.config.write_text(zpl(keys))

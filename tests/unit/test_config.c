@@ -425,3 +425,49 @@ Test (config, a_value_that_does_not_fit_is_refused_not_cut)
     cr_assert_eq (strlen (oms_config_str (config, "home")), OMS_CONFIG_VALUE_MAX);
     oms_config_destroy (&config);
 }
+
+Test (config, one_broker_without_the_new_keys)
+{
+    oms_config_t *config = oms_config_new (NULL, s_error, sizeof s_error);
+    cr_assert_not_null (config, "%s", s_error);
+    char name[32];
+    cr_assert_eq (oms_config_brokers (config), 1);
+    cr_assert_str_eq (oms_config_broker (config, 0, "frontend"), "tcp://127.0.0.1:7400");
+    cr_assert_str_eq (oms_config_broker (config, 0, "backend"), "tcp://127.0.0.1:7401");
+    cr_assert_str_eq (oms_config_broker_name (config, 0, name, sizeof name), "broker");
+    oms_config_destroy (&config);
+}
+
+Test (config, several_brokers_have_their_own_keys_and_names)
+{
+    const char *path = s_write ("several.cfg", "broker\n"
+                                               "    count = 3\n"
+                                               "brokers\n"
+                                               "    2\n"
+                                               "        frontend = tcp://10.0.0.3:7400\n"
+                                               "        metrics = 10.0.0.3:9400\n");
+    oms_config_t *config = oms_config_new (path, s_error, sizeof s_error);
+    cr_assert_not_null (config, "%s", s_error);
+    char name[32];
+    cr_assert_eq (oms_config_brokers (config), 3);
+    cr_assert_str_eq (oms_config_broker_name (config, 0, name, sizeof name), "broker.0");
+    cr_assert_str_eq (oms_config_broker_name (config, 2, name, sizeof name), "broker.2");
+    cr_assert_str_eq (oms_config_broker (config, 0, "frontend"), "tcp://127.0.0.1:7400");
+    //  Broker I's default ports are 7420 + 2 (I - 1) and the next.
+    cr_assert_str_eq (oms_config_broker (config, 1, "frontend"), "tcp://127.0.0.1:7420");
+    cr_assert_str_eq (oms_config_broker (config, 1, "backend"), "tcp://127.0.0.1:7421");
+    cr_assert_str_eq (oms_config_broker (config, 2, "frontend"), "tcp://10.0.0.3:7400");
+    cr_assert_str_eq (oms_config_broker (config, 2, "backend"), "tcp://127.0.0.1:7423");
+    cr_assert_str_eq (oms_config_broker (config, 2, "metrics"), "10.0.0.3:9400");
+    cr_assert_str_eq (oms_config_broker (config, 2, "tap"), "");
+    oms_config_destroy (&config);
+}
+
+Test (config, broker_count_out_of_range_is_refused)
+{
+    s_expect_rejected ("broker\n    count = 0\n", "broker/count", "bad.cfg");
+    s_expect_rejected ("broker\n    count = 9\n", "broker/count", "bad.cfg");
+    s_expect_rejected ("brokers\n    8\n        frontend = tcp://x:1\n", "brokers/8", "bad.cfg");
+    s_expect_rejected ("brokers\n    1\n        frontend = nowhere\n", "brokers/1/frontend",
+                       "bad.cfg");
+}
