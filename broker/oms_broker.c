@@ -481,17 +481,15 @@ s_usage (FILE *out)
              "      --frontend EP     bind publishers' endpoint EP (its frontend key)\n"
              "      --backend EP      bind subscribers' endpoint EP (its backend key)\n"
              "      --tap EP          bind a PUB copy of every event at EP (its tap key)\n"
-             "      --print-count     print broker/count as configured, and exit\n"
              "      --set KEY=VALUE   override any configuration key\n"
              "  -v, --verbose         log at debug level\n"
              "  -h, --help            this help\n");
 }
 
-enum { OPT_FRONTEND = 256, OPT_BACKEND, OPT_TAP, OPT_SET, OPT_INDEX, OPT_PRINT_COUNT };
+enum { OPT_FRONTEND = 256, OPT_BACKEND, OPT_TAP, OPT_SET, OPT_INDEX };
 static const struct option s_options[] = {
     {"config", required_argument, NULL, 'c'},
     {"index", required_argument, NULL, OPT_INDEX},
-    {"print-count", no_argument, NULL, OPT_PRINT_COUNT},
     {"frontend", required_argument, NULL, OPT_FRONTEND},
     {"backend", required_argument, NULL, OPT_BACKEND},
     {"tap", required_argument, NULL, OPT_TAP},
@@ -580,7 +578,6 @@ main (int argc, char *argv[])
 {
     const char *config_path = NULL;
     bool verbose = false;
-    bool print_count = false;
     int index = 0;
     int exit_code = 0;
     oms_config_t *cfg = NULL;
@@ -604,9 +601,6 @@ main (int argc, char *argv[])
             index = (int) value;
             break;
         }
-        case OPT_PRINT_COUNT:
-            print_count = true;
-            break;
         case OPT_FRONTEND:
         case OPT_BACKEND:
         case OPT_TAP:
@@ -635,10 +629,6 @@ main (int argc, char *argv[])
     cfg = s_configure (config_path, index, argc, argv, verbose);
     if (!cfg) {
         exit_code = 2;
-        goto leave;
-    }
-    if (print_count) {
-        printf ("%d\n", oms_config_brokers (cfg));
         goto leave;
     }
 

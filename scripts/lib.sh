@@ -10,8 +10,9 @@
 #    OMS_CONFIG     a ZPL configuration file, passed to every process
 #    OMS_BROKER_COUNT  how many brokers (broker/count); else what
 #                   `oms-up --brokers N` recorded in $OMS_HOME/brokers, else
-#                   broker/count of OMS_CONFIG, else 1. With one the broker
-#                   is called `broker`, with several `broker.0`, `broker.1`...
+#                   broker/count of OMS_CONFIG (see oms_config_broker_count),
+#                   else 1. With one the broker is called `broker`, with
+#                   several `broker.0`, `broker.1`...
 
 # shellcheck disable=SC2034  # used by the scripts that source this file
 OMS_NAMES=(broker order inventory payment notification) #  oms_init sets the brokers'
@@ -74,6 +75,27 @@ oms_init () {
     oms_init_brokers
 }
 
+#  Prints broker/count of the configuration file, if it sets it: `count`
+#  indented under a top-level `broker` section, or `broker/count = N`.
+oms_config_broker_count () {
+    local line section=
+    [[ -n ${OMS_CONFIG:-} && -r $OMS_CONFIG ]] || return 1
+    while IFS= read -r line; do
+        line=${line%%#*}
+        if [[ $line =~ ^([A-Za-z0-9_/.-]+)[[:space:]]*$ ]]; then
+            section=${BASH_REMATCH[1]}
+        elif [[ $line =~ ^broker/count[[:space:]]*=[[:space:]]*\"?([0-9]+)\"? ]] ||
+            [[ $section == broker &&
+                $line =~ ^[[:space:]]+count[[:space:]]*=[[:space:]]*\"?([0-9]+)\"? ]]; then
+            printf '%s\n' "${BASH_REMATCH[1]}"
+            return 0
+        elif [[ $line =~ ^[^[:space:]] ]]; then
+            section=
+        fi
+    done <"$OMS_CONFIG"
+    return 1
+}
+
 #  The record `oms-up --brokers N` leaves, so later scripts know the shape.
 oms_brokers_file () {
     echo "$OMS_HOME/brokers"
@@ -89,9 +111,7 @@ oms_init_brokers () {
     if [[ -n ${OMS_BROKER_COUNT:-} ]]; then
         count=$OMS_BROKER_COUNT
     else
-        #  The broker resolves broker/count exactly as every process does.
-        count=$("$(oms_program broker)" "${oms_config_args[@]}" --print-count 2>/dev/null) ||
-            count=1
+        count=$(oms_config_broker_count) || count=1
     fi
     if ! [[ $count =~ ^[1-9][0-9]*$ ]] || ((count > OMS_BROKERS_MAX)); then
         oms_err "the broker count must be from 1 to $OMS_BROKERS_MAX, not '$count'"
