@@ -18,7 +18,7 @@ import time
 import unittest
 
 from books import check_books
-from cluster import CARD_OK, SERVICES, SETTLE_S, Cluster, poll, run, uid
+from cluster import BIN_DIR, CARD_OK, SCRIPTS, SERVICES, SETTLE_S, Cluster, poll, run, uid
 from omsapi import Api, ApiError
 
 ORDERS = int(os.environ.get("OMS_BROKERS_ORDERS", "3000"))
@@ -147,6 +147,37 @@ class BrokersTest(unittest.TestCase):
         cluster.ctl("start", "broker.0")
         poll(lambda: broker_row(cluster, "broker.0")["up"], SETTLE_S, "broker.0 up again")
         cluster.assert_conserved()
+
+    def test_bad_broker_counts_and_indexes_are_refused(self):
+        cluster = Cluster(name="brokerargs", brokers=2)
+        cluster.prepare()
+        try:
+            broker = str(BIN_DIR / "broker" / "oms-broker")
+            for args, needle in ((["--index", "2"], "the cluster has 2 brokers"),
+                                 (["--index", "x"], "--index: 'x' is not from 0 to 7"),
+                                 (["--set", "broker/count=9"], "broker/count")):
+                with self.subTest(args=args):
+                    r = subprocess.run([broker, "--config", str(cluster.config), *args],
+                                       env=cluster.env, capture_output=True, text=True,
+                                       timeout=30, stdin=subprocess.DEVNULL)
+                    self.assertEqual(r.returncode, 2, r)
+                    self.assertIn(needle, r.stderr)
+            r = cluster.oms("status", "broker.7", check=False)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("unknown process: broker.7", r.stderr)
+            for count in ("0", "9", "two"):
+                r = subprocess.run([str(SCRIPTS / "oms-up"), "--brokers", count],
+                                   env=cluster.env, capture_output=True, text=True, timeout=30,
+                                   stdin=subprocess.DEVNULL)
+                self.assertEqual(r.returncode, 1, r)
+                self.assertIn("--brokers must be from 1 to 8", r.stderr)
+            r = subprocess.run([str(SCRIPTS / "oms-ctl"), "start", "broker.2"], env=cluster.env,
+                               capture_output=True, text=True, timeout=30,
+                               stdin=subprocess.DEVNULL)
+            self.assertEqual(r.returncode, 1, r)
+            self.assertIn("usage:", r.stderr)
+        finally:
+            cluster.stop()
 
 
 if __name__ == "__main__":
