@@ -534,3 +534,41 @@ Test (broker, exits_1_naming_an_endpoint_it_cannot_bind)
     cr_assert_not_null (strstr (log, taken), "the message does not name %s:\n%s", taken, log);
     free (log);
 }
+
+Test (broker, one_of_several_has_its_own_keys_and_heartbeat)
+{
+    //  --frontend and --backend after --index 1 set brokers/1/..., so the
+    //  broker binds them, not broker 0's defaults.
+    const char *args[] = {
+        "--set",    "broker/count=2", "--index", "1",     "--frontend",
+        s_frontend, "--backend",      s_backend, "--set", "runtime/heartbeat_ms=100",
+        NULL};
+    s_start (args);
+    zsock_t *sub = s_sub (s_backend, "heartbeat.");
+    zmsg_t *msg = s_recv_topic (sub, "heartbeat.broker.1", NULL);
+    char *log = s_log_text ();
+    cr_assert_not_null (msg, "no heartbeat.broker.1; broker log:\n%s", log);
+    cr_assert (strstr (log, "name=broker.1"), "log:\n%s", log);
+    free (log);
+    oms_event_t got;
+    s_decode (msg, "heartbeat.broker.1", &got);
+    zmsg_destroy (&msg);
+    cr_assert_str_eq (got.producer, "broker.1");
+    cr_assert_str_eq (got.data.name, "broker.1");
+    char id[OMS_ID_MAX + 1];
+    snprintf (id, sizeof (id), "broker.1/heartbeat.broker.1/%" PRIu64, got.seq);
+    cr_assert_str_eq (got.id, id);
+    zsock_destroy (&sub);
+}
+
+Test (broker, an_index_the_count_does_not_have_is_refused)
+{
+    const char *args[] = {"--index", "1", NULL};
+    s_start (args);
+    int status = s_wait_exit (10000);
+    cr_assert (status != -1 && WIFEXITED (status) && WEXITSTATUS (status) == 2, "status %d",
+               status);
+    char *log = s_log_text ();
+    cr_assert (strstr (log, "--index 1: the cluster has 1 broker (broker/count)"), "log:\n%s", log);
+    free (log);
+}
