@@ -15,7 +15,7 @@ static const char *const s_show_skip[] = {"ok", "body", NULL};
 
 const char *
 cli_dlq_entry (const msgpack_object *entry, uint64_t *id, char *topic, uint64_t *ts,
-             const char **error, size_t *len)
+               const char **error, size_t *len)
 {
     if (cli_map_uint (entry, "id", id) != 0)
         return "dead[].id";

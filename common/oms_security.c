@@ -82,8 +82,8 @@ s_load (const char *path, char *error, size_t size)
     fclose (file);
     zcert_t *cert = zcert_load (path);
     if (!cert)
-        oms_error_format (error, size, "certificate %s: not a certificate (no 40-character public-key)",
-                path);
+        oms_error_format (error, size,
+                          "certificate %s: not a certificate (no 40-character public-key)", path);
     return cert;
 }
 
@@ -160,9 +160,9 @@ oms_security_new (oms_config_t *config, const char *name, char *error, size_t si
     char keys[S_PATH_MAX + 1], path[S_PATH_MAX + 1];
     if (!oms_security_valid_name (name)) {
         oms_error_format (error, size,
-                "security: \"%.64s\" cannot name a certificate (use letters, digits, "
-                "'.', '_', '-')",
-                name);
+                          "security: \"%.64s\" cannot name a certificate (use letters, digits, "
+                          "'.', '_', '-')",
+                          name);
         goto fail;
     }
     snprintf (self->name, sizeof self->name, "%s", name);
@@ -173,7 +173,7 @@ oms_security_new (oms_config_t *config, const char *name, char *error, size_t si
     if (s_dir (config, "security/certs", "certs", self->certs, sizeof self->certs) ||
         s_dir (config, "security/keys", "keys", keys, sizeof keys)) {
         oms_error_format (error, size, "security/certs or security/keys: path longer than %d bytes",
-                S_PATH_MAX);
+                          S_PATH_MAX);
         goto fail;
     }
     if (s_check_dir ("security/certs", self->certs, error, size) ||
@@ -188,7 +188,8 @@ oms_security_new (oms_config_t *config, const char *name, char *error, size_t si
     if (!self->cert)
         goto fail;
     if (strcmp (zcert_secret_txt (self->cert), S_NO_SECRET) == 0) {
-        oms_error_format (error, size, "certificate %s: has no secret-key (a public certificate?)", path);
+        oms_error_format (error, size, "certificate %s: has no secret-key (a public certificate?)",
+                          path);
         goto fail;
     }
     self->servers = zhash_new ();
@@ -375,7 +376,7 @@ s_create (const char *path, mode_t mode, char *error, size_t size)
     int fd = open (path, O_WRONLY | O_CREAT | O_EXCL, mode);
     if (fd < 0) {
         oms_error_format (error, size, "%s: %s%s", path, strerror (errno),
-                errno == EEXIST ? " (not overwritten)" : "");
+                          errno == EEXIST ? " (not overwritten)" : "");
         return -1;
     }
     close (fd);
@@ -389,9 +390,9 @@ oms_security_keygen (const char *dir, const char *name, char *error, size_t size
     assert (name);
     if (!oms_security_valid_name (name)) {
         oms_error_format (error, size,
-                "\"%.64s\" cannot name a certificate (use letters, digits, '.', "
-                "'_', '-'; at most %d)",
-                name, OMS_NAME_MAX);
+                          "\"%.64s\" cannot name a certificate (use letters, digits, '.', "
+                          "'_', '-'; at most %d)",
+                          name, OMS_NAME_MAX);
         return -1;
     }
     char public_path[S_PATH_MAX + 1], secret_path[S_PATH_MAX + 1];
@@ -402,7 +403,8 @@ oms_security_keygen (const char *dir, const char *name, char *error, size_t size
     }
     snprintf (public_path, sizeof public_path, "%s/%s.cert", dir, name);
     if (zsys_dir_create ("%s", dir) != 0) {
-        oms_error_format (error, size, "%s: cannot create the directory: %s", dir, strerror (errno));
+        oms_error_format (error, size, "%s: cannot create the directory: %s", dir,
+                          strerror (errno));
         return -1;
     }
     if (s_create (public_path, 0644, error, size))
@@ -418,7 +420,8 @@ oms_security_keygen (const char *dir, const char *name, char *error, size_t size
     else {
         zcert_set_meta (cert, "name", "%s", name);
         if (zcert_save_public (cert, public_path) || zcert_save_secret (cert, secret_path))
-            oms_error_format (error, size, "%s: cannot write the certificate: %s", dir, strerror (errno));
+            oms_error_format (error, size, "%s: cannot write the certificate: %s", dir,
+                              strerror (errno));
         else
             rc = 0;
     }

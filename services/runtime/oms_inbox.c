@@ -115,8 +115,7 @@ oms_inbox_confirm (oms_inbox_entry_t *entry, uint64_t epoch, uint64_t head)
 }
 
 static int
-s_store (oms_inbox_entry_t *entry, oms_txn_t *txn, oms_db_t positions, uint64_t epoch,
-         uint64_t seq)
+s_store (oms_inbox_entry_t *entry, oms_txn_t *txn, oms_db_t positions, uint64_t epoch, uint64_t seq)
 {
     uint8_t value[16];
     oms_be64_put (value, seq);

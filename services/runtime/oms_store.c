@@ -56,8 +56,8 @@ struct _oms_store_t {
     uint64_t epoch; //  made with the store, never 0
     char *path;
     size_t map_size_mb;
-    char problem[320];         //  why the last write failed for want of room
-    oms_log_limit_t full_log;  //  a full disk fails every write: say so rarely
+    char problem[320];        //  why the last write failed for want of room
+    oms_log_limit_t full_log; //  a full disk fails every write: say so rarely
 };
 
 struct _oms_txn_t {
@@ -86,8 +86,7 @@ s_result (oms_store_t *store, int rc, const char *what, const char *name)
     bool map_full = rc == MDB_MAP_FULL || rc == MDB_TXN_FULL;
     bool disk_full = rc == ENOSPC || rc == EDQUOT;
     if (!map_full && !disk_full) {
-        oms_error ("store: %s%s%s: %s", what, name ? " " : "", name ? name : "",
-                   mdb_strerror (rc));
+        oms_error ("store: %s%s%s: %s", what, name ? " " : "", name ? name : "", mdb_strerror (rc));
         return OMS_E_STORE;
     }
     char problem[sizeof store->problem];
@@ -263,8 +262,9 @@ s_identity (oms_store_t *self, MDB_txn *txn, const char *path, bool is_new)
             return 0;
     }
     if (rc != MDB_NOTFOUND) {
-        oms_error ("store: %s has an invalid epoch: a damaged or foreign store; refusing to open it",
-                   path);
+        oms_error (
+            "store: %s has an invalid epoch: a damaged or foreign store; refusing to open it",
+            path);
         return rc ? s_result (self, rc, "get", S_IDENTITY_DB) : OMS_E_STORE;
     }
     uint8_t bytes[8];
@@ -352,9 +352,10 @@ oms_store_new (const char *path, const char *const *db_names, size_t map_size_mb
     }
     if ((rc = mdb_env_open (self->env, path, S_ENV_FLAGS, 0644))) {
         if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH || rc == ENOENT)
-            oms_error ("store: %s/data.mdb is not a usable LMDB file (%s): refusing to open it. "
-                       "Restore the store from a backup (docs/OPERATIONS.md, \"Backup and restore\")",
-                       path, mdb_strerror (rc));
+            oms_error (
+                "store: %s/data.mdb is not a usable LMDB file (%s): refusing to open it. "
+                "Restore the store from a backup (docs/OPERATIONS.md, \"Backup and restore\")",
+                path, mdb_strerror (rc));
         else
             s_result (self, rc, "open", path);
         goto leave;
