@@ -373,11 +373,15 @@ s_parse_cancel (s_line_t *self, cli_step_t *step)
 static int
 s_parse_process (s_line_t *self, cli_step_t *step)
 {
-    static const char *const processes[] = {"broker",  "order",        "inventory",
-                                            "payment", "notification", NULL};
+    //  broker.0 .. broker.7 when the cluster has several brokers; oms-ctl
+    //  refuses one the cluster does not have.
+    static const char *const processes[] = {
+        "broker",   "broker.0", "broker.1", "broker.2",  "broker.3", "broker.4",     "broker.5",
+        "broker.6", "broker.7", "order",    "inventory", "payment",  "notification", NULL};
     if (s_usage (self, 2, 2, "stop|kill|start|restart PROCESS") ||
         s_one_of (self, self->words[1], processes,
-                  "process must be one of broker, order, inventory, payment, notification"))
+                  "process must be one of broker (broker.I of several), order, inventory, "
+                  "payment, notification"))
         return -1;
     snprintf (step->action, sizeof step->action, "%s", self->words[0]);
     snprintf (step->process, sizeof step->process, "%s", self->words[1]);

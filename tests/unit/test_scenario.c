@@ -128,6 +128,18 @@ Test (scenario, parses_actions)
     cr_assert_null (scenario);
 }
 
+Test (scenario, names_one_broker_of_several)
+{
+    cli_scenario_t *scenario = s_parse_ok ("kill broker.1\nstart broker.1\nstop broker.0\n");
+    cr_assert_eq (cli_scenario_steps (scenario), 3);
+    cr_assert_str_eq (cli_scenario_step (scenario, 0)->process, "broker.1");
+    cr_assert_str_eq (cli_scenario_step (scenario, 2)->action, "stop");
+    cli_scenario_destroy (&scenario);
+    scenario = cli_scenario_new ("kill broker.8\n", 14, NULL);
+    cr_assert_eq (cli_scenario_errors (scenario), 1, "broker.8: at most 8 brokers");
+    cli_scenario_destroy (&scenario);
+}
+
 Test (scenario, parses_assertions_with_their_defaults)
 {
     cli_scenario_t *scenario =
