@@ -57,9 +57,11 @@ def run(cmd, check=True, timeout=COMMAND_S, env=None, input=None):
 
 class Network:
     """Namespaces <prefix>-<host> for every host and <prefix>-net for the bridge,
-    unique to this run; destroy() removes them and whatever runs in them."""
+    unique to this run; destroy() removes them and whatever runs in them.
+    hosts maps each host to the last byte of its address on subnet."""
 
-    def __init__(self):
+    def __init__(self, hosts=HOSTS, subnet=SUBNET):
+        self.hosts, self.subnet = hosts, subnet
         self.ip = shutil.which(IP)
         self.prefix = f"oms{uuid.uuid4().hex[:6]}"
         self.made = []
@@ -69,7 +71,7 @@ class Network:
         return f"{self.prefix}-{host}"
 
     def address(self, host):
-        return f"{SUBNET}.{HOSTS[host]}"
+        return f"{self.subnet}.{self.hosts[host]}"
 
     def veth(self, host):
         """The bridge's end of host's link (interface names have 15 bytes at most)."""
@@ -92,7 +94,7 @@ class Network:
         if r.returncode != 0:
             raise unittest.SkipTest(f"cannot make a bridge: {r.stderr.strip()}")
         self._ip("-n", self.net, "link", "set", "br0", "up")
-        for host in HOSTS:
+        for host in self.hosts:
             ns = self.ns(host)
             self.add_namespace(ns)
             r = self._ip("-n", self.net, "link", "add", self.veth(host), "type", "veth",
@@ -110,7 +112,7 @@ class Network:
     def runner(self, path):
         """Writes an OMS_SSH stand-in: `runner HOST COMMAND` runs COMMAND with sh in
         the namespace of HOST's address, in a clean environment as ssh would."""
-        cases = "".join(f"    {self.address(h)}) ns={self.ns(h)} ;;\n" for h in HOSTS)
+        cases = "".join(f"    {self.address(h)}) ns={self.ns(h)} ;;\n" for h in self.hosts)
         path.write_text(
             "#!/bin/sh\n"
             "#  oms-deploy's ssh: runs a command in the namespace that owns the host's address.\n"
