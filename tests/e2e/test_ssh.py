@@ -274,6 +274,32 @@ class SshTest(unittest.TestCase):
         self.failed = False
 
 
+class DeployConfigTest(unittest.TestCase):
+    """What oms-deploy refuses in a configuration of several brokers, before any ssh."""
+
+    def refused(self, text, *, env=None):
+        with tempfile.TemporaryDirectory(prefix="oms-e2e-ssh-cfg-") as d:
+            config = Path(d) / "oms.cfg"
+            config.write_text(text)
+            r = run([SCRIPTS / "oms-deploy", config, "status"], check=False,
+                    env=dict(os.environ, OMS_SSH="false", **(env or {})))
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        return r.stderr
+
+    def test_broker_count_out_of_range(self):
+        for count in ("0", "9", "two"):
+            self.assertIn(f"broker/count must be from 1 to 8, not '{count}'",
+                          self.refused(f"broker/count = {count}\n"))
+
+    def test_broker_without_a_host(self):
+        self.assertIn("cannot tell broker 1's host from brokers/1/frontend = tcp://*:7400",
+                      self.refused('broker/count = 2\nbrokers/1/frontend = "tcp://*:7400"\n'))
+
+    def test_systemd_with_two_brokers(self):
+        self.assertIn("OMS_DEPLOY_SYSTEMD=1 runs one broker",
+                      self.refused("broker/count = 2\n", env={"OMS_DEPLOY_SYSTEMD": "1"}))
+
+
 def _on_term(signum, _frame):
     raise SystemExit(128 + signum)  # unittest runs the cleanups
 
