@@ -1137,6 +1137,55 @@ Test (event, a_newer_minor_skips_the_keys_it_adds)
     }
 }
 
+Test (event, decodes_the_minor_example_in_protocol_md)
+{
+    static const entry_t data[] = {{"order_id", STR ("o-1")},
+                                   {"customer", STR ("alice")},
+                                   {"amount_cents", UINT (2500)},
+                                   {"gift", RAW ("\xc3")},
+                                   END};
+    static const entry_t doc[] = {{"version", UINT (1)},
+                                  {"minor", UINT (1)},
+                                  {"id", STR ("order/order.confirmed/1")},
+                                  {"type", STR ("order.confirmed")},
+                                  {"producer", STR ("order")},
+                                  {"epoch", UINT (UINT64_C (0x0123456789abcdef))},
+                                  {"seq", UINT (1)},
+                                  {"ts_ns", UINT (UINT64_C (1700000000000000000))},
+                                  {"correlation_id", STR ("o-1")},
+                                  {"priority", UINT (3)},
+                                  {"data", MAP (data)},
+                                  END};
+    static const char start[] = "\x8b\xa7version\x01\xa5minor\x01";
+    static const char priority[] = "\xa8priority\x03";
+    static const char gift[] = "\xa4gift\xc3";
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init (&buf);
+    s_pack_doc (&buf, doc, NULL);
+    cr_assert_geq (buf.size, sizeof start - 1);
+    cr_expect (memcmp (buf.data, start, sizeof start - 1) == 0, "begins as shown");
+    cr_expect_not_null (memmem (buf.data, buf.size, priority, sizeof priority - 1));
+    cr_expect_not_null (memmem (buf.data, buf.size, gift, sizeof gift - 1));
+
+    oms_event_t event, expected;
+    oms_fault_t fault;
+    cr_assert_eq (
+        oms_event_decode ((uint8_t *) buf.data, buf.size, "order.confirmed", &event, &fault),
+        OMS_OK, "%s", fault.field);
+    oms_event_order_confirmed (&expected, "o-1", "alice", 2500);
+    s_stamp (&expected, 1, "");
+    expected.minor = 1;
+    expected.ts_ns = UINT64_C (1700000000000000000);
+    cr_expect (memcmp (&event, &expected, sizeof event) == 0, "the facts of minor 0");
+
+    //  The same bytes at minor 0.
+    ((char *) buf.data)[16] = 0;
+    cr_expect_eq (oms_event_decode ((uint8_t *) buf.data, buf.size, NULL, &event, &fault),
+                  OMS_E_UNKNOWN);
+    cr_expect_str_eq (fault.field, "priority");
+    msgpack_sbuffer_destroy (&buf);
+}
+
 Test (event, writes_no_minor_at_minor_0)
 {
     oms_event_t event;
