@@ -23,12 +23,13 @@
     Events can be lost (a slow subscriber past its high-water mark, a
     broker restart). Once everything is sent and no event has arrived for a
     while, and the order service's heads show more terminal events than
-    arrived (or a place command went unanswered), each order not yet
-    terminal is asked about: `place` again with its request id (which the
-    service answers with the order id and does not place twice), then
-    `get`. A cluster that is merely slow is not asked, so that asking does
-    not slow it further. A reply that does not come in time drops the
-    connection and the ring; those orders are asked about the same way.
+    arrived, or none published since the last quiet spell (or a place
+    command went unanswered), each order not yet terminal is asked about:
+    `place` again with its request id (which the service answers with the
+    order id and does not place twice), then `get`. A cluster that is
+    merely slow is not asked, so that asking does not slow it further. A
+    reply that does not come in time drops the connection and the ring;
+    those orders are asked about the same way.
 
     Memory is fixed at the start: a 16-byte record per order, the ring, and
     the histogram. Nothing allocated for an order outlives its reply.
@@ -767,9 +768,10 @@ s_terminal_heads (s_load_t *self, uint64_t *sum)
 //  After a quiet spell: whether asking about the unfinished orders can
 //  find anything. It can when an order's place command was never answered
 //  (and none is awaited), or when terminal events the order service had
-//  published by the previous quiet spell have still not arrived: events
-//  published just now may only be on their way. Otherwise the cluster is
-//  only slow, and asking would slow it further.
+//  published by the previous quiet spell have still not arrived (events
+//  published just now may only be on their way), or when it published none
+//  since then. Otherwise the cluster is only slow, and asking would slow it
+//  further.
 static bool
 s_need_pass (s_load_t *self)
 {
@@ -780,9 +782,15 @@ s_need_pass (s_load_t *self)
     if (!self->heads_known || s_terminal_heads (self, &heads) != 0)
         return true;
     bool lost = self->heads_checked && self->heads_seen - self->heads_base > self->terminal_seen;
+    //  Nothing terminal published for a whole spell with orders unfinished:
+    //  the cluster is not slow but done, and some order may never have been
+    //  placed. When the order service restarts, the DEALER reconnects under
+    //  the ring, and the new process's replies are matched to requests the
+    //  old one read and never answered.
+    bool stalled = self->heads_checked && heads == self->heads_seen;
     self->heads_seen = heads;
     self->heads_checked = true;
-    return lost;
+    return lost || stalled;
 }
 
 static int

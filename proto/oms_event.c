@@ -98,6 +98,9 @@ const oms_event_type_t oms_event_types[] = {
 //  OMS_E_VERSION rather than as a range error.
 static const oms_field_t s_envelope_fields[] = {
     OMS_UINT (oms_event_t, version, 0, UINT64_MAX, true),
+    //  Optional and left out when 0, so that minor-0 bytes are those of
+    //  before minors existed.
+    OMS_UINT (oms_event_t, minor, 0, UINT64_MAX, false),
     OMS_STR (oms_event_t, id, OMS_C_ID, OMS_ID_MAX, true),
     OMS_STR (oms_event_t, type, OMS_C_NAME, OMS_NAME_MAX, true),
     OMS_STR (oms_event_t, producer, OMS_C_NAME, OMS_NAME_MAX, true),
@@ -152,7 +155,9 @@ oms_event_encode (const oms_event_t *event, msgpack_sbuffer *buffer)
 {
     if (!event || !buffer)
         return OMS_E_INVALID;
-    if (event->version != OMS_PROTO_VERSION)
+    //  A higher minor would claim keys this build cannot write (a decoded
+    //  newer event has lost the keys it skipped).
+    if (event->version != OMS_PROTO_VERSION || event->minor > OMS_EVENT_MINOR)
         return OMS_E_VERSION;
     if (!memchr (event->type, 0, sizeof event->type) ||
         !memchr (event->producer, 0, sizeof event->producer))
@@ -195,7 +200,15 @@ oms_event_decode (const uint8_t *data, size_t size, const char *topic, oms_event
         rc = oms_fault_set (fault, OMS_E_VERSION, "version");
         goto leave;
     }
-    rc = oms_schema_unpack (&s_envelope, &msg.data, event, "", fault);
+    //  A newer minor may only add optional keys: skip those we do not know,
+    //  in the envelope and in data. A minor that is not a uint is not newer,
+    //  and the strict decode refuses it by name.
+    const msgpack_object *minor = oms_msgpack_get (&msg.data, "minor");
+    bool newer =
+        minor && minor->type == MSGPACK_OBJECT_POSITIVE_INTEGER && minor->via.u64 > OMS_EVENT_MINOR;
+    int (*unpack) (const oms_schema_t *, const msgpack_object *, void *, const char *,
+                   oms_fault_t *) = newer ? oms_schema_unpack_newer : oms_schema_unpack;
+    rc = unpack (&s_envelope, &msg.data, event, "", fault);
     if (rc)
         goto leave;
     if (event->version != OMS_PROTO_VERSION) {
@@ -211,8 +224,7 @@ oms_event_decode (const uint8_t *data, size_t size, const char *topic, oms_event
         rc = oms_fault_set (fault, OMS_E_TOPIC, "producer");
         goto leave;
     }
-    rc = oms_schema_unpack (entry->schema, oms_msgpack_get (&msg.data, "data"), &event->data,
-                            "data", fault);
+    rc = unpack (entry->schema, oms_msgpack_get (&msg.data, "data"), &event->data, "data", fault);
 leave:
     msgpack_unpacked_destroy (&msg);
     return rc;
@@ -235,6 +247,7 @@ s_start (oms_event_t *event, const char *type)
 {
     memset (event, 0, sizeof *event);
     event->version = OMS_PROTO_VERSION;
+    event->minor = OMS_EVENT_MINOR;
     COPY (event->type, type);
 }
 

@@ -18,6 +18,10 @@
 #include <msgpack.h>
 
 #define OMS_PROTO_VERSION 1
+//  The minor of the events this build writes and understands completely. An
+//  event of a higher minor may carry optional keys this build does not know,
+//  which it skips (PROTOCOL.md section 9); a minor only ever adds.
+#define OMS_EVENT_MINOR 0
 
 //  Size limits of the wire format. A string limit counts bytes, without the
 //  terminating NUL that the C structs add.
@@ -180,6 +184,13 @@ int oms_schema_pack (const oms_schema_t *schema, const void *record, msgpack_pac
 int oms_schema_unpack (const oms_schema_t *schema, const msgpack_object *map, void *record,
                        const char *path, oms_fault_t *fault);
 
+//  As oms_schema_unpack, but keys the schema does not list, at any depth, are
+//  passed over instead of refused (OMS_E_UNKNOWN): for an event of a newer
+//  minor only. Every listed key is checked as strictly; a skipped key must
+//  still be a str, and its value is bounded only by oms_msgpack_parse.
+int oms_schema_unpack_newer (const oms_schema_t *schema, const msgpack_object *map, void *record,
+                             const char *path, oms_fault_t *fault);
+
 //  Checks that [data, data+size) is exactly one msgpack object no deeper than
 //  OMS_DEPTH_MAX whose every declared length fits in the remaining bytes, so
 //  that unpacking it cannot be made to allocate more than the input justifies.
@@ -241,7 +252,9 @@ typedef struct {
 } oms_body_t;
 
 typedef struct {
-    uint64_t version;                    //  OMS_PROTO_VERSION
+    uint64_t version;                    //  OMS_PROTO_VERSION, the major
+    uint64_t minor;                      //  OMS_EVENT_MINOR when written here; on
+                                         //  the wire only when not 0
     char id[OMS_ID_MAX + 1];             //  "<producer>/<type>/<seq>"
     char type[OMS_NAME_MAX + 1];         //  equals the topic frame
     char producer[OMS_NAME_MAX + 1];     //  the service that owns the type

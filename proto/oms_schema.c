@@ -317,13 +317,15 @@ s_path_index (char *out, size_t size, const char *path, size_t index)
 //  Decode
 
 static int s_unpack (const oms_schema_t *schema, const msgpack_object *map, char *record,
-                     const char *path, oms_fault_t *fault);
+                     const char *path, bool skip, oms_fault_t *fault);
 
 //  `path` is NULL on the fast pass, which names no field: building names
 //  costs more than decoding, and only a failure needs them.
+//  `skip` passes unknown keys over, at every depth (a message of a newer
+//  minor); it is handed down to nested maps and array elements.
 static int
 s_unpack_value (const oms_field_t *f, const msgpack_object *o, char *record, const char *path,
-                oms_fault_t *fault)
+                bool skip, oms_fault_t *fault)
 {
     void *at = record + f->offset;
     switch (f->type) {
@@ -377,7 +379,7 @@ s_unpack_value (const oms_field_t *f, const msgpack_object *o, char *record, con
         if (o->type != MSGPACK_OBJECT_MAP)
             return oms_fault_set (fault, OMS_E_TYPE, path);
         if (f->schema)
-            return s_unpack (f->schema, o, at, path, fault);
+            return s_unpack (f->schema, o, at, path, skip, fault);
         return OMS_OK;
     case OMS_T_ITEMS:
     case OMS_T_HEADS: {
@@ -394,7 +396,7 @@ s_unpack_value (const oms_field_t *f, const msgpack_object *o, char *record, con
             if (path)
                 s_path_index (element_path, sizeof element_path, path, i);
             int rc = s_unpack (element, &o->via.array.ptr[i], (char *) at + i * element->size,
-                               path ? element_path : NULL, fault);
+                               path ? element_path : NULL, skip, fault);
             if (rc)
                 return rc;
         }
@@ -447,7 +449,7 @@ s_zero (const oms_schema_t *schema, char *record)
 //  records and array elements included.
 static int
 s_unpack (const oms_schema_t *schema, const msgpack_object *map, char *record, const char *path,
-          oms_fault_t *fault)
+          bool skip, oms_fault_t *fault)
 {
     if (!map || map->type != MSGPACK_OBJECT_MAP)
         return oms_fault_set (fault, OMS_E_TYPE, path);
@@ -467,14 +469,19 @@ s_unpack (const oms_schema_t *schema, const msgpack_object *map, char *record, c
                !(strlen (schema->fields[index].key) == key->via.str.size &&
                  memcmp (schema->fields[index].key, key->via.str.ptr, key->via.str.size) == 0))
             index++;
-        if (index == schema->n_fields)
+        if (index == schema->n_fields) {
+            //  A key of a newer minor: its value was bounded by the parse
+            //  (size, depth), which is all this build can check of it.
+            if (skip)
+                continue;
             return oms_fault_set (fault, OMS_E_UNKNOWN, named);
+        }
         if (seen & ((uint64_t) 1 << index))
             return oms_fault_set (fault, OMS_E_DUPLICATE, named);
         seen |= (uint64_t) 1 << index;
 
-        int rc =
-            s_unpack_value (&schema->fields[index], &map->via.map.ptr[i].val, record, named, fault);
+        int rc = s_unpack_value (&schema->fields[index], &map->via.map.ptr[i].val, record, named,
+                                 skip, fault);
         if (rc)
             return rc;
     }
@@ -489,21 +496,35 @@ s_unpack (const oms_schema_t *schema, const msgpack_object *map, char *record, c
     return OMS_OK;
 }
 
-int
-oms_schema_unpack (const oms_schema_t *schema, const msgpack_object *map, void *record,
-                   const char *path, oms_fault_t *fault)
+static int
+s_unpack_record (const oms_schema_t *schema, const msgpack_object *map, void *record,
+                 const char *path, bool skip, oms_fault_t *fault)
 {
     assert (schema && record);
     assert (schema->n_fields <= SCHEMA_FIELDS_MAX);
     s_zero (schema, record);
-    int rc = s_unpack (schema, map, record, NULL, fault);
+    int rc = s_unpack (schema, map, record, NULL, skip, fault);
     if (rc && fault) {
         //  Decoding is deterministic: a second pass meets the same failure and
         //  names where it is. The record is zeroed again, as promised.
         s_zero (schema, record);
-        rc = s_unpack (schema, map, record, path ? path : "", fault);
+        rc = s_unpack (schema, map, record, path ? path : "", skip, fault);
     }
     return rc;
+}
+
+int
+oms_schema_unpack (const oms_schema_t *schema, const msgpack_object *map, void *record,
+                   const char *path, oms_fault_t *fault)
+{
+    return s_unpack_record (schema, map, record, path, false, fault);
+}
+
+int
+oms_schema_unpack_newer (const oms_schema_t *schema, const msgpack_object *map, void *record,
+                         const char *path, oms_fault_t *fault)
+{
+    return s_unpack_record (schema, map, record, path, true, fault);
 }
 
 // ---------------------------------------------------------------------------

@@ -6,7 +6,7 @@
     and with a topic that differs. A topic only adds a check, so the three
     must agree: all fail, or the first two give the same event and the third
     fails with OMS_E_TOPIC on "type". What decodes must survive the round
-    trip (fuzz_oracle.c).
+    trip (fuzz_oracle.c), as this build's minor when it came as a newer one.
 */
 #include <stdio.h>
 #include <string.h>
@@ -42,6 +42,16 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     FUZZ_ASSERT (rc == OMS_E_TOPIC && strcmp (fault.field, "type") == 0,
                  "accepted under another topic");
 
+    //  An event of a newer minor is not written again as that minor (its
+    //  skipped keys are lost); what this build knows of it round trips.
+    if (event.minor > OMS_EVENT_MINOR) {
+        msgpack_sbuffer out;
+        msgpack_sbuffer_init (&out);
+        FUZZ_ASSERT (oms_event_encode (&event, &out) == OMS_E_VERSION,
+                     "wrote a newer minor it does not know");
+        msgpack_sbuffer_destroy (&out);
+        event.minor = OMS_EVENT_MINOR;
+    }
     fuzz_event_round_trip (&event);
     return 0;
 }

@@ -298,6 +298,47 @@ static const entry_t s_placed[] = {{"version", UINT (1)},
                                    {"data", MAP (s_placed_data)},
                                    END};
 
+//  s_placed as a producer of a newer minor writes it: the same facts, and
+//  optional keys this build does not know in the envelope, in data and in
+//  an item.
+static const entry_t s_newer_item[] = {
+    {"sku", STR ("SKU-1")}, {"qty", INT (2)}, {"colour", STR ("red")}, END};
+static const entry_t s_newer_items[] = {{NULL, MAP (s_newer_item)}, {NULL, MAP (s_item)}, END};
+static const entry_t s_newer_data[] = {{"order_id", STR ("o-1")},
+                                       {"customer", STR ("alice")},
+                                       {"items", ARRAY (s_newer_items)},
+                                       {"method", STR ("card")},
+                                       {"card_last4", STR ("4242")},
+                                       {"gift", MAP (s_item)},
+                                       END};
+static const entry_t s_newer[] = {{"version", UINT (1)},
+                                  {"minor", UINT (1)},
+                                  {"id", STR ("order/order.placed/1")},
+                                  {"type", STR ("order.placed")},
+                                  {"producer", STR ("order")},
+                                  {"epoch", UINT (7)},
+                                  {"seq", UINT (1)},
+                                  {"ts_ns", UINT (1700000000000000000)},
+                                  {"correlation_id", STR ("o-1")},
+                                  {"causation_id", STR ("cmd/r-1")},
+                                  {"priority", UINT (3)},
+                                  {"data", MAP (s_newer_data)},
+                                  END};
+//  A newer minor whose only new key is in data.
+static const entry_t s_newer_note_data[] = {{"order_id", STR ("o-1")},  {"customer", STR ("alice")},
+                                            {"items", ARRAY (s_items)}, {"method", STR ("card")},
+                                            {"note", STR ("hi")},       END};
+static const entry_t s_newer_note[] = {{"version", UINT (1)},
+                                       {"minor", UINT (1)},
+                                       {"id", STR ("order/order.placed/1")},
+                                       {"type", STR ("order.placed")},
+                                       {"producer", STR ("order")},
+                                       {"epoch", UINT (7)},
+                                       {"seq", UINT (1)},
+                                       {"ts_ns", UINT (1)},
+                                       {"data", MAP (s_newer_note_data)},
+                                       END};
+
 static const entry_t s_confirmed_data[] = {
     {"order_id", STR ("o-1")}, {"customer", STR ("alice")}, {"amount_cents", INT (2500)}, END};
 static const entry_t s_confirmed[] = {{"version", UINT (1)},
@@ -447,6 +488,24 @@ static const row_t s_event_rows[] = {
     {"a heartbeat naming no process", s_heartbeat, SET ("type", STR ("heartbeat.")), .code = OMS_E_TOPIC, .field = "type"},
     {"a heartbeat of the reserved process cmd", s_heartbeat, SET ("type", STR ("heartbeat.cmd")), .code = OMS_E_TOPIC, .field = "type"},
     {"nine levels of arrays in data", s_placed, SET ("data.method", DEEP (9)), .code = OMS_E_DEPTH, .field = ""},
+    //  A newer minor: unknown keys pass, nothing else does.
+    {"an unknown envelope key at minor 0", s_newer, SET ("minor", UINT (0)), .code = OMS_E_UNKNOWN, .field = "priority"},
+    {"an unknown envelope key without a minor", s_newer, DROP ("minor"), .code = OMS_E_UNKNOWN, .field = "priority"},
+    {"an unknown data key at minor 0", s_newer_note, SET ("minor", UINT (0)), .code = OMS_E_UNKNOWN, .field = "data.note"},
+    {"an unknown data key without a minor", s_newer_note, DROP ("minor"), .code = OMS_E_UNKNOWN, .field = "data.note"},
+    {"minor as a string", s_newer, SET ("minor", STR ("1")), .code = OMS_E_TYPE, .field = "minor"},
+    {"minor negative", s_newer, SET ("minor", INT (-1)), .code = OMS_E_TYPE, .field = "minor"},
+    {"minor as a float", s_newer, SET ("minor", FLOAT (1.0)), .code = OMS_E_TYPE, .field = "minor"},
+    {"minor nil", s_newer_note, SET ("minor", NIL), .code = OMS_E_TYPE, .field = "minor"},
+    {"major 2 with a minor", s_newer, SET ("version", UINT (2)), .code = OMS_E_VERSION, .field = "version"},
+    {"a newer minor with a known key of the wrong type", s_newer, SET ("data.customer", UINT (5)), .code = OMS_E_TYPE, .field = "data.customer"},
+    {"a newer minor without a required key", s_newer, DROP ("data.customer"), .code = OMS_E_MISSING, .field = "data.customer"},
+    {"a newer minor with a known key twice", s_newer, TWICE ("data.order_id"), .code = OMS_E_DUPLICATE, .field = "data.order_id"},
+    {"a newer minor with a key that is an int", s_newer, ENTRY ("data", RAW ("\x01\xc0")), .code = OMS_E_TYPE, .field = "data"},
+    {"a newer minor of an unknown type", s_newer, SET ("type", STR ("order.shipped")), .code = OMS_E_TOPIC, .field = "type"},
+    {"a newer minor with nine levels in an unknown key", s_newer, SET ("priority", DEEP (9)), .code = OMS_E_DEPTH, .field = ""},
+    {"a newer minor over OMS_MSG_MAX in an unknown key", s_newer, SET ("priority", HUGE_PAD), .code = OMS_E_TOO_BIG, .field = ""},
+    {"a newer minor with a declared size past the end", s_newer, SET ("priority", RAW ("\xdb\xff\xff\xff\xff")), .code = OMS_E_TRUNCATED, .field = ""},
 };
 // clang-format on
 
@@ -467,6 +526,7 @@ static const row_t s_command_rows[] = {
     {"no max", s_replay, DROP ("max"), .code = OMS_E_MISSING, .field = "max"},
     {"an unknown cmd", s_place, SET ("cmd", STR ("ship")), .code = OMS_E_UNKNOWN, .field = "cmd"},
     {"an unknown key", s_place, ADD ("coupon", STR ("FREE")), .code = OMS_E_UNKNOWN, .field = "coupon"},
+    {"a minor, which commands do not have", s_place, ADD ("minor", UINT (1)), .code = OMS_E_UNKNOWN, .field = "minor"},
     {"a key of another command", s_stock_set, ADD ("customer", STR ("alice")), .code = OMS_E_UNKNOWN, .field = "customer"},
     {"customer twice", s_place, TWICE ("customer"), .code = OMS_E_DUPLICATE, .field = "customer"},
     {"cmd twice", s_place, TWICE ("cmd"), .code = OMS_E_DUPLICATE, .field = "cmd"},
@@ -1024,6 +1084,121 @@ Test (event, reports_a_newer_version_before_its_unknown_keys)
     cr_expect_eq (oms_event_decode ((uint8_t *) buf.data, buf.size, NULL, &event, &fault),
                   OMS_E_VERSION);
     cr_expect_str_eq (fault.field, "version");
+    msgpack_sbuffer_destroy (&buf);
+}
+
+//  Changes to s_newer after which it still decodes, to what s_placed decodes
+//  to: the keys this build does not know are skipped, whatever they hold.
+// clang-format off
+static const row_t s_newer_rows[] = {
+    {"as written", s_newer, {P_NONE, NULL, {0}}, .code = OMS_OK},
+    {"the largest minor", s_newer, SET ("minor", UINT (UINT64_MAX)), .code = OMS_OK},
+    {"an unknown key holding nil", s_newer, SET ("priority", NIL), .code = OMS_OK},
+    {"an unknown key holding a float", s_newer, SET ("priority", FLOAT (0.5)), .code = OMS_OK},
+    {"an unknown key holding a map", s_newer, SET ("priority", MAP (s_placed_data)), .code = OMS_OK},
+    {"an unknown key holding an array", s_newer, SET ("data.gift", ARRAY (s_items)), .code = OMS_OK},
+    {"an unknown key nested to the limit", s_newer, SET ("priority", DEEP (7)), .code = OMS_OK},
+    {"an unknown key in the second item", s_newer, ADD ("data.items[1].note", STR ("x")), .code = OMS_OK},
+    {"an unknown key given twice", s_newer, TWICE ("priority"), .code = OMS_OK},
+    {"an unknown key with the name of a command key", s_newer, ADD ("data.request_id", UINT (1)), .code = OMS_OK},
+};
+// clang-format on
+
+Test (event, a_newer_minor_skips_the_keys_it_adds)
+{
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init (&buf);
+    s_pack_doc (&buf, s_placed, NULL);
+    oms_event_t expected;
+    oms_fault_t fault;
+    cr_assert_eq (oms_event_decode ((uint8_t *) buf.data, buf.size, NULL, &expected, &fault),
+                  OMS_OK);
+    msgpack_sbuffer_destroy (&buf);
+    cr_assert_eq (expected.minor, 0);
+
+    for (size_t i = 0; i < ROWS (s_newer_rows); i++) {
+        const row_t *row = &s_newer_rows[i];
+        s_row_bytes (row, &buf);
+        oms_event_t event;
+        int rc = oms_event_decode ((uint8_t *) buf.data, buf.size, "order.placed", &event, &fault);
+        cr_expect_eq (rc, OMS_OK, "%s: %s at %s", row->name, oms_strerror (rc), fault.field);
+        if (rc == OMS_OK) {
+            cr_expect_gt (event.minor, OMS_EVENT_MINOR, "%s: minor", row->name);
+            event.minor = 0;
+            cr_expect (memcmp (&event, &expected, sizeof event) == 0, "%s: same facts", row->name);
+            //  What was skipped cannot be written again as that minor.
+            event.minor = OMS_EVENT_MINOR + 1;
+            msgpack_sbuffer out;
+            msgpack_sbuffer_init (&out);
+            cr_expect_eq (oms_event_encode (&event, &out), OMS_E_VERSION, "%s: encode", row->name);
+            msgpack_sbuffer_destroy (&out);
+        }
+        msgpack_sbuffer_destroy (&buf);
+    }
+}
+
+Test (event, decodes_the_minor_example_in_protocol_md)
+{
+    static const entry_t data[] = {{"order_id", STR ("o-1")},
+                                   {"customer", STR ("alice")},
+                                   {"amount_cents", UINT (2500)},
+                                   {"gift", RAW ("\xc3")},
+                                   END};
+    static const entry_t doc[] = {{"version", UINT (1)},
+                                  {"minor", UINT (1)},
+                                  {"id", STR ("order/order.confirmed/1")},
+                                  {"type", STR ("order.confirmed")},
+                                  {"producer", STR ("order")},
+                                  {"epoch", UINT (UINT64_C (0x0123456789abcdef))},
+                                  {"seq", UINT (1)},
+                                  {"ts_ns", UINT (UINT64_C (1700000000000000000))},
+                                  {"correlation_id", STR ("o-1")},
+                                  {"priority", UINT (3)},
+                                  {"data", MAP (data)},
+                                  END};
+    static const char start[] = "\x8b\xa7version\x01\xa5minor\x01";
+    static const char priority[] = "\xa8priority\x03";
+    static const char gift[] = "\xa4gift\xc3";
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init (&buf);
+    s_pack_doc (&buf, doc, NULL);
+    cr_assert_geq (buf.size, sizeof start - 1);
+    cr_expect (memcmp (buf.data, start, sizeof start - 1) == 0, "begins as shown");
+    cr_expect_not_null (memmem (buf.data, buf.size, priority, sizeof priority - 1));
+    cr_expect_not_null (memmem (buf.data, buf.size, gift, sizeof gift - 1));
+
+    oms_event_t event, expected;
+    oms_fault_t fault;
+    cr_assert_eq (
+        oms_event_decode ((uint8_t *) buf.data, buf.size, "order.confirmed", &event, &fault),
+        OMS_OK, "%s", fault.field);
+    oms_event_order_confirmed (&expected, "o-1", "alice", 2500);
+    s_stamp (&expected, 1, "");
+    expected.minor = 1;
+    expected.ts_ns = UINT64_C (1700000000000000000);
+    cr_expect (memcmp (&event, &expected, sizeof event) == 0, "the facts of minor 0");
+
+    //  The same bytes at minor 0.
+    ((char *) buf.data)[16] = 0;
+    cr_expect_eq (oms_event_decode ((uint8_t *) buf.data, buf.size, NULL, &event, &fault),
+                  OMS_E_UNKNOWN);
+    cr_expect_str_eq (fault.field, "priority");
+    msgpack_sbuffer_destroy (&buf);
+}
+
+Test (event, writes_no_minor_at_minor_0)
+{
+    oms_event_t event;
+    oms_event_catalog_updated (&event, "SKU-1", 100);
+    s_stamp (&event, 1, "");
+    cr_assert_eq (event.minor, OMS_EVENT_MINOR);
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init (&buf);
+    cr_assert_eq (oms_event_encode (&event, &buf), OMS_OK);
+    msgpack_unpacked msg;
+    cr_assert_eq (oms_msgpack_parse ((uint8_t *) buf.data, buf.size, &msg, NULL), OMS_OK);
+    cr_expect_null (oms_msgpack_get (&msg.data, "minor"));
+    msgpack_unpacked_destroy (&msg);
     msgpack_sbuffer_destroy (&buf);
 }
 
