@@ -358,10 +358,10 @@ s_trace (cli_t *cli, FILE *out, const char *order_id)
            out);
     for (size_t k = 0; k < trace.n_events; k++) {
         const cli_trace_event_t *event = &trace.events[k];
-        int64_t delta = k ? (int64_t) (event->ts_ns - trace.events[k - 1].ts_ns) : 0;
-        uint64_t size = delta < 0 ? (uint64_t) 0 - (uint64_t) delta : (uint64_t) delta;
-        fprintf (out, "<tr><td class=\"n\">%c%" PRIu64 ".%03us</td><td>", delta < 0 ? '-' : '+',
-                 size / 1000000000u, (unsigned) (size % 1000000000u / 1000000u));
+        char delta[32];
+        int64_t since = k ? (int64_t) (event->ts_ns - trace.events[k - 1].ts_ns) : 0;
+        fprintf (out, "<tr><td class=\"n\">%s</td><td>",
+                 cli_trace_delta (since, delta, sizeof delta));
         s_text (out, event->producer);
         fprintf (out, "</td><td class=\"n\">%" PRIu64 "</td><td>", event->seq);
         s_text (out, event->type);

@@ -322,13 +322,13 @@ cli_trace_iso (uint64_t ts_ns, char *buf, size_t size)
     return buf;
 }
 
-//  "+0.004s"; negative when clocks of two hosts disagree with causality.
-static void
-s_print_delta (int64_t delta_ns)
+const char *
+cli_trace_delta (int64_t delta_ns, char *buf, size_t size)
 {
-    uint64_t size = delta_ns < 0 ? (uint64_t) 0 - (uint64_t) delta_ns : (uint64_t) delta_ns;
-    printf ("%c%" PRIu64 ".%03us", delta_ns < 0 ? '-' : '+', size / 1000000000u,
-            (unsigned) (size % 1000000000u / 1000000u));
+    uint64_t magnitude = delta_ns < 0 ? (uint64_t) 0 - (uint64_t) delta_ns : (uint64_t) delta_ns;
+    snprintf (buf, size, "%c%" PRIu64 ".%03us", delta_ns < 0 ? '-' : '+', magnitude / 1000000000u,
+              (unsigned) (magnitude % 1000000000u / 1000000u));
+    return buf;
 }
 
 static int64_t
@@ -400,7 +400,10 @@ s_print_text (const cli_trace_t *self)
         const cli_trace_event_t *event = &self->events[k];
         char seq[32];
         snprintf (seq, sizeof seq, "seq=%" PRIu64, event->seq);
-        s_print_delta (s_since_prev (event, k ? &self->events[k - 1] : NULL));
+        char delta[32];
+        fputs (cli_trace_delta (s_since_prev (event, k ? &self->events[k - 1] : NULL), delta,
+                                sizeof delta),
+               stdout);
         printf ("  %-12s  %-9s  %-18s  %s\n", event->producer, seq, event->type,
                 cli_trace_iso (event->ts_ns, stamp, sizeof stamp));
     }

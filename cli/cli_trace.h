@@ -52,6 +52,9 @@ typedef struct {
 //  exist, or nothing is known of it.
 int cli_trace_gather (cli_t *cli, const char *order_id, cli_trace_t *self);
 void cli_trace_release (cli_trace_t *self);
+//  A time between two events as "+0.004s" (negative when two hosts' clocks
+//  disagree with causality), in buf; returns buf.
+const char *cli_trace_delta (int64_t delta_ns, char *buf, size_t size);
 //  A time as "2026-12-04T19:40:01.123Z", in buf; returns buf.
 const char *cli_trace_iso (uint64_t ts_ns, char *buf, size_t size);
 
