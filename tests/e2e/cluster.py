@@ -48,6 +48,8 @@ SANITIZER_REPORT = re.compile(r"ERROR: \w+Sanitizer|runtime error:")
 SETTLE_S = 15
 KNOWN_SKU_S = 5
 CLI_TIMEOUT_S = 30
+#  What `oms load` gives each of its SKUs (cli_load.c STOCK_QTY).
+LOAD_STOCK = 1000000000
 
 
 def uid():
@@ -370,6 +372,19 @@ class Cluster:
             return new[0]
         return customer, first, poll(dead_letter, SETTLE_S,
                                      "the refund to land in payment's dead letters")
+
+    def load_in_background(self, orders, rate, skus):
+        """Starts `oms load --json` with a card, wallet and cod mix; returns the
+        process (its stdout is the report)."""
+        return subprocess.Popen(
+            self.cmd("load", "--orders", orders, "--rate", rate, "--skus", skus,
+                     "--pay", "card:50,wallet:25,cod:25", "--json"),
+            env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def count_load_stock(self, report, skus):
+        """Counts the SKUs a finished `oms load` set up in what assert_conserved checks."""
+        for k in range(skus):
+            self.initial[f"load-{report['run']}-{k}"] = LOAD_STOCK
 
     def poll(self, fn, deadline, what):
         """Polls fn for `deadline` seconds; see poll()."""

@@ -24,7 +24,6 @@ from omsapi import Api, ApiError
 ORDERS = int(os.environ.get("OMS_BROKERS_ORDERS", "3000"))
 RATE = int(os.environ.get("OMS_BROKERS_RATE", "500"))
 LOAD_SKUS = 5
-LOAD_STOCK = 1000000000  # what `oms load` gives each of its SKUs (cli_load.c STOCK_QTY)
 
 
 def counters(cluster):
@@ -81,10 +80,7 @@ class BrokersTest(unittest.TestCase):
                 i += 1
                 time.sleep(0.02)
 
-        load = subprocess.Popen(
-            cluster.cmd("load", "--orders", ORDERS, "--rate", RATE, "--skus", LOAD_SKUS,
-                        "--pay", "card:50,wallet:25,cod:25", "--json"),
-            env=cluster.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        load = cluster.load_in_background(ORDERS, RATE, LOAD_SKUS)
         thread = threading.Thread(target=placer, daemon=True)
         thread.start()
         try:
@@ -111,8 +107,7 @@ class BrokersTest(unittest.TestCase):
         self.assertEqual(report["confirmed"] + report["cancelled"], ORDERS)
         #  The CLI dropped the second copies of the terminal events itself.
         self.assertEqual(report["duplicates"], 0)
-        for k in range(LOAD_SKUS):
-            cluster.initial[f"load-{report['run']}-{k}"] = LOAD_STOCK
+        cluster.count_load_stock(report, LOAD_SKUS)
 
         try:
             books = check_books(cluster, api, placed, {rich: 10 ** 9}, SETTLE_S)

@@ -16,7 +16,6 @@ OMS_UPGRADE_RATE (300/s) through `oms load`.
 
 import json
 import os
-import subprocess
 import time
 import unittest
 
@@ -29,7 +28,6 @@ from omsapi import Api, ApiError
 ORDERS = int(os.environ.get("OMS_UPGRADE_ORDERS", "3000"))
 RATE = int(os.environ.get("OMS_UPGRADE_RATE", "300"))
 LOAD_SKUS = 5
-LOAD_STOCK = 1000000000  # what `oms load` gives each of its SKUs (cli_load.c STOCK_QTY)
 #  The order docs/OPERATIONS.md gives: the broker first, then each service.
 ROLL = ["broker", "inventory", "payment", "notification", "order"]
 BACK_S = 60
@@ -59,10 +57,7 @@ class UpgradeTest(unittest.TestCase):
 
     def roll(self, cluster):
         placed_before = head(cluster.status("order"), "order.placed")
-        load = subprocess.Popen(
-            cluster.cmd("load", "--orders", ORDERS, "--rate", RATE, "--skus", LOAD_SKUS,
-                        "--pay", "card:50,wallet:25,cod:25", "--json"),
-            env=cluster.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        load = cluster.load_in_background(ORDERS, RATE, LOAD_SKUS)
         restarted = []
         try:
             #  Orders are flowing (the load's set-up is done) before the first
@@ -91,8 +86,7 @@ class UpgradeTest(unittest.TestCase):
         self.assertEqual(report["unfinished"], 0)
         self.assertEqual(report["refused"], 0)
         self.assertEqual(report["confirmed"] + report["cancelled"], ORDERS)
-        for k in range(LOAD_SKUS):
-            cluster.initial[f"load-{report['run']}-{k}"] = LOAD_STOCK
+        cluster.count_load_stock(report, LOAD_SKUS)
         cluster.assert_conserved()
 
     def test_an_event_of_a_newer_minor_is_applied_and_its_new_keys_skipped(self):
